@@ -1,0 +1,36 @@
+"""Ingest: S3 ObjectCreated under portfolios/ -> validated, segmented accounts (SPEC §3)."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cobranza.config import get_settings
+from cobranza.observability import logger, metrics
+from cobranza.service.ingest import S3Object, ingest_object
+
+get_settings()  # fail the cold start on a bad environment
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+@event_source(data_class=S3Event)
+def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    results = []
+    for record in event.records:
+        obj = record.s3.get_object
+        results.append(
+            ingest_object(
+                S3Object(
+                    bucket=record.s3.bucket.name,
+                    key=unquote_plus(obj.key),  # S3 sends keys URL-encoded
+                    size=obj.size or 0,
+                    etag=obj.etag or "",
+                    sequencer=obj.sequencer or "",
+                    version_id=obj.version_id or "",
+                )
+            )
+        )
+    return {"uploads": [{k: r.get(k) for k in ("upload_id", "status", "rows_total", "rows_rejected")} for r in results]}

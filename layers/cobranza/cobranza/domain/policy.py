@@ -1,0 +1,213 @@
+"""The tenant policy (SPEC §4): one JSON document, validated by a schema, with a default.
+
+A tenant's stored policy is a *partial* document: whatever it sets replaces the default's
+top-level section of the same name, so a tenant can change its cadences without restating
+its thresholds. ``effective_policy`` returns the merged, validated document.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping
+
+from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+
+CHANNELS = ["email", "sms", "whatsapp", "field_visit"]
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "locale": "es-MX",
+    "currency": "MXN",
+    "timezone": "America/Mexico_City",
+    "phone_region": "MX",
+    "amount_tiers": {"medium_from": 5000, "high_from": 20000},
+    "default_segment": "general",
+    # First matching rule wins (conditions in domain.segmentation.matches).
+    "segments": [
+        {"name": "legal_handoff", "when": {"stage": ["judicial"]}},
+        {"name": "high_value_late", "when": {"stage": ["extrajudicial"], "amount_tier": ["high", "medium"]}},
+        {"name": "late", "when": {"stage": ["extrajudicial"]}},
+        {"name": "high_risk_early", "when": {"stage": ["preventive", "administrative"], "min_risk_score": 600}},
+        {"name": "early", "when": {"stage": ["preventive", "administrative"]}},
+    ],
+    # Days relative to the due date (SPEC §5).
+    "cadences": {
+        "preventive": [
+            {"day": -3, "channel": "email"},
+            {"day": -1, "channel": "sms"},
+        ],
+        "administrative": [
+            {"day": 1, "channel": "sms"},
+            {"day": 3, "channel": "email"},
+            {"day": 7, "channel": "whatsapp"},
+            {"day": 15, "channel": "email"},
+            {"day": 25, "channel": "sms"},
+        ],
+        "extrajudicial": [
+            {"day": 31, "channel": "email"},
+            {"day": 35, "channel": "field_visit", "requires_location": True, "min_amount_tier": "medium"},
+            {"day": 45, "channel": "whatsapp"},
+            {"day": 59, "channel": "email", "repeat_every_days": 14, "repeat_until_day": 90},
+        ],
+        "judicial": [],
+    },
+    "contact_rules": {
+        "window_start": "07:00",
+        "window_end": "22:00",
+        "max_per_day": 1,
+        "max_per_7_days": 7,
+        "promise_grace_days": 2,
+    },
+    "geo_verification": {
+        "radius_m": 150,
+        "max_accuracy_m": 100,
+        "max_speed_kmh": 200,
+        "max_future_minutes": 5,
+        "max_age_days": 7,
+        "reject_distance_m": 1000,
+    },
+    "alarms": {"upload_reject_share": 0.05, "snapshot_max_withdraw_share": 0.5},
+    "notifications": {"emails": []},
+}
+
+_NUMBER = {"type": "number", "minimum": 0}
+_LIST_OF_STRINGS = {"type": "array", "items": {"type": "string"}}
+_HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+
+POLICY_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "locale": {"type": "string", "enum": ["es-MX", "en"]},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "timezone": {"type": "string", "minLength": 3},
+        "phone_region": {"type": "string", "pattern": "^[A-Z]{2}$"},
+        "amount_tiers": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["medium_from", "high_from"],
+            "properties": {"medium_from": _NUMBER, "high_from": _NUMBER},
+        },
+        "default_segment": {"type": "string", "minLength": 1},
+        "segments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "when"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "when": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "stage": _LIST_OF_STRINGS,
+                            "aging_bucket": _LIST_OF_STRINGS,
+                            "amount_tier": _LIST_OF_STRINGS,
+                            "product": _LIST_OF_STRINGS,
+                            "state": _LIST_OF_STRINGS,
+                            "status": _LIST_OF_STRINGS,
+                            "min_days_past_due": {"type": "integer"},
+                            "max_days_past_due": {"type": "integer"},
+                            "min_balance": _NUMBER,
+                            "max_balance": _NUMBER,
+                            "min_risk_score": {"type": "integer", "minimum": 0, "maximum": 1000},
+                            "max_risk_score": {"type": "integer", "minimum": 0, "maximum": 1000},
+                        },
+                    },
+                },
+            },
+        },
+        "cadences": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["day", "channel"],
+                    "properties": {
+                        "day": {"type": "integer", "minimum": -60, "maximum": 3650},
+                        "channel": {"type": "string", "enum": CHANNELS},
+                        "template": {"type": "string"},
+                        "requires_location": {"type": "boolean"},
+                        "min_amount_tier": {"type": "string", "enum": ["low", "medium", "high"]},
+                        "repeat_every_days": {"type": "integer", "minimum": 1},
+                        "repeat_until_day": {"type": "integer"},
+                    },
+                },
+            },
+        },
+        "contact_rules": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "window_start": _HHMM,
+                "window_end": _HHMM,
+                "max_per_day": {"type": "integer", "minimum": 0, "maximum": 1},
+                "max_per_7_days": {"type": "integer", "minimum": 0, "maximum": 7},
+                "promise_grace_days": {"type": "integer", "minimum": 0, "maximum": 30},
+            },
+        },
+        "geo_verification": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "radius_m": {"type": "number", "minimum": 10, "maximum": 150},
+                "max_accuracy_m": {"type": "number", "minimum": 1, "maximum": 100},
+                "max_speed_kmh": {"type": "number", "minimum": 1, "maximum": 200},
+                "max_future_minutes": {"type": "integer", "minimum": 0, "maximum": 5},
+                "max_age_days": {"type": "integer", "minimum": 0, "maximum": 7},
+                "reject_distance_m": {"type": "number", "minimum": 150, "maximum": 1000},
+            },
+        },
+        "alarms": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "upload_reject_share": {"type": "number", "minimum": 0, "maximum": 1},
+                "snapshot_max_withdraw_share": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        },
+        "notifications": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"emails": {"type": "array", "items": {"type": "string", "format": "email"}}},
+        },
+    },
+}
+
+
+class PolicyError(ValueError):
+    """The policy document breaks the schema; ``details`` say where."""
+
+    def __init__(self, message: str, details: list[dict[str, str]]):
+        super().__init__(message)
+        self.details = details
+
+
+def validate_policy(document: Mapping[str, Any]) -> None:
+    try:
+        validate(event=dict(document), schema=POLICY_SCHEMA)
+    except SchemaValidationError as exc:
+        field = ".".join(str(p) for p in (exc.path or [])) or (exc.name or "policy")
+        raise PolicyError("invalid policy", [{"field": field, "message": str(exc.message)}]) from exc
+    tiers = document.get("amount_tiers")
+    if tiers and tiers["medium_from"] > tiers["high_from"]:
+        raise PolicyError(
+            "invalid policy",
+            [{"field": "amount_tiers", "message": "medium_from must not exceed high_from"}],
+        )
+    rules = document.get("contact_rules") or {}
+    if rules.get("window_start", "07:00") < "07:00" or rules.get("window_end", "22:00") > "22:00":
+        raise PolicyError(
+            "invalid policy",
+            [{"field": "contact_rules", "message": "the contact window may only narrow 07:00-22:00"}],
+        )
+
+
+def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The default policy with the tenant's top-level sections laid over it."""
+    merged = copy.deepcopy(DEFAULT_POLICY)
+    for section, value in (stored or {}).items():
+        merged[section] = copy.deepcopy(value)
+    return merged

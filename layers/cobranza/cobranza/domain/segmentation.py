@@ -1,0 +1,195 @@
+"""Derived fields of an account (SPEC §4) and the date on which they next change.
+
+Everything is a function of the account's facts, the tenant's policy and ``today`` (a date in
+the tenant's time zone), so the nightly run can recompute exactly what ingestion computed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-120", "120+")
+STAGES = ("preventive", "administrative", "extrajudicial", "judicial")
+AMOUNT_TIERS = ("low", "medium", "high")
+
+#: Days past due at which the aging bucket changes (first day of 1-30, 31-60, ...).
+BUCKET_STARTS = (1, 31, 61, 91, 121)
+#: Days past due at which the stage changes (administrative, extrajudicial, judicial).
+STAGE_STARTS = (1, 31, 91)
+
+#: Statuses that still need the nightly run (the others never change by the passage of time).
+STATUSES_ON_SCHEDULE = frozenset({"active", "promised", "payment_reported"})
+
+
+def days_past_due(due_date: date, today: date) -> int:
+    """Days since the due date; negative before it."""
+    return (today - due_date).days
+
+
+def aging_bucket(dpd: int) -> str:
+    if dpd <= 0:
+        return "current"
+    if dpd <= 30:
+        return "1-30"
+    if dpd <= 60:
+        return "31-60"
+    if dpd <= 90:
+        return "61-90"
+    if dpd <= 120:
+        return "91-120"
+    return "120+"
+
+
+def stage(dpd: int) -> str:
+    if dpd <= 0:
+        return "preventive"
+    if dpd <= 30:
+        return "administrative"
+    if dpd <= 90:
+        return "extrajudicial"
+    return "judicial"
+
+
+def amount_tier(balance: Decimal, medium_from: Decimal, high_from: Decimal) -> str:
+    if balance >= high_from:
+        return "high"
+    if balance >= medium_from:
+        return "medium"
+    return "low"
+
+
+def computed_risk_score(
+    dpd: int,
+    balance: Decimal,
+    original_amount: Decimal | None,
+    has_phone: bool,
+    has_email: bool,
+    has_location: bool,
+) -> int:
+    """Risk of non-payment, 0 (low) to 1000 (high), when the file brings no score.
+
+    risk = 1000 * (0.45 * lateness + 0.25 * size + 0.20 * unreachability + 0.10 * unpaid_share)
+
+    - lateness: days past due capped at 180, over 180 (0 before the due date);
+    - size: balance capped at MXN 50,000, over 50,000;
+    - unreachability: 1 - (0.5 if a phone + 0.3 if an email + 0.2 if coordinates);
+    - unpaid_share: balance / original amount (capped at 1), 0.5 when the original is unknown.
+    """
+    lateness = min(max(dpd, 0), 180) / 180
+    size = float(min(balance, Decimal(50000))) / 50000
+    reach = (0.5 if has_phone else 0) + (0.3 if has_email else 0) + (0.2 if has_location else 0)
+    if original_amount and original_amount > 0:
+        unpaid = float(min(balance / original_amount, Decimal(1)))
+    else:
+        unpaid = 0.5
+    score = 0.45 * lateness + 0.25 * size + 0.20 * (1 - reach) + 0.10 * unpaid
+    return round(1000 * score)
+
+
+@dataclass(frozen=True)
+class Derived:
+    days_past_due: int
+    aging_bucket: str
+    stage: str
+    amount_tier: str
+    risk_score: int
+    segment: str
+
+
+def matches(rule_when: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
+    """True when every condition of a segment rule holds for ``facts``.
+
+    Conditions: a list (the fact must be one of the values: stage, aging_bucket, amount_tier,
+    product, state, status), or ``min_<fact>``/``max_<fact>`` bounds (inclusive) on numbers
+    (days_past_due, balance, risk_score).
+    """
+    for name, expected in rule_when.items():
+        if name.startswith("min_") or name.startswith("max_"):
+            value = facts.get(name[4:])
+            if value is None:
+                return False
+            bound = Decimal(str(expected))
+            if name.startswith("min_") and Decimal(str(value)) < bound:
+                return False
+            if name.startswith("max_") and Decimal(str(value)) > bound:
+                return False
+        else:
+            value = facts.get(name)
+            if value is None or value not in expected:
+                return False
+    return True
+
+
+def segment_for(rules: Iterable[Mapping[str, Any]], facts: Mapping[str, Any], fallback: str) -> str:
+    for rule in rules:
+        if matches(rule.get("when", {}), facts):
+            return rule["name"]
+    return fallback
+
+
+def derive(
+    *,
+    due_date: date,
+    balance: Decimal,
+    today: date,
+    policy: Mapping[str, Any],
+    product: str | None = None,
+    state: str | None = None,
+    status: str = "active",
+    given_risk_score: int | None = None,
+    original_amount: Decimal | None = None,
+    has_phone: bool = False,
+    has_email: bool = False,
+    has_location: bool = False,
+) -> Derived:
+    dpd = days_past_due(due_date, today)
+    tiers = policy["amount_tiers"]
+    tier = amount_tier(balance, Decimal(str(tiers["medium_from"])), Decimal(str(tiers["high_from"])))
+    risk = given_risk_score
+    if risk is None:
+        risk = computed_risk_score(dpd, balance, original_amount, has_phone, has_email, has_location)
+    facts = {
+        "days_past_due": dpd,
+        "aging_bucket": aging_bucket(dpd),
+        "stage": stage(dpd),
+        "amount_tier": tier,
+        "risk_score": risk,
+        "balance": balance,
+        "product": product,
+        "state": state,
+        "status": status,
+    }
+    seg = segment_for(policy.get("segments", []), facts, policy.get("default_segment", "general"))
+    return Derived(dpd, facts["aging_bucket"], facts["stage"], tier, risk, seg)
+
+
+def cadence_offsets(policy: Mapping[str, Any]) -> list[int]:
+    """Every day offset (relative to the due date) on which some cadence step is due."""
+    offsets: set[int] = set()
+    for steps in policy.get("cadences", {}).values():
+        for step in steps:
+            offsets.add(int(step["day"]))
+            every = step.get("repeat_every_days")
+            if every:
+                until = int(step.get("repeat_until_day", 90))
+                offsets.update(range(int(step["day"]) + every, until + 1, every))
+    return sorted(offsets)
+
+
+def next_action_on(due_date: date, today: date, policy: Mapping[str, Any], status: str) -> date | None:
+    """The first date on or after ``today`` on which the account's stage, bucket or next
+    cadence step changes; None when nothing will change by the passage of time.
+
+    ``today`` itself counts, so an account loaded after tonight's run still gets today's step
+    on the next run (which plans late steps within their grace).
+    """
+    if status not in STATUSES_ON_SCHEDULE:
+        return None
+    dpd = days_past_due(due_date, today)
+    offsets = sorted(set(BUCKET_STARTS) | set(STAGE_STARTS) | set(cadence_offsets(policy)))
+    for offset in offsets:
+        if offset >= dpd:
+            return due_date + timedelta(days=offset)
+    return None

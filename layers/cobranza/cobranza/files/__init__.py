@@ -1,0 +1,1 @@
+"""File adapters: streaming readers for portfolio files."""

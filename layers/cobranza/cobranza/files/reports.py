@@ -1,0 +1,72 @@
+"""Upload reports: rejects.csv (one line per problem, in row order) and summary.json."""
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import json
+import tempfile
+from typing import IO, Any, Iterable
+
+from ..domain.portfolio import Problem
+
+REJECTS_HEADER = ("row_number", "severity", "account_id", "field", "code", "message", "raw_value")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def problem_row(p: Problem) -> list[str]:
+    return [str(p.row_number), p.severity] + [safe_cell(v) for v in (p.account_id, p.field, p.code, p.message, p.raw_value)]
+
+
+class ProblemLog:
+    """Problems spooled to a temporary file as they are found (in row order), plus late ones
+    (found out of order, like duplicates); ``rejects_csv()`` merges both in row order."""
+
+    def __init__(self) -> None:
+        self._file = _text_spool()
+        self._writer = csv.writer(self._file, lineterminator="\r\n")
+        self._late: list[Problem] = []
+        self.count = 0
+
+    def add(self, problems: Iterable[Problem]) -> None:
+        for p in problems:
+            self._writer.writerow(problem_row(p))
+            self.count += 1
+
+    def add_late(self, problem: Problem) -> None:
+        self._late.append(problem)
+        self.count += 1
+
+    def rejects_csv(self) -> IO[bytes]:
+        """A binary stream of the complete rejects.csv."""
+        self._file.flush()
+        self._file.seek(0)
+        late = (problem_row(p) for p in sorted(self._late, key=lambda p: p.row_number))
+        merged = heapq.merge(csv.reader(self._file), late, key=lambda r: int(r[0]))
+        out = _text_spool()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(REJECTS_HEADER)
+        writer.writerows(merged)
+        out.flush()
+        self._file.close()
+        raw = out.detach()
+        raw.seek(0)
+        return raw
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def summary_json(summary: dict[str, Any]) -> bytes:
+    return json.dumps(summary, ensure_ascii=False, indent=2, default=str).encode()
+
+
+def _text_spool() -> io.TextIOWrapper:
+    return io.TextIOWrapper(tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024), encoding="utf-8", newline="")

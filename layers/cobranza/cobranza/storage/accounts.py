@@ -1,0 +1,174 @@
+"""Accounts repository.
+
+The ingest path works on plain dicts (fast, streamable) written with BatchWriteItem; the API
+reads through the PynamoDB model. ``tests/integration`` checks that both agree on the item shape.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from typing import Any, Iterator, Mapping
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from .. import aws
+from ..config import get_settings
+from .models import AccountModel, bind_models
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+BATCH_SIZE = 25
+MAX_UNPROCESSED_RETRIES = 8
+
+
+def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain dict -> DynamoDB attribute values; None and empty values are left out."""
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None and v != "" and v != {}}
+
+
+def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def iter_tenant_accounts(tenant_id: str) -> Iterator[dict[str, Any]]:
+    """Every account of a tenant in account_id order (DynamoDB's sort-key order)."""
+    client = aws.client("dynamodb")
+    table = get_settings().accounts_table
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "tenant_id = :t",
+        "ExpressionAttributeValues": {":t": {"S": tenant_id}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = client.query(**kwargs)
+        for item in page.get("Items", []):
+            yield from_wire(item)
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last
+
+
+class BatchWriter:
+    """Puts items 25 at a time, retrying unprocessed items with exponential backoff and jitter
+    (botocore already retries throttled requests)."""
+
+    def __init__(self, table: str | None = None, sleep=time.sleep):
+        self.table = table or get_settings().accounts_table
+        self._pending: list[dict[str, Any]] = []
+        self._sleep = sleep
+        self.written = 0
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        self._pending.append({"PutRequest": {"Item": to_wire(item)}})
+        if len(self._pending) >= BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        client = aws.client("dynamodb")
+        while self._pending:
+            batch, self._pending = self._pending[:BATCH_SIZE], self._pending[BATCH_SIZE:]
+            attempt = 0
+            while batch:
+                response = client.batch_write_item(RequestItems={self.table: batch})
+                unprocessed = response.get("UnprocessedItems", {}).get(self.table, [])
+                self.written += len(batch) - len(unprocessed)
+                batch = unprocessed
+                if batch:
+                    attempt += 1
+                    if attempt > MAX_UNPROCESSED_RETRIES:
+                        raise RuntimeError(f"{len(batch)} items still unprocessed after {attempt} retries")
+                    self._sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+
+    def __enter__(self) -> "BatchWriter":
+        return self
+
+    def __exit__(self, exc_type, *_: Any) -> None:
+        if exc_type is None:
+            self.flush()
+
+
+def get_account(tenant_id: str, account_id: str) -> AccountModel | None:
+    bind_models()
+    try:
+        return AccountModel.get(tenant_id, account_id)
+    except AccountModel.DoesNotExist:
+        return None
+
+
+FILTERABLE = ("stage", "segment", "aging_bucket", "status")
+
+
+def encode_token(key: Mapping[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def decode_token(token: str | None, tenant_id: str) -> dict[str, Any] | None:
+    """A pagination token, checked to belong to the caller's tenant."""
+    if not token:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        raise ValueError("next_token is not valid") from None
+    if not isinstance(key, dict) or key.get("tenant_id") != {"S": tenant_id}:
+        raise ValueError("next_token is not valid")
+    return key
+
+
+def list_accounts(
+    tenant_id: str, filters: Mapping[str, str], limit: int, next_token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of a tenant's accounts matching every filter (equality on FILTERABLE fields)."""
+    client = aws.client("dynamodb")
+    kwargs: dict[str, Any] = {
+        "TableName": get_settings().accounts_table,
+        "KeyConditionExpression": "tenant_id = :t",
+        "ExpressionAttributeValues": {":t": {"S": tenant_id}},
+        "Limit": limit,
+    }
+    start = decode_token(next_token, tenant_id)
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    if filters:
+        names, conditions = {}, []
+        for i, (name, value) in enumerate(sorted(filters.items())):
+            names[f"#f{i}"] = name
+            kwargs["ExpressionAttributeValues"][f":v{i}"] = {"S": value}
+            conditions.append(f"#f{i} = :v{i}")
+        kwargs["ExpressionAttributeNames"] = names
+        kwargs["FilterExpression"] = " AND ".join(conditions)
+    items: list[dict[str, Any]] = []
+    # A filter can leave a page short: keep reading until the page is full or the data ends.
+    # The token always points just after the last item returned, so nothing is skipped.
+    while True:
+        kwargs["Limit"] = max(limit, 100) if filters else limit - len(items)
+        page = client.query(**kwargs)
+        page_items = page.get("Items", [])
+        for position, raw in enumerate(page_items):
+            items.append(from_wire(raw))
+            if len(items) == limit:
+                rest_of_page = position + 1 < len(page_items)
+                if rest_of_page or page.get("LastEvaluatedKey"):
+                    return items, encode_token({"tenant_id": raw["tenant_id"], "account_id": raw["account_id"]})
+                return items, None
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return items, None
+        kwargs["ExclusiveStartKey"] = last
+
+
+DUE_SHARDS = 16
+
+
+def due_shard(tenant_id: str, account_id: str) -> str:
+    """Spreads a tenant's due accounts over DUE_SHARDS index partitions."""
+    import zlib
+
+    return f"{tenant_id}#{zlib.crc32(account_id.encode()) % DUE_SHARDS:02d}"

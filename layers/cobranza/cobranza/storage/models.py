@@ -1,0 +1,183 @@
+"""PynamoDB models; table names and region are bound from the settings on first use.
+
+PynamoDB reads ``Meta.table_name``/``Meta.region`` when it builds a model's connection, so the
+models are declared without them and ``bind_models()`` fills them in from ``Settings`` before
+any request (and again after tests change the settings). PynamoDB is handed the platform's
+botocore session, so its requests are counted like every other AWS call.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pynamodb.connection.base as _pynamo_base
+from pynamodb.attributes import (
+    Attribute,
+    BooleanAttribute,
+    JSONAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.constants import NUMBER
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from .. import aws
+from ..config import Settings, get_settings
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """A DynamoDB number read back as an exact Decimal (PynamoDB's NumberAttribute is float)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return str(value)
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
+class DueIndex(GlobalSecondaryIndex["AccountModel"]):
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_action_on = UnicodeAttribute(range_key=True)
+
+
+class AccountModel(Model):
+    class Meta:
+        table_name: str | None = None
+        settings_field = "accounts_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute(range_key=True)
+    # facts from the lender's file
+    debtor_name = UnicodeAttribute()
+    balance = DecimalAttribute()
+    currency = UnicodeAttribute()
+    due_date = UnicodeAttribute()
+    timezone = UnicodeAttribute()
+    phone = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    address = UnicodeAttribute(null=True)
+    city = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)
+    postal_code = UnicodeAttribute(null=True)
+    lat = DecimalAttribute(null=True)
+    lon = DecimalAttribute(null=True)
+    geo_source = UnicodeAttribute(null=True)
+    product = UnicodeAttribute(null=True)
+    original_amount = DecimalAttribute(null=True)
+    given_risk_score = NumberAttribute(null=True)
+    whatsapp_opt_in = BooleanAttribute(null=True)
+    payment_reference = UnicodeAttribute(null=True)
+    attributes = MapAttribute(null=True)
+    # derived (SPEC §4), as of derived_on
+    days_past_due = NumberAttribute()
+    aging_bucket = UnicodeAttribute()
+    stage = UnicodeAttribute()
+    amount_tier = UnicodeAttribute()
+    risk_score = NumberAttribute()
+    segment = UnicodeAttribute()
+    derived_on = UnicodeAttribute()
+    # lifecycle
+    status = UnicodeAttribute(default="active")
+    opted_out_channels = UnicodeSetAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    next_action_on = UnicodeAttribute(null=True)
+    row_hash = UnicodeAttribute()
+    source_upload_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    due_index = DueIndex()
+
+
+class TenantModel(Model):
+    class Meta:
+        table_name: str | None = None
+        settings_field = "tenants_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    timezone = UnicodeAttribute(default="America/Mexico_City")
+    notify_emails = UnicodeSetAttribute(null=True)
+    policy = JSONAttribute(null=True)
+    policy_version = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+
+
+class ApiKeyModel(Model):
+    class Meta:
+        table_name: str | None = None
+        settings_field = "api_keys_table"
+
+    key_hash = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    key_prefix = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked = BooleanAttribute(default=False)
+
+
+class UploadModel(Model):
+    class Meta:
+        table_name: str | None = None
+        settings_field = "uploads_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    upload_id = UnicodeAttribute(range_key=True)
+    key = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | processing | succeeded | failed
+    summary = JSONAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (AccountModel, TenantModel, ApiKeyModel, UploadModel)
+
+_bound: Settings | None = None
+
+
+def bind_models(settings: Settings | None = None) -> None:
+    """Points every model at the settings' tables (idempotent; cheap after the first call)."""
+    global _bound
+    settings = settings or get_settings()
+    if _bound is settings:
+        return
+    _pynamo_base.get_session = aws.botocore_session  # one session: requests are counted
+    for model in ALL_MODELS:
+        model.Meta.table_name = getattr(settings, model.Meta.settings_field)
+        model.Meta.region = settings.region
+        model._connection = None
+    _bound = settings
+
+
+def unbind_models() -> None:
+    global _bound
+    _bound = None
+
+
+def model_key_schema(model: type[Model]) -> dict[str, Any]:
+    """Key schema and indexes as CloudFormation declares them (for the agreement test)."""
+    keys = []
+    for name, attr in model.get_attributes().items():
+        if attr.is_hash_key:
+            keys.insert(0, {"AttributeName": attr.attr_name, "KeyType": "HASH"})
+        elif attr.is_range_key:
+            keys.append({"AttributeName": attr.attr_name, "KeyType": "RANGE"})
+    indexes = []
+    for index in model._indexes.values():
+        index_keys = []
+        for attr in index.Meta.attributes.values():
+            if attr.is_hash_key:
+                index_keys.insert(0, {"AttributeName": attr.attr_name, "KeyType": "HASH"})
+            elif attr.is_range_key:
+                index_keys.append({"AttributeName": attr.attr_name, "KeyType": "RANGE"})
+        indexes.append({"IndexName": index.Meta.index_name, "KeySchema": index_keys})
+    return {"KeySchema": keys, "GlobalSecondaryIndexes": indexes}

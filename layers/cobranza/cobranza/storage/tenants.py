@@ -1,0 +1,97 @@
+"""Tenants and their API keys (stored as SHA-256 hashes; the key itself is shown once)."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from .models import ApiKeyModel, TenantModel, bind_models
+
+TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_KEY_CACHE_SECONDS = 60
+_key_cache: dict[str, tuple[float, str | None]] = {}
+
+
+class TenantExists(Exception):
+    pass
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def create_tenant(tenant_id: str, name: str, timezone_name: str, notify: list[str]) -> TenantModel:
+    if not TENANT_ID.match(tenant_id):
+        raise ValueError("tenant_id must be 2-63 characters: lowercase letters, digits and hyphens")
+    bind_models()
+    tenant = TenantModel(
+        tenant_id,
+        name=name,
+        timezone=timezone_name,
+        notify_emails=set(notify) or None,
+        policy_version=0,
+        created_at=datetime.now(timezone.utc),
+    )
+    try:
+        tenant.save(condition=TenantModel.tenant_id.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise TenantExists(tenant_id) from None
+        raise
+    return tenant
+
+
+def get_tenant(tenant_id: str) -> TenantModel | None:
+    bind_models()
+    try:
+        return TenantModel.get(tenant_id)
+    except TenantModel.DoesNotExist:
+        return None
+
+
+def list_tenant_ids() -> list[str]:
+    bind_models()
+    return [t.tenant_id for t in TenantModel.scan(attributes_to_get=["tenant_id"])]
+
+
+def issue_api_key(tenant_id: str) -> str:
+    """Creates a new key for the tenant and returns it (only its hash is stored)."""
+    bind_models()
+    api_key = "cbz_" + secrets.token_urlsafe(32)
+    ApiKeyModel(
+        hash_key(api_key),
+        tenant_id=tenant_id,
+        key_prefix=api_key[:8],
+        created_at=datetime.now(timezone.utc),
+    ).save()
+    return api_key
+
+
+def tenant_for_key(api_key: str, now: float | None = None) -> str | None:
+    """The tenant owning an active key, cached for a minute per container."""
+    now = time.monotonic() if now is None else now
+    digest = hash_key(api_key)
+    cached = _key_cache.get(digest)
+    if cached and cached[0] > now:
+        return cached[1]
+    bind_models()
+    try:
+        record = ApiKeyModel.get(digest)
+        tenant_id = None if record.revoked else record.tenant_id
+    except ApiKeyModel.DoesNotExist:
+        tenant_id = None
+    _key_cache[digest] = (now + _KEY_CACHE_SECONDS, tenant_id)
+    return tenant_id
+
+
+def clear_key_cache() -> None:
+    _key_cache.clear()
+
+
+def tenant_settings(tenant: TenantModel) -> dict[str, Any]:
+    return {"tenant_id": tenant.tenant_id, "name": tenant.name, "timezone": tenant.timezone}
