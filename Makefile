@@ -29,6 +29,8 @@ $(STAMP): $(REQS)
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@# the repo and the layer on the venv's path: `.venv/bin/python -m infra.admin` works from anywhere
+	@printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/layers/cobranza" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/cobranza-dev.pth"
 	@touch $@
 
 venv: $(STAMP)

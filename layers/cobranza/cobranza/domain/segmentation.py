@@ -178,18 +178,52 @@ def cadence_offsets(policy: Mapping[str, Any]) -> list[int]:
     return sorted(offsets)
 
 
-def next_action_on(due_date: date, today: date, policy: Mapping[str, Any], status: str) -> date | None:
-    """The first date on or after ``today`` on which the account's stage, bucket or next
-    cadence step changes; None when nothing will change by the passage of time.
+def next_action_on(due_date: date, on_or_after: date, policy: Mapping[str, Any], status: str) -> date | None:
+    """The first date on or after ``on_or_after`` on which the account's stage, bucket or
+    next cadence step changes; None when nothing will change by the passage of time.
 
-    ``today`` itself counts, so an account loaded after tonight's run still gets today's step
-    on the next run (which plans late steps within their grace).
+    Ingestion passes today (an account loaded after tonight's run still gets today's step on
+    the next run); the nightly run, having handled today, passes tomorrow.
     """
     if status not in STATUSES_ON_SCHEDULE:
         return None
-    dpd = days_past_due(due_date, today)
+    dpd = days_past_due(due_date, on_or_after)
     offsets = sorted(set(BUCKET_STARTS) | set(STAGE_STARTS) | set(cadence_offsets(policy)))
     for offset in offsets:
         if offset >= dpd:
             return due_date + timedelta(days=offset)
     return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cadence step due on a given day."""
+
+    stage: str
+    day: int
+    channel: str
+
+    @property
+    def step_id(self) -> str:
+        return f"{self.channel}{self.day:+d}"
+
+
+def steps_due(policy: Mapping[str, Any], due_date: date, today: date, amount_tier_: str, has_location: bool) -> list[Step]:
+    """The cadence steps of the account's stage whose day is exactly today."""
+    dpd = days_past_due(due_date, today)
+    current = stage(dpd)
+    due: list[Step] = []
+    for step in policy.get("cadences", {}).get(current, []):
+        day = int(step["day"])
+        days = {day}
+        if step.get("repeat_every_days"):
+            days.update(range(day, int(step.get("repeat_until_day", 90)) + 1, int(step["repeat_every_days"])))
+        if dpd not in days:
+            continue
+        if step.get("requires_location") and not has_location:
+            continue
+        minimum = step.get("min_amount_tier")
+        if minimum and AMOUNT_TIERS.index(amount_tier_) < AMOUNT_TIERS.index(minimum):
+            continue
+        due.append(Step(current, dpd, step["channel"]))
+    return due

@@ -34,6 +34,7 @@ from ..files.reports import ProblemLog, summary_json
 from ..files.runs import SortedRuns
 from ..observability import logger, metrics
 from ..storage import accounts as accounts_repo
+from .accounts import refresh_derived
 from ..storage import tenants as tenants_repo
 from ..storage import uploads as uploads_repo
 
@@ -236,43 +237,6 @@ def account_facts(tenant_id: str, row: AccountRow) -> dict[str, Any]:
 def facts_hash(facts: dict[str, Any]) -> str:
     canonical = json.dumps({k: facts.get(k) for k in FILE_FIELDS}, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
-
-
-def refresh_derived(item: dict[str, Any], policy: dict[str, Any], today: date) -> dict[str, Any]:
-    """Recomputes the derived fields and the due-index keys of an account item in place."""
-    due = date.fromisoformat(item["due_date"])
-    status = item.get("status", "active")
-    derived = segmentation.derive(
-        due_date=due,
-        balance=Decimal(item["balance"]),
-        today=today,
-        policy=policy,
-        product=item.get("product"),
-        state=item.get("state"),
-        status=status,
-        given_risk_score=item.get("given_risk_score"),
-        original_amount=item.get("original_amount"),
-        has_phone=bool(item.get("phone")),
-        has_email=bool(item.get("email")),
-        has_location=item.get("lat") is not None,
-    )
-    item.update(
-        days_past_due=derived.days_past_due,
-        aging_bucket=derived.aging_bucket,
-        stage=derived.stage,
-        amount_tier=derived.amount_tier,
-        risk_score=derived.risk_score,
-        segment=derived.segment,
-        derived_on=today.isoformat(),
-    )
-    next_on = segmentation.next_action_on(due, today, policy, status)
-    if next_on is None:
-        item["next_action_on"] = None
-        item["due_shard"] = None
-    else:
-        item["next_action_on"] = next_on.isoformat()
-        item["due_shard"] = accounts_repo.due_shard(item["tenant_id"], item["account_id"])
-    return item
 
 
 def _run(

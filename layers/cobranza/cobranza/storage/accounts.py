@@ -9,6 +9,7 @@ import base64
 import json
 import random
 import time
+import zlib
 from typing import Any, Iterator, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -167,8 +168,30 @@ def list_accounts(
 DUE_SHARDS = 16
 
 
+def shard_key(tenant_id: str, shard: int) -> str:
+    return f"{tenant_id}#{shard:02d}"
+
+
 def due_shard(tenant_id: str, account_id: str) -> str:
     """Spreads a tenant's due accounts over DUE_SHARDS index partitions."""
-    import zlib
+    return shard_key(tenant_id, zlib.crc32(account_id.encode()) % DUE_SHARDS)
 
-    return f"{tenant_id}#{zlib.crc32(account_id.encode()) % DUE_SHARDS:02d}"
+
+def due_accounts(tenant_id: str, today: Any) -> Iterator[dict[str, Any]]:
+    """Accounts whose next-action date is on or before ``today``, from every due-index shard."""
+    client = aws.client("dynamodb")
+    table = get_settings().accounts_table
+    for shard in range(DUE_SHARDS):
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": "due-index",
+            "KeyConditionExpression": "due_shard = :s AND next_action_on <= :d",
+            "ExpressionAttributeValues": {":s": {"S": shard_key(tenant_id, shard)}, ":d": {"S": today.isoformat()}},
+        }
+        while True:
+            page = client.query(**kwargs)
+            for item in page.get("Items", []):
+                yield from_wire(item)
+            if not page.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

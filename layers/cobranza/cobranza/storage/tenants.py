@@ -12,7 +12,7 @@ from pynamodb.exceptions import PutError
 
 from .models import ApiKeyModel, TenantModel, bind_models
 
-TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,62}$")
 _KEY_CACHE_SECONDS = 60
 _key_cache: dict[str, tuple[float, str | None]] = {}
 
@@ -27,7 +27,7 @@ def hash_key(api_key: str) -> str:
 
 def create_tenant(tenant_id: str, name: str, timezone_name: str, notify: list[str]) -> TenantModel:
     if not TENANT_ID.match(tenant_id):
-        raise ValueError("tenant_id must be 2-63 characters: lowercase letters, digits and hyphens")
+        raise ValueError("tenant_id must be 2-63 letters, digits, hyphens or underscores")
     bind_models()
     tenant = TenantModel(
         tenant_id,
@@ -95,3 +95,26 @@ def clear_key_cache() -> None:
 
 def tenant_settings(tenant: TenantModel) -> dict[str, Any]:
     return {"tenant_id": tenant.tenant_id, "name": tenant.name, "timezone": tenant.timezone}
+
+
+class VersionConflict(Exception):
+    pass
+
+
+def save_policy(tenant: TenantModel, document: dict[str, Any], expected_version: int | None = None) -> int:
+    """Stores a new policy version; fails if another writer got there first."""
+    from pynamodb.exceptions import UpdateError
+
+    current = tenant.policy_version or 0
+    if expected_version is not None and int(expected_version) != current:
+        raise VersionConflict()
+    try:
+        tenant.update(
+            actions=[TenantModel.policy.set(document), TenantModel.policy_version.set(current + 1)],
+            condition=(TenantModel.policy_version == current) | TenantModel.policy_version.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise VersionConflict() from None
+        raise
+    return current + 1

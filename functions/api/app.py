@@ -1,0 +1,105 @@
+"""Tenant and field-agent HTTP API (SPEC §7): a Chalice app behind API Gateway REST.
+
+Thin by design: each view authenticates, calls one use case of cobranza.service.api and
+returns its result. Errors always have the shape {"error": {"code", "message", "details"}}.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Callable
+
+from chalice import Chalice, Response
+
+from cobranza.config import get_settings
+from cobranza.observability import logger
+from cobranza.service import api as service
+
+get_settings()  # fail the cold start on a bad environment
+
+app = Chalice(app_name="cobranza-api")
+app.log.setLevel("WARNING")
+JSON = {"Content-Type": "application/json"}
+
+
+def _error(exc: service.ApiError) -> Response:
+    return Response(body=exc.body(), status_code=exc.status, headers=JSON)
+
+
+def view(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turns ApiError into the product's error response (Chalice would answer 500)."""
+
+    @functools.wraps(fn)
+    def wrapper(**params: Any) -> Any:
+        try:
+            return fn(**params)
+        except service.ApiError as exc:
+            return _error(exc)
+
+    return wrapper
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.replace("Error", "")).lower() or "error"
+
+
+@app.middleware("http")
+def product_error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice's own errors (bad JSON, unsupported media type, 500) in the product's shape."""
+    logger.append_keys(request_id=event.context.get("requestId"), route=event.context.get("resourcePath"))
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = "internal" if response.status_code >= 500 else _snake(str(body["Code"]))
+        message = "Internal error." if response.status_code >= 500 else str(body.get("Message", ""))
+        response.body = {"error": {"code": code, "message": message, "details": []}}
+        response.headers.update(JSON)
+    return response
+
+
+def _tenant():
+    return service.authenticate(app.current_request.headers)
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_request.query_params or {})
+
+
+# ---------------------------------------------------------------- accounts
+@app.route("/v1/accounts", methods=["GET"])
+@view
+def list_accounts() -> Any:
+    return service.list_accounts(_tenant(), _query())
+
+
+@app.route("/v1/accounts/{account_id}", methods=["GET"])
+@view
+def get_account(account_id: str) -> Any:
+    return service.get_account(_tenant(), account_id)
+
+
+# ---------------------------------------------------------------- uploads
+@app.route("/v1/uploads", methods=["POST"])
+@view
+def create_upload() -> Any:
+    tenant = _tenant()
+    return Response(body=service.create_upload(tenant, app.current_request.json_body), status_code=201, headers=JSON)
+
+
+@app.route("/v1/uploads/{upload_id}", methods=["GET"])
+@view
+def get_upload(upload_id: str) -> Any:
+    return service.get_upload(_tenant(), upload_id)
+
+
+# ---------------------------------------------------------------- policy
+@app.route("/v1/policy", methods=["GET"])
+@view
+def get_policy() -> Any:
+    return service.get_policy(_tenant())
+
+
+@app.route("/v1/policy", methods=["PUT"])
+@view
+def put_policy() -> Any:
+    return service.put_policy(_tenant(), app.current_request.json_body)

@@ -1,0 +1,1 @@
+"""Administration command: tenants and API keys (and field agents), local or deployed."""

@@ -1,0 +1,62 @@
+"""python -m infra.admin - create tenants (and their API keys) on the local or deployed stack.
+
+    python -m infra.admin tenant create <tenant_id> [--name NAME] [--notify EMAIL]... [--timezone TZ]
+        -> {"tenant_id": ..., "api_key": ...}   (the key is shown once; only its hash is stored)
+    python -m infra.admin tenant key <tenant_id>
+        -> {"tenant_id": ..., "api_key": ...}   (an additional key)
+
+Target: the running local stack (make serve) when there is one, else the CloudFormation stack
+named by --stack-name (default: $COBRANZA_STACK or "cobranza") with your AWS credentials.
+"""
+from __future__ import annotations
+
+from infra._venv import ensure_venv
+
+ensure_venv("infra.admin", ("boto3", "pynamodb", "aws_lambda_powertools"))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+from infra.admin import commands  # noqa: E402
+from infra.admin.target import resolve  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra.admin", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack-name", help="deployed CloudFormation stack (default: the local stack if running)")
+    parser.add_argument("--endpoint-url", help="local AWS endpoint (default: from .local/stack.json)")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    tenant = groups.add_parser("tenant", help="tenants and API keys").add_subparsers(dest="action", required=True)
+    create = tenant.add_parser("create", help="create a tenant and its first API key")
+    create.add_argument("tenant_id")
+    create.add_argument("--name")
+    create.add_argument("--notify", action="append", default=[], metavar="EMAIL",
+                        help="address for visit results and alarms (repeatable)")
+    create.add_argument("--timezone", default="America/Mexico_City", help="IANA zone of the tenant's 'today'")
+    key = tenant.add_parser("key", help="issue an additional API key")
+    key.add_argument("tenant_id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    target = resolve(args.stack_name, args.endpoint_url)
+    try:
+        if args.group == "tenant" and args.action == "create":
+            result = commands.create_tenant(target, args.tenant_id, args.name, args.notify, args.timezone)
+        elif args.group == "tenant" and args.action == "key":
+            result = commands.issue_key(target, args.tenant_id)
+        else:  # pragma: no cover - argparse enforces the choices
+            raise SystemExit(2)
+    except commands.AdminError as exc:
+        print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}), file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

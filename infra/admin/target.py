@@ -1,0 +1,85 @@
+"""Where the admin command acts: the running local stack, or a deployed CloudFormation stack.
+
+Both give the same thing, a map of template logical ids to physical ids, from which the
+platform's Settings are built, so the admin code is identical for both targets.
+"""
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from cobranza.config import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_STATE = REPO_ROOT / ".local" / "stack.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # local | aws
+    resources: dict[str, str]
+    endpoint_url: str | None
+    region: str
+    sender_email: str
+
+    def settings(self) -> Settings:
+        r = self.resources
+        return Settings(
+            data_bucket=r.get("DataBucket", ""),
+            accounts_table=r["AccountsTable"],
+            tenants_table=r["TenantsTable"],
+            api_keys_table=r["ApiKeysTable"],
+            uploads_table=r["UploadsTable"],
+            idempotency_table=r["IdempotencyTable"],
+            reminder_queue_url=r.get("ReminderQueue", ""),
+            sender_email=self.sender_email,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+        )
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/moto-api/", timeout=2):
+            return True
+    except Exception:  # noqa: BLE001 - any failure means "not running"
+        return False
+
+
+def resolve(stack_name: str | None, endpoint_url: str | None) -> Target:
+    """Local when a local stack is running (or an endpoint is given), else the deployed stack."""
+    if stack_name is None and LOCAL_STATE.exists():
+        state = json.loads(LOCAL_STATE.read_text())
+        endpoint = endpoint_url or state["aws_endpoint"]
+        if _reachable(endpoint):
+            _use_local_credentials(endpoint)
+            return Target("local", dict(state["resources"]), endpoint, state.get("region", "us-east-1"),
+                          state.get("sender_email", "no-reply@example.com"))
+        if endpoint_url is None:
+            raise SystemExit(f"the local stack in {LOCAL_STATE} is not answering at {endpoint}: start it with `make serve`")
+    if endpoint_url:
+        raise SystemExit("--endpoint-url needs a running local stack (make serve)")
+    return _deployed(stack_name or os.environ.get("COBRANZA_STACK", "cobranza"))
+
+
+def _use_local_credentials(endpoint: str) -> None:
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def _deployed(stack_name: str) -> Target:
+    import boto3
+
+    cfn = boto3.client("cloudformation")
+    resources: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+        for summary in page["StackResourceSummaries"]:
+            resources[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    return Target("aws", resources, None, cfn.meta.region_name, params.get("SenderEmail", "no-reply@example.com"))

@@ -1,0 +1,1 @@
+"""Delivery channels (email now; SMS and WhatsApp join behind the same interface)."""

@@ -1,0 +1,49 @@
+"""Account lifecycle helpers shared by ingestion, the nightly run and the API."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ..domain import segmentation
+from ..storage import accounts as accounts_repo
+
+
+def refresh_derived(
+    item: dict[str, Any], policy: dict[str, Any], today: date, next_from: date | None = None
+) -> dict[str, Any]:
+    """Recomputes the derived fields (as of ``today``) and the due-index keys (the first change
+    on or after ``next_from``, default today) of an account item, in place."""
+    due = date.fromisoformat(item["due_date"])
+    status = item.get("status", "active")
+    derived = segmentation.derive(
+        due_date=due,
+        balance=Decimal(item["balance"]),
+        today=today,
+        policy=policy,
+        product=item.get("product"),
+        state=item.get("state"),
+        status=status,
+        given_risk_score=item.get("given_risk_score"),
+        original_amount=item.get("original_amount"),
+        has_phone=bool(item.get("phone")),
+        has_email=bool(item.get("email")),
+        has_location=item.get("lat") is not None,
+    )
+    item.update(
+        days_past_due=derived.days_past_due,
+        aging_bucket=derived.aging_bucket,
+        stage=derived.stage,
+        amount_tier=derived.amount_tier,
+        risk_score=derived.risk_score,
+        segment=derived.segment,
+        derived_on=today.isoformat(),
+    )
+    next_on = segmentation.next_action_on(due, next_from or today, policy, status)
+    if next_on is None:
+        item["next_action_on"] = None
+        item["due_shard"] = None
+    else:
+        item["next_action_on"] = next_on.isoformat()
+        item["due_shard"] = accounts_repo.due_shard(item["tenant_id"], item["account_id"])
+    return item

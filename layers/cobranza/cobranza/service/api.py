@@ -1,0 +1,232 @@
+"""Use cases behind the tenant HTTP API (SPEC §7). Framework-free: the Chalice app in
+functions/api only parses requests and shapes responses."""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from .. import aws
+from ..config import get_settings
+from ..domain import segmentation
+from ..domain.policy import PolicyError, effective_policy, validate_policy
+from ..storage import accounts as accounts_repo
+from ..storage import tenants as tenants_repo
+from ..storage import uploads as uploads_repo
+from ..storage.models import TenantModel
+from .ingest import report_prefix
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+UPLOAD_URL_SECONDS = 3600
+REPORT_URL_SECONDS = 900
+MAX_UPLOAD_BYTES = 5 * 1024**3  # a presigned POST allows up to 5 GB
+_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+_UPLOAD_SUFFIXES = (".csv", ".csv.gz", ".xlsx", ".txt")
+ACCOUNT_FILTERS = {"stage": "stage", "segment": "segment", "bucket": "aging_bucket", "status": "status"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+def authenticate(headers: Mapping[str, str]) -> TenantModel:
+    """The tenant of the request's ``x-api-key`` (401 without a valid one)."""
+    api_key = headers.get("x-api-key") or ""
+    if not api_key:
+        raise ApiError(401, "unauthorized", "missing x-api-key header")
+    tenant_id = tenants_repo.tenant_for_key(api_key)
+    tenant = tenants_repo.get_tenant(tenant_id) if tenant_id else None
+    if tenant is None:
+        raise ApiError(401, "unauthorized", "invalid API key")
+    return tenant
+
+
+def tenant_today(tenant: TenantModel, now: datetime | None = None) -> date:
+    now = now or datetime.now(timezone.utc)
+    return now.astimezone(ZoneInfo(tenant.timezone)).date()
+
+
+def _money(value: Any) -> str | None:
+    return None if value is None else f"{Decimal(value):.2f}"
+
+
+def account_view(item: Mapping[str, Any], policy: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """The API shape of an account, with its derived fields as of ``today``."""
+    derived = segmentation.derive(
+        due_date=date.fromisoformat(item["due_date"]),
+        balance=Decimal(item["balance"]),
+        today=today,
+        policy=policy,
+        product=item.get("product"),
+        state=item.get("state"),
+        status=item.get("status", "active"),
+        given_risk_score=None if item.get("given_risk_score") is None else int(item["given_risk_score"]),
+        original_amount=None if item.get("original_amount") is None else Decimal(item["original_amount"]),
+        has_phone=bool(item.get("phone")),
+        has_email=bool(item.get("email")),
+        has_location=item.get("lat") is not None,
+    )
+    lat, lon = item.get("lat"), item.get("lon")
+    return {
+        "account_id": item["account_id"],
+        "debtor_name": item["debtor_name"],
+        "status": item.get("status", "active"),
+        "balance": _money(item["balance"]),
+        "original_amount": _money(item.get("original_amount")),
+        "currency": item["currency"],
+        "due_date": item["due_date"],
+        "as_of": today.isoformat(),
+        "days_past_due": derived.days_past_due,
+        "aging_bucket": derived.aging_bucket,
+        "stage": derived.stage,
+        "amount_tier": derived.amount_tier,
+        "risk_score": derived.risk_score,
+        "segment": derived.segment,
+        "product": item.get("product"),
+        "payment_reference": item.get("payment_reference"),
+        "contact": {
+            "phone": item.get("phone"),
+            "email": item.get("email"),
+            "whatsapp_opt_in": item.get("whatsapp_opt_in"),
+            "opted_out_channels": sorted(item.get("opted_out_channels") or []),
+        },
+        "address": {
+            "street": item.get("address"),
+            "city": item.get("city"),
+            "state": item.get("state"),
+            "postal_code": item.get("postal_code"),
+            "timezone": item["timezone"],
+        },
+        "location": None if lat is None else {"lat": float(lat), "lon": float(lon), "source": item.get("geo_source")},
+        "attributes": dict(item.get("attributes") or {}),
+        "next_action_on": item.get("next_action_on"),
+        "created_at": item.get("created_at"),
+        "updated_at": item.get("updated_at"),
+    }
+
+
+def get_account(tenant: TenantModel, account_id: str) -> dict[str, Any]:
+    model = accounts_repo.get_account(tenant.tenant_id, account_id)
+    if model is None:
+        raise ApiError(404, "not_found", f"account {account_id} not found")
+    item = {name: getattr(model, name) for name in model.get_attributes()}
+    if item.get("attributes") is not None:
+        item["attributes"] = item["attributes"].as_dict()
+    return account_view(item, effective_policy(tenant.policy), tenant_today(tenant))
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw in (None, ""):
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ApiError(400, "bad_request", f"limit must be a whole number from 1 to {MAX_PAGE}",
+                       [{"field": "limit", "value": raw}])
+    return int(raw)
+
+
+def list_accounts(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:
+    unknown = sorted(set(query) - set(ACCOUNT_FILTERS) - {"limit", "next_token"})
+    if unknown:
+        raise ApiError(400, "bad_request", "unknown query parameter(s): " + ", ".join(unknown),
+                       [{"field": name} for name in unknown])
+    limit = parse_limit(query.get("limit"))
+    filters = {ACCOUNT_FILTERS[k]: v for k, v in query.items() if k in ACCOUNT_FILTERS and v}
+    try:
+        items, token = accounts_repo.list_accounts(tenant.tenant_id, filters, limit, query.get("next_token"))
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", str(exc), [{"field": "next_token"}]) from None
+    policy, today = effective_policy(tenant.policy), tenant_today(tenant)
+    return {"items": [account_view(i, policy, today) for i in items], "next_token": token}
+
+
+# ---------------------------------------------------------------- uploads
+def create_upload(tenant: TenantModel, body: Mapping[str, Any] | None, now: datetime | None = None) -> dict[str, Any]:
+    body = body or {}
+    filename = str(body.get("filename") or "")
+    mode = str(body.get("mode") or "snapshot")
+    problems = []
+    if not _FILENAME.match(filename) or not filename.lower().endswith(_UPLOAD_SUFFIXES):
+        problems.append({"field": "filename", "message": "a plain file name ending in .csv, .csv.gz, .txt or .xlsx"})
+    if mode not in ("snapshot", "delta"):
+        problems.append({"field": "mode", "message": "snapshot or delta"})
+    if problems:
+        raise ApiError(422, "validation_failed", "the upload request is not valid", problems)
+    now = now or datetime.now(timezone.utc)
+    upload_id = "up_" + secrets.token_hex(10)
+    folder = f"portfolios/{tenant.tenant_id}/" + ("delta/" if mode == "delta" else "")
+    key = f"{folder}{upload_id}-{filename}"
+    settings = get_settings()
+    s3 = aws.client("s3")
+    post = s3.generate_presigned_post(
+        Bucket=settings.data_bucket,
+        Key=key,
+        Fields={"x-amz-meta-upload-id": upload_id},
+        Conditions=[{"x-amz-meta-upload-id": upload_id}, ["content-length-range", 1, MAX_UPLOAD_BYTES]],
+        ExpiresIn=UPLOAD_URL_SECONDS,
+    )
+    put_url = s3.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": settings.data_bucket, "Key": key, "Metadata": {"upload-id": upload_id}},
+        ExpiresIn=UPLOAD_URL_SECONDS,
+    )
+    stamp = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    uploads_repo.create_pending(tenant.tenant_id, upload_id, key, stamp)
+    return {
+        "upload_id": upload_id,
+        "key": key,
+        "mode": mode,
+        "expires_at": (now + timedelta(seconds=UPLOAD_URL_SECONDS)).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "post": {"url": post["url"], "fields": post["fields"]},
+        "put": {"url": put_url, "headers": {"x-amz-meta-upload-id": upload_id}},
+    }
+
+
+def get_upload(tenant: TenantModel, upload_id: str) -> dict[str, Any]:
+    record = uploads_repo.get_upload(tenant.tenant_id, upload_id)
+    if record is None:
+        raise ApiError(404, "not_found", f"upload {upload_id} not found")
+    result: dict[str, Any] = {"upload_id": upload_id, "key": record.key, "status": record.status}
+    if record.summary:
+        result.update(record.summary)
+        result["status"] = record.status
+        result["rejects_url"] = aws.client("s3").generate_presigned_url(
+            "get_object",
+            Params={"Bucket": get_settings().data_bucket, "Key": report_prefix(tenant.tenant_id, upload_id) + "rejects.csv"},
+            ExpiresIn=REPORT_URL_SECONDS,
+        )
+    return result
+
+
+# ---------------------------------------------------------------- policy
+def get_policy(tenant: TenantModel) -> dict[str, Any]:
+    return {"version": tenant.policy_version or 0, "policy": effective_policy(tenant.policy),
+            "customized": sorted((tenant.policy or {}).keys())}
+
+
+def put_policy(tenant: TenantModel, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object (the policy, or {\"policy\": ...})")
+    document = body.get("policy", body) if set(body) <= {"policy", "version"} else body
+    try:
+        validate_policy(document)
+        validate_policy(effective_policy(document))
+    except PolicyError as exc:
+        raise ApiError(422, "invalid_policy", str(exc), exc.details) from None
+    expected = body.get("version") if "policy" in body else None
+    try:
+        version = tenants_repo.save_policy(tenant, document, expected)
+    except tenants_repo.VersionConflict:
+        raise ApiError(409, "version_conflict", "the policy changed since you read it; read it again") from None
+    return {"version": version, "policy": effective_policy(document), "customized": sorted(document)}

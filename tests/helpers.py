@@ -1,0 +1,62 @@
+"""Shared test helpers: load a function's handler by path, a Lambda context, AWS-shaped events."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import quote_plus
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+def load_function(name: str) -> ModuleType:
+    """functions/<name>/app.py as a fresh module (each function's module is called `app`)."""
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"function_{name}_{uuid.uuid4().hex[:6]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "cobranza-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cobranza-test"
+    aws_request_id: str = "req-test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def s3_put_event(bucket: str, key: str, size: int = 100, etag: str = "etag", sequencer: str = "0062D3F1A2B3C4D5E6") -> dict:
+    """An S3 ObjectCreated:Put notification as AWS sends it (key URL-encoded)."""
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-23T15:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:EXAMPLE"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "PortfolioUploaded",
+               "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": quote_plus(key), "size": size, "eTag": etag, "sequencer": sequencer}},
+    }]}
+
+
+def scheduled_event(time: str) -> dict:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time, "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/cobranza-CampaignFunction-Nightly"], "detail": {}}
+
+
+def sqs_event(bodies: list[dict], queue: str = "cobranza-ReminderQueue", receive_count: int = 1) -> dict:
+    return {"Records": [{
+        "messageId": str(uuid.uuid4()), "receiptHandle": "rh-" + str(i), "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1763900000000",
+                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1763900000001"},
+        "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}", "awsRegion": "us-east-1",
+    } for i, body in enumerate(bodies)]}

@@ -1,0 +1,146 @@
+"""SPEC §3: header aliases, field formats and what rejects a row vs drops a field."""
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cobranza.domain.portfolio import (
+    FieldError,
+    HeaderError,
+    RowValidator,
+    parse_amount,
+    parse_date,
+    parse_header,
+)
+
+BANK_HEADER = ["No. Crédito", "Nombre del Acreditado", "Saldo Total", "Fecha de Vencimiento", "Teléfono Celular",
+               "Correo Electrónico", "Domicilio", "Municipio", "Estado", "C.P.", "Latitud", "Longitud", "Producto",
+               "Referencia de Pago", "Sucursal"]
+
+
+def validator(header=BANK_HEADER):
+    return RowValidator(parse_header(header), phone_region="MX", currency="MXN", timezone="America/Mexico_City")
+
+
+def bank_row(**overrides):
+    row = {"No. Crédito": "4000100", "Nombre del Acreditado": "Guadalupe Hernández", "Saldo Total": "24.199,52",
+           "Fecha de Vencimiento": "17/10/2026", "Teléfono Celular": "222 762 2681",
+           "Correo Electrónico": "a@ejemplo.com.mx", "Domicilio": "Av. Juárez 229", "Municipio": "Puebla",
+           "Estado": "Puebla", "C.P.": "72000", "Latitud": "19.03", "Longitud": "-98.20", "Producto": "Préstamo",
+           "Referencia de Pago": "PAGO-1", "Sucursal": "Centro"}
+    row.update(overrides)
+    return [row[h] for h in BANK_HEADER]
+
+
+def test_spanish_headers_with_accents_punctuation_and_connecting_words_match():
+    header = parse_header(BANK_HEADER)
+    assert header.fields[:4] == ("account_id", "debtor_name", "balance", "due_date")
+    assert header.fields[9] == "postal_code"
+    assert header.fields[14] is None and header.attribute_names[14] == "sucursal"
+
+
+def test_missing_required_column_names_it():
+    with pytest.raises(HeaderError, match="due_date"):
+        parse_header(["cuenta", "nombre", "saldo"])
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("1234.56", "1234.56"), ("1,234.56", "1234.56"), ("1.234,56", "1234.56"), ("$ 1,234.56", "1234.56"),
+    ("1.234.567,89", "1234567.89"), ("1,234,567.89", "1234567.89"), ("0", "0.00"), ("1234,5", "1234.50"),
+    ("MXN 500", "500.00"), (1500, "1500.00"), (99.5, "99.50"),
+])
+def test_amount_formats(raw, expected):
+    assert parse_amount(raw) == Decimal(expected)
+
+
+@pytest.mark.parametrize("raw, code", [("-5", "negative"), ("abc", "not_a_number"), ("1.2345", "too_many_decimals"),
+                                       ("1,23,4.5", "ambiguous_amount"), ("", "not_a_number")])
+def test_bad_amounts(raw, code):
+    with pytest.raises(FieldError) as exc:
+        parse_amount(raw)
+    assert exc.value.code == code
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=2))
+def test_every_listed_amount_style_reads_back_the_same(value):
+    us = f"{value:,.2f}"
+    mx_bank = us.replace(",", "_").replace(".", ",").replace("_", ".")
+    for text in (f"{value:.2f}", us, mx_bank, f"$ {us}"):
+        assert parse_amount(text) == value
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("2026-03-31", date(2026, 3, 31)), ("31/03/2026", date(2026, 3, 31)), ("31-03-2026", date(2026, 3, 31)),
+    ("02/03/2026", date(2026, 3, 2)), ("2026-03-31 00:00:00", date(2026, 3, 31)), (date(2026, 1, 2), date(2026, 1, 2)),
+])
+def test_dates_are_iso_or_day_first(raw, expected):
+    assert parse_date(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["31/02/2026", "2026-13-01", "mañana", "13/13/2026"])
+def test_impossible_dates_fail(raw):
+    with pytest.raises(FieldError):
+        parse_date(raw)
+
+
+def test_good_row_is_normalized():
+    row, problems = validator().validate(2, bank_row())
+    assert problems == []
+    assert row.balance == Decimal("24199.52") and row.due_date == date(2026, 10, 17)
+    assert row.phone == "+522227622681"
+    assert row.lat == Decimal("19.030000") and row.state == "Puebla" and row.timezone == "America/Mexico_City"
+    assert row.attributes == {"sucursal": "Centro"}
+
+
+def test_required_field_breaking_its_rule_rejects_the_row():
+    row, problems = validator().validate(7, bank_row(**{"Saldo Total": "N/D", "Fecha de Vencimiento": "30/02/2026"}))
+    assert row is None
+    assert [(p.row_number, p.severity, p.field, p.code) for p in problems] == [
+        (7, "error", "balance", "not_a_number"), (7, "error", "due_date", "invalid_date")]
+
+
+def test_bad_optional_field_is_dropped_with_a_warning():
+    row, problems = validator().validate(41, bank_row(**{"Correo Electrónico": "correo@@malo", "Teléfono Celular": "123"}))
+    assert row is not None and row.email is None and row.phone is None
+    assert {(p.severity, p.field, p.code) for p in problems} == {("warning", "email", "invalid_email"),
+                                                                ("warning", "phone", "invalid_phone")}
+
+
+@pytest.mark.parametrize("lat, lon, code", [("19.4", "", "incomplete_coordinates"), ("0", "0", "null_island"),
+                                            ("91", "-99", "coordinate_out_of_range")])
+def test_coordinates_go_together_and_in_range(lat, lon, code):
+    row, problems = validator().validate(3, bank_row(Latitud=lat, Longitud=lon))
+    assert row.lat is None and row.lon is None
+    assert [p.code for p in problems] == [code]
+
+
+def test_wrong_number_of_fields_rejects_the_row():
+    v = validator()
+    assert v.validate(2, bank_row()[:-2])[1][0].code == "too_few_fields"
+    assert v.validate(2, bank_row() + ["extra"])[1][0].code == "too_many_fields"
+
+
+@pytest.mark.parametrize("state, zone", [("Quintana Roo", "America/Cancun"), ("Sonora", "America/Hermosillo"),
+                                         ("Baja California", "America/Tijuana"), ("CDMX", "America/Mexico_City"),
+                                         ("Yucatán", "America/Merida")])
+def test_time_zone_comes_from_the_state(state, zone):
+    row, _ = validator().validate(2, bank_row(Estado=state))
+    assert row.timezone == zone
+
+
+def test_time_zone_column_wins_and_bad_one_is_dropped():
+    header = ["cuenta", "nombre", "saldo", "vencimiento", "estado", "zona_horaria"]
+    v = validator(header)
+    row, _ = v.validate(2, ["1", "Ana", "10", "2026-01-01", "Sonora", "America/Tijuana"])
+    assert row.timezone == "America/Tijuana"
+    row, problems = v.validate(3, ["1", "Ana", "10", "2026-01-01", "Sonora", "Mars/Olympus"])
+    assert row.timezone == "America/Hermosillo" and problems[0].code == "invalid_timezone"
+
+
+def test_all_32_states_have_a_zone():
+    from cobranza.domain.mexico import STATE_TIMEZONES
+    from cobranza.domain.portfolio import valid_timezone
+
+    assert len(STATE_TIMEZONES) == 32 and all(valid_timezone(z) for z in STATE_TIMEZONES.values())

@@ -1,0 +1,111 @@
+"""SPEC §4: derived fields and the date on which they next change."""
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cobranza.domain import segmentation as seg
+from cobranza.domain.policy import DEFAULT_POLICY
+
+DUE = date(2026, 10, 1)
+
+
+@pytest.mark.parametrize(
+    "dpd, bucket, stage",
+    [
+        (-5, "current", "preventive"),
+        (0, "current", "preventive"),
+        (1, "1-30", "administrative"),
+        (30, "1-30", "administrative"),
+        (31, "31-60", "extrajudicial"),
+        (60, "31-60", "extrajudicial"),
+        (61, "61-90", "extrajudicial"),
+        (90, "61-90", "extrajudicial"),
+        (91, "91-120", "judicial"),
+        (120, "91-120", "judicial"),
+        (121, "120+", "judicial"),
+    ],
+)
+def test_bucket_and_stage_boundaries(dpd, bucket, stage):
+    assert seg.aging_bucket(dpd) == bucket
+    assert seg.stage(dpd) == stage
+
+
+def test_days_past_due_is_negative_before_the_due_date():
+    assert seg.days_past_due(DUE, DUE - timedelta(days=3)) == -3
+    assert seg.days_past_due(DUE, DUE + timedelta(days=45)) == 45
+
+
+@pytest.mark.parametrize("balance, tier", [("4999.99", "low"), ("5000", "medium"), ("19999.99", "medium"), ("20000", "high")])
+def test_amount_tier_uses_default_thresholds(balance, tier):
+    assert seg.amount_tier(Decimal(balance), Decimal(5000), Decimal(20000)) == tier
+
+
+def test_first_matching_segment_rule_wins():
+    facts = {"stage": "extrajudicial", "amount_tier": "high", "risk_score": 900}
+    rules = [{"name": "a", "when": {"stage": ["judicial"]}}, {"name": "b", "when": {"min_risk_score": 800}},
+             {"name": "c", "when": {"stage": ["extrajudicial"]}}]
+    assert seg.segment_for(rules, facts, "general") == "b"
+    assert seg.segment_for([], facts, "general") == "general"
+
+
+def test_derive_with_default_policy():
+    d = seg.derive(due_date=DUE, balance=Decimal("25000"), today=DUE + timedelta(days=40), policy=DEFAULT_POLICY)
+    assert (d.days_past_due, d.aging_bucket, d.stage, d.amount_tier, d.segment) == (40, "31-60", "extrajudicial", "high", "high_value_late")
+
+
+def test_given_risk_score_is_kept():
+    d = seg.derive(due_date=DUE, balance=Decimal(1), today=DUE, policy=DEFAULT_POLICY, given_risk_score=777)
+    assert d.risk_score == 777
+
+
+@given(
+    dpd=st.integers(-30, 400),
+    balance=st.decimals(0, 10_000_000, places=2),
+    original=st.one_of(st.none(), st.decimals(0, 10_000_000, places=2)),
+    phone=st.booleans(), email=st.booleans(), location=st.booleans(),
+)
+def test_computed_risk_score_stays_in_range(dpd, balance, original, phone, email, location):
+    assert 0 <= seg.computed_risk_score(dpd, balance, original, phone, email, location) <= 1000
+
+
+def test_computed_risk_grows_with_lateness():
+    early = seg.computed_risk_score(1, Decimal(1000), None, True, True, True)
+    late = seg.computed_risk_score(150, Decimal(1000), None, True, True, True)
+    assert late > early
+
+
+@given(offset=st.integers(-20, 200))
+def test_next_action_is_the_first_boundary_or_step_on_or_after_the_day(offset):
+    today = DUE + timedelta(days=offset)
+    nxt = seg.next_action_on(DUE, today, DEFAULT_POLICY, "active")
+    important = set(seg.BUCKET_STARTS) | set(seg.STAGE_STARTS) | set(seg.cadence_offsets(DEFAULT_POLICY))
+    if nxt is None:
+        assert offset > max(important)
+    else:
+        assert nxt >= today
+        assert (nxt - DUE).days in important
+        # nothing important is skipped between today and the next action
+        assert not any(offset <= o < (nxt - DUE).days for o in important)
+
+
+def test_closed_accounts_leave_the_schedule():
+    for status in ("paid", "settled", "withdrawn", "disputed", "legal"):
+        assert seg.next_action_on(DUE, DUE, DEFAULT_POLICY, status) is None
+
+
+def test_default_cadence_steps():
+    def steps(day, tier="medium", location=True):
+        return [s.step_id for s in seg.steps_due(DEFAULT_POLICY, DUE, DUE + timedelta(days=day), tier, location)]
+
+    assert steps(-3) == ["email-3"]
+    assert steps(-1) == ["sms-1"]
+    assert steps(3) == ["email+3"]
+    assert steps(7) == ["whatsapp+7"]
+    assert steps(35) == ["field_visit+35"]
+    assert steps(35, tier="low") == []          # field visit needs tier >= medium
+    assert steps(35, location=False) == []      # ... and coordinates
+    assert steps(59) == ["email+59"] and steps(73) == ["email+73"]  # every 14 days after +45
+    assert steps(95) == []                      # judicial: no automatic reminders
