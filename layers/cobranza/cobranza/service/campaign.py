@@ -46,7 +46,7 @@ def run_for_tenant(tenant_id: str, event_time: datetime) -> dict[str, Any]:
     policy = effective_policy(tenant.policy)
     today = event_time.astimezone(ZoneInfo(tenant.timezone)).date()
     logger.append_keys(tenant_id=tenant_id, run_date=today.isoformat())
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter({"accounts_due": 0, "accounts_moved": 0, "messages_queued": 0})
     messages: list[dict[str, Any]] = []
     with accounts_repo.BatchWriter() as writer:
         for item in accounts_repo.due_accounts(tenant_id, today):
@@ -68,7 +68,7 @@ def run_for_tenant(tenant_id: str, event_time: datetime) -> dict[str, Any]:
     counts["messages_queued"] = _enqueue(messages)
     metrics.add_metric(name="RemindersQueued", unit="Count", value=counts["messages_queued"])
     logger.info("nightly run finished", extra={"counts": dict(counts)})
-    return {"date": today.isoformat(), **dict(sorted(counts.items()))}
+    return {"date": today.isoformat(), **dict(sorted(counts.items()))}  # zeros kept: "nothing due" is an answer
 
 
 def _message(tenant_id: str, item: dict[str, Any], step: segmentation.Step, today: date) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def _enqueue(messages: list[dict[str, Any]]) -> int:
     sent = 0
     for batch in _batches(messages, SQS_BATCH):
         entries = [
-            {"Id": str(i), "Body": json.dumps(m), "MessageAttributes": {"channel": {"DataType": "String", "StringValue": m["channel"]}}}
+            {"Id": str(i), "MessageBody": json.dumps(m), "MessageAttributes": {"channel": {"DataType": "String", "StringValue": m["channel"]}}}
             for i, m in enumerate(batch)
         ]
         for _ in range(5):

@@ -24,7 +24,9 @@ from ..observability import logger, metrics
 from ..storage import accounts as accounts_repo
 from ..storage import tenants as tenants_repo
 
-IDEMPOTENCY_CONFIG = IdempotencyConfig(event_key_jmespath="attempt_id", expires_after_seconds=14 * 24 * 3600)
+IDEMPOTENCY_CONFIG = IdempotencyConfig(
+    event_key_jmespath="attempt_id", raise_on_no_idempotency_key=True, expires_after_seconds=14 * 24 * 3600
+)
 SENDABLE_STATUSES = frozenset({"active"})
 
 

@@ -145,9 +145,16 @@ _bound: Settings | None = None
 
 
 def bind_models(settings: Settings | None = None) -> None:
-    """Points every model at the settings' tables (idempotent; cheap after the first call)."""
+    """Points every model at the settings' tables (idempotent; cheap after the first call).
+
+    Without arguments it keeps the current binding, so a caller that bound explicitly (the admin
+    command, from a stack's resources) is not overridden by the environment.
+    """
     global _bound
-    settings = settings or get_settings()
+    if settings is None:
+        if _bound is not None:
+            return
+        settings = get_settings()
     if _bound is settings:
         return
     _pynamo_base.get_session = aws.botocore_session  # one session: requests are counted

@@ -1,0 +1,77 @@
+"""The code and template.yaml agree: handlers, routes, tables and sample events."""
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.local.template import LocalTemplate
+from tests.helpers import ROOT, LambdaContext, load_function
+
+TEMPLATE = LocalTemplate(ROOT / "template.yaml")
+FUNCTIONS = TEMPLATE.functions
+EVENTS = ROOT / "events"
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_handler_imports(stack, logical_id):
+    spec = FUNCTIONS[logical_id]
+    module = load_function(Path(spec.code_dir).name)
+    assert callable(getattr(module, spec.handler_attribute))
+
+
+def template_routes():
+    routes = set()
+    for spec in FUNCTIONS.values():
+        for event in spec.events_of_type("Api").values():
+            routes.add((event.properties["Path"], event.properties["Method"].upper()))
+    return routes
+
+
+def test_chalice_routes_and_template_routes_are_the_same(stack):
+    app = load_function("api").app
+    chalice_routes = {(path, method) for path, entries in app.routes.items() for method in entries}
+    assert chalice_routes == template_routes()
+    assert not any("{proxy+}" in path for path, _ in chalice_routes)
+
+
+def test_pynamodb_models_match_the_template_tables(stack):
+    from cobranza.storage.models import ALL_MODELS, model_key_schema
+
+    tables = {logical_id: TEMPLATE.resources[logical_id].properties for logical_id in TEMPLATE.tables}
+    by_setting = {"accounts_table": "AccountsTable", "tenants_table": "TenantsTable",
+                  "api_keys_table": "ApiKeysTable", "uploads_table": "UploadsTable"}
+    for model in ALL_MODELS:
+        declared = tables[by_setting[model.Meta.settings_field]]
+        schema = model_key_schema(model)
+        assert schema["KeySchema"] == declared["KeySchema"], model.__name__
+        declared_indexes = [{"IndexName": i["IndexName"], "KeySchema": i["KeySchema"]} for i in declared.get("GlobalSecondaryIndexes", [])]
+        assert schema["GlobalSecondaryIndexes"] == declared_indexes, model.__name__
+        types = {a["AttributeName"]: a["AttributeType"] for a in declared["AttributeDefinitions"]}
+        for name, attr in model.get_attributes().items():
+            if name in types:
+                assert attr.attr_type == types[name], f"{model.__name__}.{name}"
+
+
+def test_every_function_trigger_has_a_sample_event():
+    names = {p.name for p in EVENTS.glob("*.json")}
+    for logical_id, spec in FUNCTIONS.items():
+        prefix = Path(spec.code_dir).name + "_"
+        assert any(n.startswith(prefix) for n in names), f"no events/{prefix}*.json for {logical_id}"
+
+
+@pytest.mark.parametrize("event_file", sorted(p.name for p in EVENTS.glob("*.json")))
+def test_every_sample_event_is_accepted_by_its_handler(stack, tenant, event_file):
+    event = json.loads((EVENTS / event_file).read_text())
+    function = event_file.split("_", 1)[0]
+    module = load_function(function)
+    if function == "api":
+        event["headers"]["x-api-key"] = tenant["api_key"]
+        event.setdefault("multiValueHeaders", {})["x-api-key"] = [tenant["api_key"]]
+        response = module.app(event, LambdaContext())
+        assert response["statusCode"] in (200, 404), response  # 404: the sample account is not loaded
+        assert "error" not in json.loads(response["body"]) or response["statusCode"] == 404
+    else:
+        result = getattr(module, "handler")(event, LambdaContext())
+        if function == "dispatch":
+            assert result == {"batchItemFailures": []}
+        assert result is not None
