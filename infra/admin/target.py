@@ -50,19 +50,27 @@ def _reachable(url: str) -> bool:
 
 
 def resolve(stack_name: str | None, endpoint_url: str | None) -> Target:
-    """Local when a local stack is running (or an endpoint is given), else the deployed stack."""
+    """The local stack at ``endpoint_url``, or the running one (make serve), else the deployed
+    stack named ``stack_name`` (default $COBRANZA_STACK or "cobranza")."""
+    if endpoint_url:
+        return _local(endpoint_url)
     if stack_name is None and LOCAL_STATE.exists():
         state = json.loads(LOCAL_STATE.read_text())
-        endpoint = endpoint_url or state["aws_endpoint"]
-        if _reachable(endpoint):
-            _use_local_credentials(endpoint)
-            return Target("local", dict(state["resources"]), endpoint, state.get("region", "us-east-1"),
-                          state.get("sender_email", "no-reply@example.com"))
-        if endpoint_url is None:
-            raise SystemExit(f"the local stack in {LOCAL_STATE} is not answering at {endpoint}: start it with `make serve`")
-    if endpoint_url:
-        raise SystemExit("--endpoint-url needs a running local stack (make serve)")
+        if _reachable(state["aws_endpoint"]):
+            return _local(state["aws_endpoint"])
     return _deployed(stack_name or os.environ.get("COBRANZA_STACK", "cobranza"))
+
+
+def _local(endpoint: str) -> Target:
+    """Local physical names are a function of the template (infra.local.template)."""
+    from infra.local.template import LocalTemplate
+
+    if not _reachable(endpoint):
+        raise SystemExit(f"no local stack answers at {endpoint}: start it with `make serve`")
+    _use_local_credentials(endpoint)
+    template = LocalTemplate(REPO_ROOT / "template.yaml", aws_endpoint=endpoint)
+    sender = str(template.parameters.get("SenderEmail", "no-reply@example.com"))
+    return Target("local", template.names(), endpoint, template.region, sender)
 
 
 def _use_local_credentials(endpoint: str) -> None:
