@@ -17,7 +17,7 @@ from ..storage import accounts as accounts_repo
 from ..storage import tenants as tenants_repo
 from ..storage import uploads as uploads_repo
 from ..storage.models import TenantModel
-from .ingest import report_prefix
+from ..files.reports import report_prefix
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50

@@ -30,7 +30,7 @@ from ..domain import segmentation
 from ..domain.policy import effective_policy
 from ..domain.portfolio import AccountRow, Header, HeaderError, Problem, RowValidator, parse_header
 from ..files.readers import FileRejected, open_portfolio
-from ..files.reports import ProblemLog, summary_json
+from ..files.reports import ProblemLog, report_prefix, summary_json
 from ..files.runs import SortedRuns
 from ..observability import logger, metrics
 from ..storage import accounts as accounts_repo
@@ -84,10 +84,6 @@ def upload_id_for(obj: S3Object) -> str:
     """Deterministic per object version: a redelivered event maps to the same upload."""
     seed = f"{obj.bucket}/{obj.key}|{obj.etag}|{obj.version_id}|{obj.sequencer}"
     return "up_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
-
-
-def report_prefix(tenant_id: str, upload_id: str) -> str:
-    return f"reports/{tenant_id}/uploads/{upload_id}/"
 
 
 @dataclass
