@@ -1,0 +1,28 @@
+"""Read-only peeks into the in-process moto server's state, for what the AWS API cannot tell.
+
+The local SQS poller shortens the visibility of messages a handler failed, so retries come back
+in a second instead of after the queue's timeout. It must not undo a handler that deferred a
+message itself with ChangeMessageVisibility, and no API reveals a message's current visibility.
+This module reads it from moto's backend (the server runs in this process). Every access is
+defensive: if moto's internals change, callers get None and fall back to public behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def sqs_visible_at(account_id: str, region: str, queue_name: str, receipt_handle: str) -> float | None:
+    """When the message holding `receipt_handle` becomes visible again (moto's ms clock), or None."""
+    try:
+        from moto.sqs.models import sqs_backends
+
+        queue: Any = sqs_backends[account_id][region].queues.get(queue_name)
+        if queue is None:
+            return None
+        for message in list(queue._messages):  # noqa: SLF001 - see module docstring
+            if message.had_receipt_handle(receipt_handle):
+                return float(message.visible_at)
+    except Exception:  # noqa: BLE001 - best effort by design
+        return None
+    return None

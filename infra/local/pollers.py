@@ -1,0 +1,220 @@
+"""Event source pollers: SQS event source mappings and S3 notifications delivered through SQS.
+
+`SqsEventSource` does what Lambda's SQS poller does: receive a batch, invoke synchronously,
+delete what succeeded (honouring `ReportBatchItemFailures`), leave the rest to come back after
+the visibility timeout and, past `maxReceiveCount`, to be moved to the dead-letter queue (moto
+does the move on receive, as SQS does). Local difference: failed messages come back after
+`retry_visibility` seconds (default 1) instead of the queue's VisibilityTimeout, unless the handler
+changed their visibility itself.
+
+`S3EventSource` drains the hidden queue that receives a bucket's notifications and hands each
+record, rebuilt into AWS's full shape, to the asynchronous invoker (S3 invokes Lambda
+asynchronously, one record per event).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+from infra.local.events import Sequencer, failed_item_ids, s3_record, sqs_record
+from infra.local.moto_state import sqs_visible_at
+from infra.local.runtime import InvokeResult
+
+log = logging.getLogger("infra.local")
+
+IDLE_WAIT_S = 0.1
+
+
+class _Poller(threading.Thread):
+    """A thread that calls `poll_once` until stopped, pausing briefly when there was nothing to do.
+
+    Short polls (WaitTimeSeconds=0) plus a local pause keep `stop()` instant; the moto server is
+    in-process, so the extra requests cost next to nothing.
+    """
+
+    def __init__(self, name: str, sqs: Any, queue_url: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                busy = self.poll_once()
+            except Exception:  # noqa: BLE001 - keep polling; report why
+                if self._stop_event.is_set():
+                    return
+                log.exception("%s: polling failed", self.name)
+                busy = False
+                self._stop_event.wait(1.0)
+            if not busy:
+                self._stop_event.wait(IDLE_WAIT_S)
+
+    def poll_once(self) -> bool:
+        raise NotImplementedError
+
+    def receive(self, count: int) -> list[dict]:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=0,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return response.get("Messages", [])
+
+    def delete(self, messages: list[dict]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+
+
+class SqsEventSource(_Poller):
+    """One `Type: SQS` event of a function."""
+
+    def __init__(
+        self,
+        *,
+        function_id: str,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        batch_size: int,
+        report_batch_item_failures: bool,
+        invoke: Callable[[str, Any], InvokeResult],
+        account_id: str,
+        region: str,
+        retry_visibility: int = 1,
+    ) -> None:
+        super().__init__(f"sqs:{queue_arn.rsplit(':', 1)[-1]}->{function_id}", sqs, queue_url)
+        self.function_id = function_id
+        self.queue_arn = queue_arn
+        self.queue_name = queue_arn.rsplit(":", 1)[-1]
+        self.batch_size = max(1, batch_size)
+        self.report_batch_item_failures = report_batch_item_failures
+        self._invoke = invoke
+        self._account_id = account_id
+        self._region = region
+        self._retry_visibility = retry_visibility
+
+    def poll_once(self) -> bool:
+        messages = self._receive_batch()
+        if not messages:
+            return False
+        visible_at = {m["ReceiptHandle"]: self._visible_at(m) for m in messages}
+        event = {"Records": [sqs_record(m, queue_arn=self.queue_arn, region=self._region) for m in messages]}
+        result = self._invoke(self.function_id, event)
+        kept_ids = self._kept_ids(result, [m["MessageId"] for m in messages])
+        self.delete([m for m in messages if m["MessageId"] not in kept_ids])
+        kept = [m for m in messages if m["MessageId"] in kept_ids]
+        for message in kept:
+            self._retry_soon(message, visible_at[message["ReceiptHandle"]])
+        level = logging.WARNING if kept else logging.INFO
+        log.log(level, "%s <- %s: %d message(s), %d kept for retry", self.function_id, self.queue_name,
+                len(messages), len(kept))
+        return True
+
+    def _receive_batch(self) -> list[dict]:
+        """Up to BatchSize messages. (MaximumBatchingWindowInSeconds is not waited for locally.)"""
+        messages: list[dict] = []
+        while len(messages) < self.batch_size:
+            got = self.receive(min(10, self.batch_size - len(messages)))
+            if not got:
+                break
+            messages.extend(got)
+        return messages
+
+    def _kept_ids(self, result: InvokeResult, message_ids: list[str]) -> set[str]:
+        if not result.ok:
+            error = result.payload if isinstance(result.payload, dict) else {}
+            log.warning("%s failed on a batch from %s: %s: %s", self.function_id, self.queue_name,
+                        error.get("errorType"), error.get("errorMessage"))
+            return set(message_ids)
+        if not self.report_batch_item_failures:
+            return set()
+        failed = failed_item_ids(result.payload, message_ids)
+        if failed is None:
+            log.warning("%s returned an invalid batchItemFailures; the whole batch is kept", self.function_id)
+            return set(message_ids)
+        return failed
+
+    def _visible_at(self, message: dict) -> float | None:
+        return sqs_visible_at(self._account_id, self._region, self.queue_name, message["ReceiptHandle"])
+
+    def _retry_soon(self, message: dict, visible_at_on_receive: float | None) -> None:
+        """Shorten the visibility of a kept message, unless the handler changed it itself."""
+        now = self._visible_at(message)
+        if now is not None and visible_at_on_receive is not None and now != visible_at_on_receive:
+            return
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self._retry_visibility
+            )
+        except ClientError:  # deleted by the handler meanwhile
+            pass
+
+
+class S3EventSource(_Poller):
+    """The hidden queue of one `Type: S3` event: each notification becomes an async invocation."""
+
+    def __init__(
+        self,
+        *,
+        function_id: str,
+        sqs: Any,
+        s3: Any,
+        queue_url: str,
+        invoke_async: Callable[[dict], Any],
+        sequencer: Sequencer,
+    ) -> None:
+        super().__init__(f"s3->{function_id}", sqs, queue_url)
+        self.function_id = function_id
+        self._s3 = s3
+        self._invoke_async = invoke_async
+        self._sequencer = sequencer
+
+    def poll_once(self) -> bool:
+        messages = self.receive(10)
+        for message in messages:
+            body = json.loads(message.get("Body") or "{}")
+            for record in body.get("Records", []):  # s3:TestEvent messages have none
+                version_id = self._version_id(record)
+                rebuilt = s3_record(record, sequencer=self._sequencer.next(), version_id=version_id)
+                log.info("%s <- s3 %s s3://%s/%s", self.function_id, rebuilt["eventName"],
+                         rebuilt["s3"]["bucket"]["name"], rebuilt["s3"]["object"]["key"])
+                self._invoke_async({"Records": [rebuilt]})
+            self.delete([message])
+        return bool(messages)
+
+    def _version_id(self, record: dict) -> str | None:
+        """moto's record omits versionId; find the version with the notified eTag."""
+        if not record.get("eventName", "").startswith("ObjectCreated"):
+            return None
+        bucket = record["s3"]["bucket"]["name"]
+        key = unquote_plus(record["s3"]["object"]["key"])
+        etag = record["s3"]["object"].get("eTag", "")
+        try:
+            head = self._s3.head_object(Bucket=bucket, Key=key)
+            if head.get("ETag", "").strip('"') == etag or not head.get("VersionId"):
+                return head.get("VersionId")
+            versions = self._s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+            return next(
+                (v["VersionId"] for v in versions if v["Key"] == key and v.get("ETag", "").strip('"') == etag),
+                None,
+            )
+        except ClientError:
+            return None

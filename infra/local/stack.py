@@ -1,0 +1,515 @@
+"""The local stack: moto server + resources from the template + the template's events, dispatched
+to the handlers running in warm worker processes. No Docker.
+
+    with LocalStack(root) as stack:                  # or stack.start() / stack.stop()
+        s3 = stack.client("s3")
+        s3.put_object(Bucket=stack.bucket, Key="portfolios/t1/a.csv", Body=b"...")
+        stack.wait_idle()                            # ingestion (and whatever it triggered) is done
+        stack.fire_schedule("CampaignFunction", datetime(2026, 3, 1, 8, tzinfo=UTC))
+
+moto keeps its state per process, so one process runs at most one LocalStack at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from infra.local.activity import Activity
+from infra.local.api import ApiServer, RouteTable
+from infra.local.async_invoke import AsyncInvoker, Destinations
+from infra.local.clock import Clock, ScheduleTarget, schedule_targets
+from infra.local.events import Sequencer
+from infra.local.logs import STACK_LOG, LogEcho
+from infra.local.pollers import S3EventSource, SqsEventSource, _Poller
+from infra.local.resources import client_factory, create_resources, declared_notifications
+from infra.local.runtime import CREDENTIALS, FunctionPool, InvokeResult, worker_config
+from infra.local.state import remove_state, write_state
+from infra.local.template import FunctionSpec, LocalTemplate
+
+log = logging.getLogger("infra.local")
+
+HOST = "127.0.0.1"
+# Deterministic Cognito ids (moto hashes the pool/client definition instead of drawing random ids).
+_MOTO_ENV = {
+    "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH",
+    "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY": "HASH",
+}
+_active_lock = threading.Lock()
+_active: LocalStack | None = None
+
+
+class _QuietMotoHandler(MotoRequestHandler):
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:  # noqa: ARG002 - no access log spam
+        return
+
+
+class _MotoServer(ThreadedMotoServer):
+    """ThreadedMotoServer that reports a failed bind instead of hanging, logs no requests, and
+    releases its port on stop (upstream `stop()` leaves the socket open)."""
+
+    def __init__(self, ip_address: str, port: int) -> None:
+        super().__init__(ip_address=ip_address, port=port, verbose=False)
+        self._error: BaseException | None = None
+
+    def _server_entry(self) -> None:
+        try:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietMotoHandler)
+        except BaseException as exc:  # noqa: BLE001 - handed to start()
+            self._error = exc
+            self._server_ready_event.set()
+            return
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    def start(self) -> None:
+        super().start()
+        if self._error is not None:
+            raise OSError(f"cannot start the moto server on {self._ip_address}:{self._port}: {self._error}")
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        super().stop()
+        self._server.server_close()
+        self._server = None
+
+
+class LocalStack:
+    """The whole template, running locally. See the module docstring."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        aws_port: int = 4566,
+        api_port: int = 3000,
+        log_dir: Path | str | None = None,
+        *,
+        template: Path | str | None = None,
+        parameters: dict[str, Any] | None = None,
+        clock: bool = False,
+        echo_logs: bool = False,
+        write_state_file: bool = False,
+        api_workers: int = 3,
+        retry_delay: float = 0.2,
+        retry_visibility: int = 1,
+    ) -> None:
+        """Ports may be 0 (pick free ones: tests). `clock` fires schedules on the wall clock and
+        `echo_logs` echoes notable function log lines to stderr (both for serve mode);
+        `write_state_file` publishes `.local/stack.json` for other commands."""
+        self.root = Path(root).resolve()
+        self.template_path = Path(template).resolve() if template else self.root / "template.yaml"
+        self.log_dir = Path(log_dir) if log_dir else self.root / ".local" / "logs"
+        self._aws_port = aws_port
+        self._api_port = api_port
+        self._parameters = parameters
+        self._use_clock = clock
+        self._echo_logs = echo_logs
+        self._write_state_file = write_state_file
+        self._api_workers = api_workers
+        self._retry_delay = retry_delay
+        self._retry_visibility = retry_visibility
+
+        self._template: LocalTemplate | None = None
+        self._moto: _MotoServer | None = None
+        self._clients: Callable[[str], Any] | None = None
+        self._created: dict[str, str] = {}
+        self._pools: dict[str, FunctionPool] = {}
+        self._pools_lock = threading.Lock()
+        self._pollers: list[_Poller] = []
+        self._api: ApiServer | None = None
+        self._async: AsyncInvoker | None = None
+        self._clock: Clock | None = None
+        self._echo: LogEcho | None = None
+        self._log_handler: logging.Handler | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._activity = Activity()
+        self._running = False
+
+    # ------------------------------------------------------------------ accessors
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def template(self) -> LocalTemplate:
+        if self._template is None:
+            raise RuntimeError("the local stack is not started")
+        return self._template
+
+    @property
+    def aws_endpoint(self) -> str:
+        if self._moto is None:
+            raise RuntimeError("the local stack is not started")
+        return f"http://{HOST}:{self._moto.get_host_and_port()[1]}"
+
+    @property
+    def api_endpoint(self) -> str | None:
+        """Base URL of the local API (no stage prefix needed), or None when the template has no Api events."""
+        return f"http://{HOST}:{self._api.port}" if self._api else None
+
+    @property
+    def names(self) -> dict[str, str]:
+        """`{logical_id: physical name or URL}` of created resources and functions."""
+        return dict(self._created)
+
+    @property
+    def bucket(self) -> str | None:
+        """The (first) bucket of the template."""
+        buckets = list(self.template.buckets)
+        return self.template.physical_name(buckets[0]) if buckets else None
+
+    @property
+    def clock(self) -> Clock | None:
+        return self._clock
+
+    def client(self, service: str) -> Any:
+        """A boto3 client pointed at the local stack."""
+        if self._clients is None:
+            raise RuntimeError("the local stack is not started")
+        return self._clients(service)
+
+    def worker_pids(self) -> list[int]:
+        with self._pools_lock:
+            return [pid for pool in self._pools.values() for pid in pool.pids]
+
+    def state(self) -> dict[str, Any]:
+        """What `serve` publishes in `.local/stack.json`."""
+        return {
+            "aws_endpoint": self.aws_endpoint,
+            "api_endpoint": self.api_endpoint,
+            "stack_name": self.template.stack_name,
+            "region": self.template.region,
+            "account_id": self.template.account_id,
+            "bucket": self.bucket,
+            "resources": self.names,
+            "parameters": self.template.parameters,
+            "pid": os.getpid(),
+        }
+
+    def moto_data(self) -> dict:
+        """moto's view of everything (e.g. sent SES mail under `ses`), from `/moto-api/data.json`."""
+        import json
+
+        with urllib.request.urlopen(f"{self.aws_endpoint}/moto-api/data.json", timeout=10) as response:
+            return json.load(response)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise RuntimeError("a LocalStack is already running in this process (moto state is per process)")
+            _active = self
+        started = time.perf_counter()
+        self._running = True
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("local stack up in %.1f s: AWS %s, API %s", time.perf_counter() - started,
+                 self.aws_endpoint, self.api_endpoint or "-")
+        return self
+
+    def _start(self) -> None:
+        self._prepare_logs()
+        for key, value in _MOTO_ENV.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ.setdefault(key, value)
+        self._moto = _MotoServer(HOST, self._aws_port)
+        self._moto.start()
+        self._moto_reset()
+        template = self._template = LocalTemplate(
+            self.template_path, parameters=self._parameters, aws_endpoint=self.aws_endpoint
+        )
+        session = boto3.Session(region_name=template.region, aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        self._clients = client_factory(session, endpoint_url=self.aws_endpoint, region=template.region)
+        self._created = create_resources(template, self._clients)
+        self._created.update({lid: f.name for lid, f in template.functions.items()})
+
+        # Workers boot (in parallel) while the event sources are wired.
+        eager = [f for f in template.functions.values() if f.events]
+        api_functions = RouteTable.from_template(template).routes
+        api_ids = {route.function_id for route in api_functions}
+        for function in eager:
+            size = self._api_workers if function.logical_id in api_ids else 1
+            self._pools[function.logical_id] = self._new_pool(function, size)
+            self._pools[function.logical_id].spawn()
+
+        self._async = AsyncInvoker(
+            self._invoke, Destinations(template, self._clients, self.invoke_async), self._activity,
+            retry_delay=self._retry_delay,
+        )
+        self._wire_s3_events()
+        self._wire_sqs_events()
+        if api_functions:
+            self._api = ApiServer(template, self._invoke_api, host=HOST, port=self._api_port)
+        targets = schedule_targets(template)
+        if targets:  # the thread runs in clock mode only; `clock.tick(minute)` works either way
+            self._clock = Clock(targets, self._fire_async)
+        if self._echo_logs:
+            self._echo = LogEcho(self.log_dir)
+            self._echo.start()
+
+        for lid, pool in self._pools.items():
+            error = pool.wait_ready()
+            if error:
+                log.warning("%s failed to initialise: %s: %s", lid, error.get("errorType"), error.get("errorMessage"))
+        for poller in self._pollers:
+            poller.start()
+        if self._api:
+            self._api.start()
+        if self._clock and self._use_clock:
+            self._clock.start()
+        if self._write_state_file:
+            write_state(self.root, self.state())
+
+    def stop(self) -> None:
+        """Stop everything started, in reverse order; safe to call twice or after a failed start."""
+        global _active
+        if not self._running:
+            return
+        self._running = False
+        if self._clock is not None:
+            self._clock.stop()
+        if self._api is not None:
+            self._api.stop()
+        for poller in self._pollers:
+            poller.stop()
+        for poller in self._pollers:
+            if poller.is_alive():
+                poller.join(timeout=5)
+        if self._async is not None:
+            self._async.stop()
+        with self._pools_lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.request_stop()
+        for pool in pools:
+            pool.stop()
+        if self._clock is not None and self._clock.is_alive():
+            self._clock.join(timeout=2)
+        if self._echo is not None:
+            self._echo.stop()
+        if self._moto is not None:
+            try:
+                self._moto_reset()
+            except OSError:
+                pass
+            self._moto.stop()
+        if self._write_state_file:
+            remove_state(self.root, os.getpid())
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if self._log_handler is not None:
+            logging.getLogger("infra.local").removeHandler(self._log_handler)
+            self._log_handler.close()
+        self._pools.clear()
+        self._pollers.clear()
+        self._api = self._async = self._clock = self._echo = self._moto = self._log_handler = None
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    # ------------------------------------------------------------------ invoking
+
+    def invoke(self, logical_id: str, event: Any = None) -> Any:
+        """Invoke a function synchronously (like `sam local invoke`); returns its result, or the
+        Lambda error payload `{"errorMessage", "errorType", "stackTrace", ...}` if it raised."""
+        return self.invoke_result(logical_id, event).payload
+
+    def invoke_result(self, logical_id: str, event: Any = None) -> InvokeResult:
+        """Like `invoke`, with the request id, duration and whether it was a function error."""
+        return self._invoke(logical_id, {} if event is None else event)
+
+    def invoke_async(self, logical_id: str, event: Any) -> Future:
+        """Invoke as S3 or EventBridge would: retries and destinations from EventInvokeConfig."""
+        if self._async is None:
+            raise RuntimeError("the local stack is not started")
+        return self._async.submit(self.template.functions[logical_id], event)
+
+    def fire_schedule(self, logical_id: str, time: datetime | None = None, *, event_name: str | None = None) -> Any:
+        """Deliver a schedule's "Scheduled Event" for `time` (default now) and return the result."""
+        target = self._schedule_target(logical_id, event_name)
+        moment = time or datetime.now(UTC).replace(microsecond=0)
+        return self.invoke(logical_id, target.event(moment, account_id=self.template.account_id,
+                                                     region=self.template.region))
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        """Return once every polled queue (hidden S3 ones included) is empty, nothing is in flight
+        and no invocation (or async retry) is pending. Raises TimeoutError saying what is busy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            busy, generation = self._activity.snapshot()
+            backlog = self._queue_backlog() if busy == 0 else {}
+            if busy == 0 and not backlog and self._activity.snapshot() == (0, generation):
+                return
+            if time.monotonic() > deadline:
+                detail = ", ".join(f"{name}: {count}" for name, count in backlog.items()) or "none"
+                raise TimeoutError(
+                    f"local stack still busy after {timeout:.0f} s: {busy} invocation(s) running; "
+                    f"queued or in-flight messages: {detail}"
+                )
+            time.sleep(0.05)
+
+    def _invoke(self, logical_id: str, event: Any, request_id: str | None = None) -> InvokeResult:
+        with self._activity.track():
+            return self._pool(logical_id).invoke(event, request_id)
+
+    def _invoke_api(self, logical_id: str, event: Any) -> InvokeResult:
+        return self._invoke(logical_id, event)
+
+    def _pool(self, logical_id: str) -> FunctionPool:
+        with self._pools_lock:
+            pool = self._pools.get(logical_id)
+            if pool is None:
+                if not self._running:
+                    raise RuntimeError("the local stack is not started")
+                function = self.template.functions.get(logical_id)
+                if function is None:
+                    raise KeyError(f"no function {logical_id} in {self.template_path.name}")
+                pool = self._pools[logical_id] = self._new_pool(function, 1)
+                pool.spawn()
+                pool.wait_ready()
+            return pool
+
+    def _new_pool(self, function: FunctionSpec, size: int) -> FunctionPool:
+        log_path = self.log_dir / f"{function.logical_id}.log"
+        return FunctionPool(worker_config(self.template, function, self.aws_endpoint, log_path), size)
+
+    def _schedule_target(self, logical_id: str, event_name: str | None) -> ScheduleTarget:
+        targets = [t for t in schedule_targets(self.template) if t.function_id == logical_id]
+        if event_name:
+            targets = [t for t in targets if t.event_name == event_name]
+        if len(targets) != 1:
+            names = ", ".join(t.event_name for t in targets) or "none"
+            raise ValueError(f"{logical_id}: expected one schedule event (event_name=...), found {names}")
+        return targets[0]
+
+    def _fire_async(self, target: ScheduleTarget, minute: datetime) -> None:
+        event = target.event(minute, account_id=self.template.account_id, region=self.template.region)
+        self.invoke_async(target.function_id, event)
+
+    # ------------------------------------------------------------------ wiring
+
+    def _wire_s3_events(self) -> None:
+        """A hidden queue per S3 event, subscribed through the bucket's notification configuration."""
+        template = self.template
+        sqs, s3 = self.client("sqs"), self.client("s3")
+        sequencer = Sequencer()
+        per_bucket: dict[str, list[dict]] = {}
+        for function in template.functions.values():
+            for name, event in function.events_of_type("S3").items():
+                props = event.properties
+                queue_name = f"{template.stack_name}-{function.logical_id}-{name}-s3events"[:80]
+                sqs.create_queue(QueueName=queue_name)
+                queue_url = template.queue_url(queue_name)
+                configuration: dict[str, Any] = {
+                    "Id": f"{function.logical_id}-{name}",
+                    "QueueArn": f"arn:aws:sqs:{template.region}:{template.account_id}:{queue_name}",
+                    "Events": props["Events"] if isinstance(props["Events"], list) else [props["Events"]],
+                }
+                rules = ((props.get("Filter") or {}).get("S3Key") or {}).get("Rules")
+                if rules:
+                    configuration["Filter"] = {"Key": {"FilterRules": rules}}
+                per_bucket.setdefault(props["Bucket"], []).append(configuration)
+                self._pollers.append(S3EventSource(
+                    function_id=function.logical_id, sqs=sqs, s3=s3, queue_url=queue_url, sequencer=sequencer,
+                    invoke_async=lambda ev, f=function.logical_id: self.invoke_async(f, ev),
+                ))
+        for bucket, configurations in per_bucket.items():
+            declared = self._declared_notifications(bucket)
+            declared.setdefault("QueueConfigurations", []).extend(configurations)
+            s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=declared)
+
+    def _declared_notifications(self, bucket: str) -> dict:
+        for lid, resource in self.template.buckets.items():
+            if self.template.physical_name(lid) == bucket:
+                return declared_notifications(self.template.resolve(resource.properties).get("NotificationConfiguration") or {})
+        return {}
+
+    def _wire_sqs_events(self) -> None:
+        template = self.template
+        for function in template.functions.values():
+            for event in function.events_of_type("SQS").values():
+                props = event.properties
+                if props.get("Enabled") is False:
+                    continue
+                queue_arn = props["Queue"]
+                self._pollers.append(SqsEventSource(
+                    function_id=function.logical_id,
+                    sqs=self.client("sqs"),
+                    queue_url=template.queue_url_from_arn(queue_arn),
+                    queue_arn=queue_arn,
+                    batch_size=int(props.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                    invoke=self._invoke,
+                    account_id=template.account_id,
+                    region=template.region,
+                    retry_visibility=self._retry_visibility,
+                ))
+
+    def _queue_backlog(self) -> dict[str, int]:
+        backlog = {}
+        sqs = self.client("sqs")
+        for poller in self._pollers:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=poller.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            count = sum(int(value) for value in attributes.values())
+            if count:
+                backlog[poller.queue_url.rsplit("/", 1)[-1]] = count
+        return backlog
+
+    # ------------------------------------------------------------------ helpers
+
+    def _prepare_logs(self) -> None:
+        """Fresh log files per start, and the stack's own log in `stack.log`."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for path in self.log_dir.glob("*.log"):
+            path.write_text("")
+        handler = logging.FileHandler(self.log_dir / STACK_LOG, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+        logger = logging.getLogger("infra.local")
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def _moto_reset(self) -> None:
+        request = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
