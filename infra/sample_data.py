@@ -48,6 +48,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from cobranza.domain.segmentation import AGING_BUCKETS, aging_bucket  # noqa: F401  (re-exported)
+
 __all__ = [
     "BANK_COLUMNS",
     "BUCKETS",
@@ -112,25 +114,10 @@ _EXTENSIONS = {"csv": ".csv", "csv-cp1252": ".csv", "csv.gz": ".csv.gz", "xlsx":
 #: Fixed default for the API (the CLI defaults to today); the demo's reference date.
 DEFAULT_AS_OF = dt.date(2026, 11, 23)
 
-#: Aging buckets of SPEC section 4, with the days-past-due range generated for each and its share.
-BUCKETS: tuple[str, ...] = ("current", "1-30", "31-60", "61-90", "91-120", "120+")
+#: Aging buckets of SPEC section 4 (the domain's), with the days-past-due range generated for each and its share.
+BUCKETS: tuple[str, ...] = AGING_BUCKETS
 _BUCKET_RANGES = ((-45, 0), (1, 30), (31, 60), (61, 90), (91, 120), (121, 900))
 _BUCKET_WEIGHTS = (0.30, 0.25, 0.14, 0.10, 0.07, 0.14)
-
-
-def aging_bucket(days_past_due: int) -> str:
-    """SPEC section 4 aging bucket of a days-past-due value (negative before the due date)."""
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "1-30"
-    if days_past_due <= 60:
-        return "31-60"
-    if days_past_due <= 90:
-        return "61-90"
-    if days_past_due <= 120:
-        return "91-120"
-    return "120+"
 
 
 # --------------------------------------------------------------------------- geography

@@ -3,10 +3,28 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Mapping
 
 from ..domain import segmentation
 from ..storage import accounts as accounts_repo
+
+
+def derive_for_item(item: Mapping[str, Any], policy: Mapping[str, Any], today: date) -> segmentation.Derived:
+    """The derived fields of a stored account item as of ``today``."""
+    return segmentation.derive(
+        due_date=date.fromisoformat(item["due_date"]),
+        balance=Decimal(item["balance"]),
+        today=today,
+        policy=policy,
+        product=item.get("product"),
+        state=item.get("state"),
+        status=item.get("status", "active"),
+        given_risk_score=None if item.get("given_risk_score") is None else int(item["given_risk_score"]),
+        original_amount=None if item.get("original_amount") is None else Decimal(item["original_amount"]),
+        has_phone=bool(item.get("phone")),
+        has_email=bool(item.get("email")),
+        has_location=item.get("lat") is not None,
+    )
 
 
 def refresh_derived(
@@ -16,20 +34,7 @@ def refresh_derived(
     on or after ``next_from``, default today) of an account item, in place."""
     due = date.fromisoformat(item["due_date"])
     status = item.get("status", "active")
-    derived = segmentation.derive(
-        due_date=due,
-        balance=Decimal(item["balance"]),
-        today=today,
-        policy=policy,
-        product=item.get("product"),
-        state=item.get("state"),
-        status=status,
-        given_risk_score=item.get("given_risk_score"),
-        original_amount=item.get("original_amount"),
-        has_phone=bool(item.get("phone")),
-        has_email=bool(item.get("email")),
-        has_location=item.get("lat") is not None,
-    )
+    derived = derive_for_item(item, policy, today)
     item.update(
         days_past_due=derived.days_past_due,
         aging_bucket=derived.aging_bucket,

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 from .. import aws
 from ..config import get_settings
-from ..domain import segmentation
 from ..domain.policy import PolicyError, effective_policy, validate_policy
 from ..storage import accounts as accounts_repo
 from ..storage import tenants as tenants_repo
 from ..storage import uploads as uploads_repo
-from ..storage.models import TenantModel
 from ..files.reports import report_prefix
+from ..storage.models import TenantModel
+from .accounts import derive_for_item
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -64,20 +64,7 @@ def _money(value: Any) -> str | None:
 
 def account_view(item: Mapping[str, Any], policy: Mapping[str, Any], today: date) -> dict[str, Any]:
     """The API shape of an account, with its derived fields as of ``today``."""
-    derived = segmentation.derive(
-        due_date=date.fromisoformat(item["due_date"]),
-        balance=Decimal(item["balance"]),
-        today=today,
-        policy=policy,
-        product=item.get("product"),
-        state=item.get("state"),
-        status=item.get("status", "active"),
-        given_risk_score=None if item.get("given_risk_score") is None else int(item["given_risk_score"]),
-        original_amount=None if item.get("original_amount") is None else Decimal(item["original_amount"]),
-        has_phone=bool(item.get("phone")),
-        has_email=bool(item.get("email")),
-        has_location=item.get("lat") is not None,
-    )
+    derived = derive_for_item(item, policy, today)
     lat, lon = item.get("lat"), item.get("lon")
     return {
         "account_id": item["account_id"],
