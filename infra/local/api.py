@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from infra.local.events import api_gateway_event, split_raw_path
+from infra.local.net import bind_server
 from infra.local.runtime import InvokeResult
 from infra.local.template import LocalTemplate
 
@@ -87,7 +88,8 @@ class RouteTable:
         for function in template.functions.values():
             for event in function.events_of_type("Api").values():
                 api_id = _api_logical_id(event.properties.get("RestApiId"), template)
-                api_props = template.resolve(template.resource(api_id).properties) if api_id in template.resources else {}
+                api = template.resources.get(api_id)
+                api_props = template.resolve(api.properties) if api else {}
                 routes.append(Route(
                     method=str(event.properties.get("Method", "any")).upper(),
                     path=str(event.properties["Path"]),
@@ -162,7 +164,7 @@ def _error_type(response_type: str) -> str:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:  # noqa: ARG002 - access log is ours
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:  # access log is ours
         return
 
 
@@ -176,10 +178,10 @@ class ApiServer:
         self._invoke = invoke
         self._account_id = template.account_id
         self._api_ids = {lid: template.physical_name(lid) for lid in template.apis}
-        self._server: BaseWSGIServer = make_server(
-            host, port, self._wsgi, threaded=True, request_handler=_QuietHandler
+        self._server: BaseWSGIServer = bind_server(host, port, self._wsgi, "local API", request_handler=_QuietHandler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="local-api", daemon=True
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
 
     @property
     def port(self) -> int:

@@ -134,7 +134,7 @@ class AsyncInvoker:
         )
         try:
             self._destinations.send(destination["Destination"], record)
-        except Exception:  # noqa: BLE001 - a broken destination must not kill the dispatcher
+        except Exception:  # a broken destination must not kill the dispatcher
             log.exception("%s: could not deliver to %s", function.logical_id, destination["Destination"])
             return False
         if condition != "Success":

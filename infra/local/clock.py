@@ -96,7 +96,7 @@ class Clock(threading.Thread):
                 while minute <= current:
                     try:
                         self.tick(minute)
-                    except Exception:  # noqa: BLE001 - the clock must keep ticking
+                    except Exception:  # the clock must keep ticking
                         log.exception("clock: firing schedules for %s failed", minute)
                     minute += timedelta(minutes=1)
                 last = current

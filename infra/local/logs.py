@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -80,7 +81,7 @@ class LogEcho(threading.Thread):
                 continue
             handle = self._files.get(path)
             if handle is None:
-                handle = self._files[path] = open(path, "rb")  # noqa: SIM115 - kept open to follow it
+                handle = self._files[path] = open(path, "rb")  # kept open to follow it
             while True:
                 line = handle.readline()
                 if not line.endswith(b"\n"):
@@ -88,7 +89,7 @@ class LogEcho(threading.Thread):
                     break
                 shown = echo_line(path.stem, line.decode("utf-8", errors="replace"))
                 if shown:
-                    print(shown, file=self._out, flush=True)
+                    print(time.strftime("%H:%M:%S"), shown, file=self._out, flush=True)
 
 
 STACK_LOG = "stack.log"

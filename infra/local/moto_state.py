@@ -20,9 +20,9 @@ def sqs_visible_at(account_id: str, region: str, queue_name: str, receipt_handle
         queue: Any = sqs_backends[account_id][region].queues.get(queue_name)
         if queue is None:
             return None
-        for message in list(queue._messages):  # noqa: SLF001 - see module docstring
+        for message in list(queue._messages):  # see module docstring
             if message.had_receipt_handle(receipt_handle):
                 return float(message.visible_at)
-    except Exception:  # noqa: BLE001 - best effort by design
+    except Exception:  # best effort by design
         return None
     return None

@@ -14,6 +14,7 @@ asynchronously, one record per event).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -32,7 +33,7 @@ log = logging.getLogger("infra.local")
 IDLE_WAIT_S = 0.1
 
 
-class _Poller(threading.Thread):
+class Poller(threading.Thread):
     """A thread that calls `poll_once` until stopped, pausing briefly when there was nothing to do.
 
     Short polls (WaitTimeSeconds=0) plus a local pause keep `stop()` instant; the moto server is
@@ -52,7 +53,7 @@ class _Poller(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 busy = self.poll_once()
-            except Exception:  # noqa: BLE001 - keep polling; report why
+            except Exception:  # keep polling; report why
                 if self._stop_event.is_set():
                     return
                 log.exception("%s: polling failed", self.name)
@@ -83,7 +84,7 @@ class _Poller(threading.Thread):
             )
 
 
-class SqsEventSource(_Poller):
+class SqsEventSource(Poller):
     """One `Type: SQS` event of a function."""
 
     def __init__(
@@ -160,15 +161,15 @@ class SqsEventSource(_Poller):
         now = self._visible_at(message)
         if now is not None and visible_at_on_receive is not None and now != visible_at_on_receive:
             return
-        try:
+        with contextlib.suppress(ClientError):  # the handler may have deleted it meanwhile
             self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self._retry_visibility
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=self._retry_visibility,
             )
-        except ClientError:  # deleted by the handler meanwhile
-            pass
 
 
-class S3EventSource(_Poller):
+class S3EventSource(Poller):
     """The hidden queue of one `Type: S3` event: each notification becomes an async invocation."""
 
     def __init__(

@@ -231,7 +231,8 @@ def _create_bucket(ctx: _Context, resource: Resource) -> None:
     else:
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.template.region})
     if "VersioningConfiguration" in props:
-        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]})
+        status = props["VersioningConfiguration"]["Status"]
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": status})
     if "BucketEncryption" in props:
         rules = [
             _renamed(rule, {"ServerSideEncryptionByDefault": "ApplyServerSideEncryptionByDefault"})
@@ -278,7 +279,9 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict:
     if "AbortIncompleteMultipartUpload" in rule:
         out["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
     if "Transitions" in rule:
-        out["Transitions"] = [_renamed(t, {"TransitionInDays": "Days", "TransitionDate": "Date"}) for t in rule["Transitions"]]
+        out["Transitions"] = [
+            _renamed(t, {"TransitionInDays": "Days", "TransitionDate": "Date"}) for t in rule["Transitions"]
+        ]
     if "NoncurrentVersionTransitions" in rule:
         out["NoncurrentVersionTransitions"] = [
             _renamed(t, {"TransitionInDays": "NoncurrentDays"}) for t in rule["NoncurrentVersionTransitions"]

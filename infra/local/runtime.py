@@ -104,7 +104,7 @@ def worker_config(
         memory_size=function.memory_size,
         timeout=function.timeout,
         log_path=str(log_path) if log_path else None,
-        bootstrap_paths=(_INFRA_ROOT,) if _INFRA_ROOT != str(template.root) else (),
+        bootstrap_paths=(_INFRA_ROOT,) if str(template.root) != _INFRA_ROOT else (),
     )
 
 
@@ -124,7 +124,8 @@ class Worker:
         Output goes to the config's log file, else to our stderr (fd 2).
         """
         parent_conn, child_conn = Pipe()
-        sink: Any = open(self.config.log_path, "ab") if self.config.log_path else 2  # noqa: SIM115
+        # The child inherits its own copy of the log file; ours is closed once it has started.
+        sink: Any = open(self.config.log_path, "ab") if self.config.log_path else 2
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "infra.local.worker", str(child_conn.fileno())],

@@ -127,7 +127,7 @@ class Cron:
             and self._day_matches(local)
         )
 
-    def fires_at(self, minute: datetime, anchor: datetime) -> bool:  # noqa: ARG002 - same API as Rate
+    def fires_at(self, minute: datetime, anchor: datetime) -> bool:  # same API as Rate
         return self.matches(minute)
 
     def _day_matches(self, day: datetime) -> bool:
@@ -202,7 +202,7 @@ class At:
     expression: str
     when: datetime
 
-    def fires_at(self, minute: datetime, anchor: datetime) -> bool:  # noqa: ARG002
+    def fires_at(self, minute: datetime, anchor: datetime) -> bool:
         return to_minute(minute) == to_minute(self.when)
 
 

@@ -12,6 +12,8 @@ moto keeps its state per process, so one process runs at most one LocalStack at 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import threading
@@ -26,7 +28,6 @@ from typing import Any
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
 
 from infra.local.activity import Activity
 from infra.local.api import ApiServer, RouteTable
@@ -34,7 +35,8 @@ from infra.local.async_invoke import AsyncInvoker, Destinations
 from infra.local.clock import Clock, ScheduleTarget, schedule_targets
 from infra.local.events import Sequencer
 from infra.local.logs import STACK_LOG, LogEcho
-from infra.local.pollers import S3EventSource, SqsEventSource, _Poller
+from infra.local.net import bind_server
+from infra.local.pollers import Poller, S3EventSource, SqsEventSource
 from infra.local.resources import client_factory, create_resources, declared_notifications
 from infra.local.runtime import CREDENTIALS, FunctionPool, InvokeResult, worker_config
 from infra.local.state import remove_state, write_state
@@ -43,7 +45,8 @@ from infra.local.template import FunctionSpec, LocalTemplate
 log = logging.getLogger("infra.local")
 
 HOST = "127.0.0.1"
-# Deterministic Cognito ids (moto hashes the pool/client definition instead of drawing random ids).
+# Cognito ids derived from the pool/client definition instead of random: the same ids on every
+# start, so a mobile app configured against the local pool keeps working across restarts.
 _MOTO_ENV = {
     "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH",
     "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY": "HASH",
@@ -53,7 +56,7 @@ _active: LocalStack | None = None
 
 
 class _QuietMotoHandler(MotoRequestHandler):
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:  # noqa: ARG002 - no access log spam
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:  # no access log spam
         return
 
 
@@ -68,18 +71,23 @@ class _MotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         try:
             app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietMotoHandler)
-        except BaseException as exc:  # noqa: BLE001 - handed to start()
+            self._server = bind_server(self._ip_address, self._port, app, "moto server",
+                                       request_handler=_QuietMotoHandler)
+        except BaseException as exc:  # handed to start()
             self._error = exc
             self._server_ready_event.set()
             return
         self._server_ready_event.set()
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=0.1)  # a quick stop()
 
     def start(self) -> None:
         super().start()
         if self._error is not None:
-            raise OSError(f"cannot start the moto server on {self._ip_address}:{self._port}: {self._error}")
+            raise self._error
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
 
     def stop(self) -> None:
         if self._server is None:
@@ -104,7 +112,7 @@ class LocalStack:
         clock: bool = False,
         echo_logs: bool = False,
         write_state_file: bool = False,
-        api_workers: int = 3,
+        api_workers: int = 2,
         retry_delay: float = 0.2,
         retry_visibility: int = 1,
     ) -> None:
@@ -120,7 +128,7 @@ class LocalStack:
         self._use_clock = clock
         self._echo_logs = echo_logs
         self._write_state_file = write_state_file
-        self._api_workers = api_workers
+        self.api_workers = api_workers
         self._retry_delay = retry_delay
         self._retry_visibility = retry_visibility
 
@@ -130,7 +138,7 @@ class LocalStack:
         self._created: dict[str, str] = {}
         self._pools: dict[str, FunctionPool] = {}
         self._pools_lock = threading.Lock()
-        self._pollers: list[_Poller] = []
+        self._pollers: list[Poller] = []
         self._api: ApiServer | None = None
         self._async: AsyncInvoker | None = None
         self._clock: Clock | None = None
@@ -154,7 +162,7 @@ class LocalStack:
 
     @property
     def aws_endpoint(self) -> str:
-        if self._moto is None:
+        if self._moto is None or not self._moto.listening:
             raise RuntimeError("the local stack is not started")
         return f"http://{HOST}:{self._moto.get_host_and_port()[1]}"
 
@@ -185,6 +193,7 @@ class LocalStack:
         return self._clients(service)
 
     def worker_pids(self) -> list[int]:
+        """Process ids of the running function workers (warm containers)."""
         with self._pools_lock:
             return [pid for pool in self._pools.values() for pid in pool.pids]
 
@@ -204,8 +213,6 @@ class LocalStack:
 
     def moto_data(self) -> dict:
         """moto's view of everything (e.g. sent SES mail under `ses`), from `/moto-api/data.json`."""
-        import json
-
         with urllib.request.urlopen(f"{self.aws_endpoint}/moto-api/data.json", timeout=10) as response:
             return json.load(response)
 
@@ -256,7 +263,7 @@ class LocalStack:
         api_functions = RouteTable.from_template(template).routes
         api_ids = {route.function_id for route in api_functions}
         for function in eager:
-            size = self._api_workers if function.logical_id in api_ids else 1
+            size = self.api_workers if function.logical_id in api_ids else 1
             self._pools[function.logical_id] = self._new_pool(function, size)
             self._pools[function.logical_id].spawn()
 
@@ -267,7 +274,7 @@ class LocalStack:
         self._wire_s3_events()
         self._wire_sqs_events()
         if api_functions:
-            self._api = ApiServer(template, self._invoke_api, host=HOST, port=self._api_port)
+            self._api = ApiServer(template, self._invoke, host=HOST, port=self._api_port)
         targets = schedule_targets(template)
         if targets:  # the thread runs in clock mode only; `clock.tick(minute)` works either way
             self._clock = Clock(targets, self._fire_async)
@@ -300,26 +307,25 @@ class LocalStack:
             self._api.stop()
         for poller in self._pollers:
             poller.stop()
-        for poller in self._pollers:
-            if poller.is_alive():
-                poller.join(timeout=5)
         if self._async is not None:
             self._async.stop()
+        # Workers go before the pollers are joined: a poller waiting on a long handler returns then.
         with self._pools_lock:
             pools = list(self._pools.values())
         for pool in pools:
             pool.request_stop()
         for pool in pools:
             pool.stop()
+        for poller in self._pollers:
+            if poller.is_alive():
+                poller.join(timeout=5)
         if self._clock is not None and self._clock.is_alive():
             self._clock.join(timeout=2)
         if self._echo is not None:
             self._echo.stop()
-        if self._moto is not None:
-            try:
+        if self._moto is not None and self._moto.listening:
+            with contextlib.suppress(OSError):
                 self._moto_reset()
-            except OSError:
-                pass
             self._moto.stop()
         if self._write_state_file:
             remove_state(self.root, os.getpid())
@@ -380,13 +386,12 @@ class LocalStack:
             time.sleep(0.05)
 
     def _invoke(self, logical_id: str, event: Any, request_id: str | None = None) -> InvokeResult:
+        """Every invocation path (API, pollers, async, `invoke`) goes through here: activity-tracked."""
         with self._activity.track():
             return self._pool(logical_id).invoke(event, request_id)
 
-    def _invoke_api(self, logical_id: str, event: Any) -> InvokeResult:
-        return self._invoke(logical_id, event)
-
     def _pool(self, logical_id: str) -> FunctionPool:
+        """The function's workers; functions without events get theirs on first use."""
         with self._pools_lock:
             pool = self._pools.get(logical_id)
             if pool is None:
@@ -452,7 +457,8 @@ class LocalStack:
     def _declared_notifications(self, bucket: str) -> dict:
         for lid, resource in self.template.buckets.items():
             if self.template.physical_name(lid) == bucket:
-                return declared_notifications(self.template.resolve(resource.properties).get("NotificationConfiguration") or {})
+                properties = self.template.resolve(resource.properties)
+                return declared_notifications(properties.get("NotificationConfiguration") or {})
         return {}
 
     def _wire_sqs_events(self) -> None:
@@ -504,7 +510,7 @@ class LocalStack:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
         logger = logging.getLogger("infra.local")
         logger.addHandler(handler)
-        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        if logger.level == logging.NOTSET:
             logger.setLevel(logging.INFO)
         self._log_handler = handler
 

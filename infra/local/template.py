@@ -93,7 +93,7 @@ _CfnLoader.add_multi_constructor("!", _construct_short_tag)
 def load_template(path: Path | str) -> dict:
     """Parse a CloudFormation/SAM template (YAML or JSON) into plain Python data."""
     with open(path, encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(fh, Loader=_CfnLoader)  # a SafeLoader subclass
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
     return data
@@ -206,15 +206,19 @@ _NAME_PROPERTIES = {
     "AWS::SSM::Parameter": "Name",
     "AWS::Cognito::UserPoolGroup": "GroupName",
     "AWS::Cognito::UserPool": "UserPoolName",
+    "AWS::SES::EmailIdentity": "EmailIdentity",
 }
 
 
+_INTRINSICS = frozenset(_SHORT_TAGS.values())
+
+
 def _is_intrinsic(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and len(value) == 1
-        and next(iter(value)) in ("Ref", "Condition", *(f"Fn::{n}" for n in _SHORT_TAGS))
-    )
+    """A one-key mapping naming an intrinsic function (a policy's `Condition` block is not one)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    (key, argument), = value.items()
+    return key in _INTRINSICS and (key != "Condition" or isinstance(argument, str))
 
 
 def sam_merge(global_value: Any, local_value: Any) -> Any:
@@ -516,7 +520,7 @@ class LocalTemplate:
                 out[key] = resolved
         return out
 
-    def _intrinsic(self, name: str, arg: Any) -> Any:  # noqa: C901 - a flat dispatch reads best
+    def _intrinsic(self, name: str, arg: Any) -> Any:  # a flat dispatch reads best
         if name == "Ref":
             return self._ref(arg)
         if name == "Condition":

@@ -109,7 +109,7 @@ def main(conn: Any) -> None:
     started = time.perf_counter()
     try:
         handler = _load_handler(config)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, like Lambda's init error
+    except Exception as exc:  # reported to the parent, like Lambda's init error
         error = lambda_error(exc, error_type=_init_error_type(exc))
         if isinstance(exc, (ImportError, SyntaxError)):
             error["errorMessage"] = f"Unable to import module '{config.handler.rpartition('.')[0]}': {exc}"
@@ -142,7 +142,7 @@ def _invoke(handler: Any, config: WorkerConfig, request_id: str, event_json: str
             reply: tuple[str, Any] = ("ok", json.dumps(result))
         except (TypeError, ValueError) as exc:
             reply = ("error", lambda_error(exc, request_id, "Runtime.MarshalError"))
-    except Exception as exc:  # noqa: BLE001 - a handler error is a result, the worker keeps running
+    except Exception as exc:  # a handler error is a result, the worker keeps running
         reply = ("error", lambda_error(exc, request_id))
         _log_error(reply[1])
     duration = (time.perf_counter() - started) * 1000

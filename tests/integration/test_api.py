@@ -117,3 +117,9 @@ def test_bad_json_gets_the_product_error_shape(api, loaded):
     response = api.put("/v1/policy", headers={"x-api-key": loaded["api_key"], "content-type": "application/json"}, body="{nope")
     body = json.loads(response.body)
     assert response.status_code == 400 and set(body["error"]) == {"code", "message", "details"}
+
+
+@pytest.mark.parametrize("body", [{"policy": 5}, {"policy": {}, "version": "abc"}, [1, 2]])
+def test_malformed_policy_bodies_are_client_errors(api, loaded, body):
+    status, payload = call(api, "put", "/v1/policy", loaded["api_key"], body)
+    assert status == 400 and payload["error"]["code"] == "bad_request"

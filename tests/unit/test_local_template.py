@@ -169,7 +169,7 @@ def test_what_cannot_be_resolved_locally_fails_loudly(tmp_path):
     """)
     with pytest.raises(TemplateError, match="ImportValue"):
         local.resolve(local.resource("Q").properties["QueueName"])
-    with pytest.raises(TemplateError, match="Q.NoSuchAttribute"):
+    with pytest.raises(TemplateError, match=r"Q\.NoSuchAttribute"):
         local.resolve(local.resource("Q").properties["RedrivePolicy"])
     with pytest.raises(TemplateError, match="Missing"):
         local.physical_name("Missing")

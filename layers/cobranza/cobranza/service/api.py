@@ -206,14 +206,18 @@ def put_policy(tenant: TenantModel, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object (the policy, or {\"policy\": ...})")
     document = body.get("policy", body) if set(body) <= {"policy", "version"} else body
+    if not isinstance(document, dict):
+        raise ApiError(400, "bad_request", "the policy must be a JSON object")
+    version = body.get("version") if "policy" in body else None
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ApiError(400, "bad_request", "version must be a whole number", [{"field": "version"}])
     try:
         validate_policy(document)
         validate_policy(effective_policy(document))
     except PolicyError as exc:
         raise ApiError(422, "invalid_policy", str(exc), exc.details) from None
-    expected = body.get("version") if "policy" in body else None
     try:
-        version = tenants_repo.save_policy(tenant, document, expected)
+        version = tenants_repo.save_policy(tenant, document, version)
     except tenants_repo.VersionConflict:
         raise ApiError(409, "version_conflict", "the policy changed since you read it; read it again") from None
     return {"version": version, "policy": effective_policy(document), "customized": sorted(document)}

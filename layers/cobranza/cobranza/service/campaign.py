@@ -25,6 +25,8 @@ from .accounts import refresh_derived
 
 REMINDER_CHANNELS = ("email", "sms", "whatsapp")
 SQS_BATCH = 10
+#: Accounts whose reminders are queued, then whose next dates are written, together.
+CHUNK = 250
 
 
 def attempt_id(tenant_id: str, account_id: str, step_id: str, on: date) -> str:
@@ -47,8 +49,20 @@ def run_for_tenant(tenant_id: str, event_time: datetime) -> dict[str, Any]:
     today = event_time.astimezone(ZoneInfo(tenant.timezone)).date()
     logger.append_keys(tenant_id=tenant_id, run_date=today.isoformat())
     counts: Counter[str] = Counter({"accounts_due": 0, "accounts_moved": 0, "messages_queued": 0})
+    chunk: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     with accounts_repo.BatchWriter() as writer:
+
+        def commit_chunk() -> None:
+            # Reminders first, then the accounts' next dates: a crash in between re-plans the
+            # same attempt ids on the rerun, and dispatch sends each attempt once.
+            counts["messages_queued"] += _enqueue(messages)
+            for account in chunk:
+                writer.put(account)
+            writer.flush()
+            chunk.clear()
+            messages.clear()
+
         for item in accounts_repo.due_accounts(tenant_id, today):
             counts["accounts_due"] += 1
             previous = (item.get("stage"), item.get("aging_bucket"))
@@ -64,8 +78,10 @@ def run_for_tenant(tenant_id: str, event_time: datetime) -> dict[str, Any]:
                         messages.append(_message(tenant_id, item, step, today))
             if item.get("stage") == "judicial" and previous[0] != "judicial":
                 counts["legal_handoffs"] += 1
-            writer.put(item)
-    counts["messages_queued"] = _enqueue(messages)
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                commit_chunk()
+        commit_chunk()
     metrics.add_metric(name="RemindersQueued", unit="Count", value=counts["messages_queued"])
     logger.info("nightly run finished", extra={"counts": dict(counts)})
     return {"date": today.isoformat(), **dict(sorted(counts.items()))}  # zeros kept: "nothing due" is an answer
