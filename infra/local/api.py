@@ -32,10 +32,15 @@ from infra.local.template import LocalTemplate
 
 log = logging.getLogger("infra.local")
 
-# API Gateway's own defaults, used when the template does not override a response type.
-_DEFAULT_GATEWAY_RESPONSES = {
-    "MISSING_AUTHENTICATION_TOKEN": (403, '{"message":"Missing Authentication Token"}'),
-    "DEFAULT_5XX": (502, '{"message": "Internal server error"}'),
+# API Gateway's own responses we produce: (default status, default body, the DEFAULT_* type whose
+# template applies when the specific type is not customised).
+_GATEWAY_DEFAULTS = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, '{"message":"Missing Authentication Token"}', "DEFAULT_4XX"),
+    "DEFAULT_5XX": (502, '{"message": "Internal server error"}', "DEFAULT_5XX"),
+}
+_ERROR_TYPES = {
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+    "DEFAULT_5XX": "InternalServerErrorException",
 }
 
 
@@ -127,40 +132,32 @@ def _api_logical_id(rest_api_id: Any, template: LocalTemplate) -> str:
 
 
 class GatewayResponses:
-    """Status and body of API Gateway's own responses, from the template's `GatewayResponses`."""
+    """API Gateway's own responses, customised by the template's `GatewayResponses`."""
 
     def __init__(self, template: LocalTemplate) -> None:
         self._by_api = {
             lid: (template.resolve(r.properties.get("GatewayResponses")) or {}) for lid, r in template.apis.items()
         }
 
-    def render(self, api_id: str | None, response_type: str, status: int | None, *, message: str,
-               request_id: str) -> Response:
+    def render(self, api_id: str | None, response_type: str, *, message: str, request_id: str) -> Response:
+        """`response_type` is MISSING_AUTHENTICATION_TOKEN (no such route) or DEFAULT_5XX (handler failed)."""
         responses = self._by_api.get(api_id or "") or next(iter(self._by_api.values()), {})
-        declared = responses.get(response_type) or responses.get(
-            "DEFAULT_5XX" if response_type == "DEFAULT_5XX" or (status or 0) >= 500 else "DEFAULT_4XX"
-        ) or {}
-        default_status, default_body = _DEFAULT_GATEWAY_RESPONSES.get(response_type, (status or 500, "{}"))
-        code = int(declared.get("StatusCode") or status or default_status)
+        default_status, default_body, family = _GATEWAY_DEFAULTS[response_type]
+        declared = responses.get(response_type) or responses.get(family) or {}
         body = (declared.get("ResponseTemplates") or {}).get("application/json", default_body)
         body = (
             body.replace("$context.error.messageString", json.dumps(message))
             .replace("$context.error.message", message)
             .replace("$context.requestId", request_id)
         )
-        response = Response(body, status=code, content_type="application/json")
+        response = Response(body, status=int(declared.get("StatusCode") or default_status),
+                            content_type="application/json")
         for key, value in (declared.get("ResponseParameters") or {}).items():
             if key.startswith("gatewayresponse.header."):
                 response.headers[key.split(".", 2)[2]] = str(value).strip("'")
-        response.headers["x-amzn-ErrorType"] = _error_type(response_type)
+        response.headers["x-amzn-ErrorType"] = _ERROR_TYPES[response_type]
         response.headers["x-amzn-RequestId"] = request_id
         return response
-
-
-def _error_type(response_type: str) -> str:
-    return {"MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException"}.get(
-        response_type, "InternalServerErrorException"
-    )
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -187,17 +184,14 @@ class ApiServer:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    @property
-    def function_ids(self) -> set[str]:
-        return {route.function_id for route in self.routes.routes}
-
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop that never ran
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)
 
     def _wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
@@ -215,8 +209,8 @@ class ApiServer:
             segments = segments[1:]
             found = self.routes.resolve(request.method, segments)
         if found is None:
-            return self._gateway.render(None, "MISSING_AUTHENTICATION_TOKEN", None,
-                                        message="Missing Authentication Token", request_id=_request_id())
+            return self._gateway.render(None, "MISSING_AUTHENTICATION_TOKEN",
+                                        message="Missing Authentication Token", request_id=str(uuid.uuid4()))
         route, params = found
         content_type = (request.mimetype or "").lower()
         body = request.get_data(cache=False)
@@ -244,7 +238,7 @@ class ApiServer:
                 log.error("%s failed: %s: %s", route.function_id, error.get("errorType"), error.get("errorMessage"))
             else:
                 log.error("%s returned a malformed proxy response: %.200r", route.function_id, result.payload)
-            return self._gateway.render(route.api_id, "DEFAULT_5XX", 502, message="Internal server error",
+            return self._gateway.render(route.api_id, "DEFAULT_5XX", message="Internal server error",
                                         request_id=request_id)
         response.headers.setdefault("x-amzn-RequestId", request_id)
         return response
@@ -253,10 +247,6 @@ class ApiServer:
 def environ_raw_path(environ: dict) -> str:
     """The request path as sent (still percent-encoded), so `%2F` does not split a segment."""
     return environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
-
-
-def _request_id() -> str:
-    return str(uuid.uuid4())
 
 
 def _is_binary(content_type: str, binary_media_types: tuple[str, ...], body: bytes) -> bool:

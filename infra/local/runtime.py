@@ -8,6 +8,7 @@ gets the error Lambda reports, and the pool starts a fresh worker (a cold start)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -140,7 +141,8 @@ class Worker:
             child_conn.close()
             if self.config.log_path:
                 sink.close()
-        parent_conn.send(asdict(self.config))
+        with contextlib.suppress(OSError):  # a child that died at once is reported by wait_ready()
+            parent_conn.send(asdict(self.config))
         self._conn = parent_conn
 
     @property
@@ -161,7 +163,8 @@ class Worker:
             status, detail = self._conn.recv()
         except (EOFError, OSError, TimeoutError) as exc:
             status, detail = "init_error", {
-                "errorMessage": f"Runtime exited during init: {exc or 'no reply'}",
+                "errorMessage": f"Runtime exited during init ({str(exc) or 'no reply'}); "
+                f"see {self.config.log_path or 'the output above'}",
                 "errorType": "Runtime.ExitError",
                 "stackTrace": [],
             }

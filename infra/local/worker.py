@@ -43,7 +43,6 @@ class WorkerConfig:
     memory_size: int
     timeout: int
     log_path: str | None  # None: output goes to stderr (one-shot `invoke` keeps stdout for the result)
-    extra_sys_path: tuple[str, ...] = ()
     bootstrap_paths: tuple[str, ...] = ()  # only there to import this module
 
 
@@ -165,7 +164,7 @@ def _set_sys_path(config: WorkerConfig) -> None:
     The interpreter started with PYTHONPATH; this only drops the entry that located this module
     when it is not part of the function's path (tests run projects outside the repo).
     """
-    ours = [config.code_dir, *config.layer_dirs, config.project_root, *config.extra_sys_path]
+    ours = [config.code_dir, *config.layer_dirs, config.project_root]
     rest = [p for p in sys.path if p not in ours and p not in config.bootstrap_paths and p not in ("", ".")]
     sys.path[:] = ours + rest
 
