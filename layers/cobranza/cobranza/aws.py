@@ -63,10 +63,6 @@ def client(service: str) -> Any:
     return found
 
 
-def total_requests(prefix: str = "") -> int:
-    return sum(n for name, n in request_counts.items() if name.startswith(prefix))
-
-
 def reset() -> None:
     """Forget cached clients and counts (tests switch endpoints between cases)."""
     global _session, _boto3_session

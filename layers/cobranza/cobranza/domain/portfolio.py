@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -446,6 +446,3 @@ def _parse_timezone(raw: Any) -> str:
         raise FieldError("invalid_timezone", "not an IANA time zone such as America/Mexico_City")
     return text
 
-
-def problems_sorted(problems: Iterable[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.row_number, p.severity != "error"))

@@ -20,12 +20,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 from .. import aws
-from ..config import get_settings
 from ..domain import segmentation
 from ..domain.policy import effective_policy
 from ..domain.portfolio import AccountRow, Header, HeaderError, Problem, RowValidator, parse_header
@@ -116,17 +114,17 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
         return {"status": "ignored", "key": obj.key}
     s3 = aws.client("s3")
     try:
-        head_response = s3.get_object(Bucket=obj.bucket, Key=obj.key, **({"VersionId": obj.version_id} if obj.version_id else {}))
+        s3_object = s3.get_object(Bucket=obj.bucket, Key=obj.key, **({"VersionId": obj.version_id} if obj.version_id else {}))
     except s3.exceptions.NoSuchKey:
         logger.warning("object vanished before ingestion", extra={"tenant_id": pkey.tenant_id})
         return {"status": "ignored", "key": obj.key}
-    meta_upload_id = (head_response.get("Metadata") or {}).get("upload-id", "")
+    meta_upload_id = (s3_object.get("Metadata") or {}).get("upload-id", "")
     upload_id = meta_upload_id if meta_upload_id.startswith("up_") else upload_id_for(obj)
     logger.append_keys(tenant_id=pkey.tenant_id, upload_id=upload_id)
 
     started = _iso(now)
     if not uploads_repo.claim_upload(pkey.tenant_id, upload_id, obj.key, started):
-        head_response["Body"].close()
+        s3_object["Body"].close()
         logger.info("upload already processed; event ignored")
         existing = uploads_repo.get_upload(pkey.tenant_id, upload_id)
         return existing.summary if existing and existing.summary else {"status": "duplicate", "upload_id": upload_id}
@@ -147,7 +145,7 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
             raise FileRejected("unknown_tenant", f"no tenant '{pkey.tenant_id}': create it first (infra.admin tenant create)")
         policy = effective_policy(tenant.policy)
         today = now.astimezone(ZoneInfo(tenant.timezone)).date()
-        portfolio = open_portfolio(head_response["Body"], obj.key)
+        portfolio = open_portfolio(s3_object["Body"], obj.key)
         try:
             header = parse_header(portfolio.header)
         except HeaderError as exc:
@@ -161,7 +159,7 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
         summary["error"] = {"code": exc.code, "message": exc.message}
         logger.warning("portfolio file failed", extra={"code": exc.code})
     finally:
-        head_response["Body"].close()
+        s3_object["Body"].close()
 
     if summary["status"] == "failed":
         # nothing was applied: every row read counts as rejected, no account changed
@@ -284,6 +282,14 @@ def _merge(
     withdrawals: list[dict[str, Any]] = []
     active_before = 0
     last_id = None
+
+    def absent(account: dict[str, Any]) -> bool:
+        """A stored account missing from the file: a snapshot withdraws it if still worked."""
+        worked = account.get("status") in WITHDRAWABLE
+        if worked and pkey.mode == "snapshot":
+            withdrawals.append(account)
+        return worked
+
     with accounts_repo.BatchWriter() as writer:
         for account_id, row_number, facts in incoming:
             if account_id == last_id:
@@ -295,9 +301,7 @@ def _merge(
             tally.rows_accepted += 1
             # stored accounts that sort before this one are absent from the file
             while current is not None and current["account_id"] < account_id:
-                active_before += current.get("status") in WITHDRAWABLE
-                if pkey.mode == "snapshot" and current.get("status") in WITHDRAWABLE:
-                    withdrawals.append(current)
+                active_before += absent(current)
                 current = next(stored, None)
             existing = None
             if current is not None and current["account_id"] == account_id:
@@ -317,9 +321,7 @@ def _merge(
                 tally.accounts_updated += 1
                 writer.put(item)
         while current is not None:
-            active_before += current.get("status") in WITHDRAWABLE
-            if pkey.mode == "snapshot" and current.get("status") in WITHDRAWABLE:
-                withdrawals.append(current)
+            active_before += absent(current)
             current = next(stored, None)
         if withdrawals:
             share = policy["alarms"]["snapshot_max_withdraw_share"]

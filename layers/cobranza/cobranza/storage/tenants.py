@@ -93,10 +93,6 @@ def clear_key_cache() -> None:
     _key_cache.clear()
 
 
-def tenant_settings(tenant: TenantModel) -> dict[str, Any]:
-    return {"tenant_id": tenant.tenant_id, "name": tenant.name, "timezone": tenant.timezone}
-
-
 class VersionConflict(Exception):
     pass
 

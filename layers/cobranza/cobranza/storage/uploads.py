@@ -7,9 +7,6 @@ from pynamodb.exceptions import PutError
 
 from .models import UploadModel, bind_models
 
-FINAL = ("succeeded", "failed")
-
-
 def get_upload(tenant_id: str, upload_id: str) -> UploadModel | None:
     bind_models()
     try:
