@@ -34,6 +34,7 @@ class Target:
             api_keys_table=r["ApiKeysTable"],
             uploads_table=r["UploadsTable"],
             idempotency_table=r["IdempotencyTable"],
+            alarms_table=r.get("AlarmsTable", ""),
             reminder_queue_url=r.get("ReminderQueue", ""),
             sender_email=self.sender_email,
             region=self.region,

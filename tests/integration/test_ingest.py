@@ -72,8 +72,12 @@ def test_a_truncated_snapshot_is_held_back(tenant, upload):
     upload("portfolios/acme/a.csv", csv_bytes([(f"A{i}", "Ana", "100", "2026-10-01", "") for i in range(10)]))
     summary = upload("portfolios/acme/b.csv", csv_bytes([("A1", "Ana", "100", "2026-10-01", "")]))
     assert summary["accounts_withdrawn"] == 0 and summary["withdrawals_held_back"] == 9
-    assert summary["alarm"]["code"] == "snapshot_withdrawal_held_back"
+    assert [a["code"] for a in summary["alarms"]] == ["snapshot_withdrawal_held_back"]
     assert all(a["status"] == "active" for a in accounts().values())
+    from cobranza.storage.alarms import list_alarms
+
+    raised = list_alarms("acme")
+    assert [(a.code, a.subject) for a in raised] == [("snapshot_withdrawal_held_back", f"upload#{summary['upload_id']}")]
 
 
 def test_zero_balance_is_settled_and_leaves_the_schedule(tenant, upload):

@@ -177,7 +177,7 @@ def test_the_upload_ticket_matches_its_schema(spec, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     settings = Settings(data_bucket="cobranza-data-123456789012-us-east-1", accounts_table="a", tenants_table="t",
-                        api_keys_table="k", uploads_table="u", idempotency_table="i",
+                        api_keys_table="k", uploads_table="u", idempotency_table="i", alarms_table="al",
                         reminder_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q",
                         sender_email="no-reply@example.com")
     monkeypatch.setattr(api, "get_settings", lambda: settings)

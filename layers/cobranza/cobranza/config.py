@@ -23,10 +23,16 @@ class Settings:
     api_keys_table: str
     uploads_table: str
     idempotency_table: str
+    alarms_table: str
     reminder_queue_url: str
     sender_email: str
     region: str = "us-east-1"
     stage: str = "cobranza"
+    #: The ingest pipeline's task queue (ingest functions only); without it every file is
+    #: processed in one invocation.
+    ingest_queue_url: str | None = None
+    #: CSV files larger than this are split into chunks of about this size, processed in parallel.
+    ingest_chunk_bytes: int = 64 * 1024 * 1024
     #: Only set against the local stack or in tests; boto3 also reads it by itself.
     endpoint_url: str | None = None
 
@@ -37,10 +43,13 @@ class Settings:
         "api_keys_table": "API_KEYS_TABLE",
         "uploads_table": "UPLOADS_TABLE",
         "idempotency_table": "IDEMPOTENCY_TABLE",
+        "alarms_table": "ALARMS_TABLE",
         "reminder_queue_url": "REMINDER_QUEUE_URL",
         "sender_email": "SENDER_EMAIL",
         "region": "AWS_REGION",
         "stage": "COBRANZA_STAGE",
+        "ingest_queue_url": "INGEST_QUEUE_URL",
+        "ingest_chunk_bytes": "INGEST_CHUNK_BYTES",
         "endpoint_url": "AWS_ENDPOINT_URL",
     }
 
@@ -62,6 +71,11 @@ class Settings:
             raise ConfigError("missing environment variables: " + ", ".join(sorted(missing)))
         if "@" not in values["sender_email"]:
             raise ConfigError("SENDER_EMAIL must be an email address")
+        if "ingest_chunk_bytes" in values:
+            raw = values["ingest_chunk_bytes"]
+            if not raw.isdigit() or int(raw) < 1024:
+                raise ConfigError("INGEST_CHUNK_BYTES must be a whole number of bytes, at least 1024")
+            values["ingest_chunk_bytes"] = int(raw)  # type: ignore[assignment]
         return cls(**values)
 
 

@@ -42,6 +42,7 @@ class PortfolioFile:
     delimiter: str | None     # CSV only
     header: list[Any]
     records: Iterator[tuple[int, Sequence[Any]]]  # (row_number, values), blank rows skipped
+    head: bytes = b""         # the first bytes of the (decompressed) file
 
 
 class _Raw(io.RawIOBase):
@@ -60,9 +61,14 @@ class _Raw(io.RawIOBase):
         return n
 
 
+def binary_stream(source: Any, buffer_size: int = _SNIFF) -> io.BufferedReader:
+    """A buffered, line-iterable binary stream over anything with ``read(n)``."""
+    return io.BufferedReader(_Raw(source), buffer_size=buffer_size)
+
+
 def open_portfolio(source: Any, key: str = "") -> PortfolioFile:
     """Opens a portfolio from a binary stream; raises FileRejected for unusable files."""
-    stream = io.BufferedReader(_Raw(source), buffer_size=_SNIFF)
+    stream = binary_stream(source)
     head = stream.peek(_SNIFF)[:_SNIFF]
     if not head:
         raise FileRejected("empty_file", "the file is empty")
@@ -124,7 +130,7 @@ def _open_csv(stream: io.BufferedReader, head: bytes, fmt: str) -> PortfolioFile
     delimiter = detect_delimiter(first_line)
     reader = csv.reader(text, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
     header, start = _first_record(reader)
-    return PortfolioFile(fmt, encoding, delimiter, header, _csv_records(reader, start))
+    return PortfolioFile(fmt, encoding, delimiter, header, _csv_records(reader, start), head)
 
 
 def _first_record(reader: Any) -> tuple[list[Any], int]:

@@ -38,6 +38,7 @@ class ProblemLog:
         self._file = _text_spool()
         self._writer = csv.writer(self._file, lineterminator="\r\n")
         self._late: list[Problem] = []
+        self._detached = False
         self.count = 0
 
     def add(self, problems: Iterable[Problem]) -> None:
@@ -49,25 +50,39 @@ class ProblemLog:
         self._late.append(problem)
         self.count += 1
 
-    def rejects_csv(self) -> IO[bytes]:
-        """A binary stream of the complete rejects.csv."""
+    def rows(self) -> IO[bytes]:
+        """The problems added in row order (CSV rows, no header), as a binary stream (once)."""
         self._file.flush()
-        self._file.seek(0)
-        late = (problem_row(p) for p in sorted(self._late, key=lambda p: p.row_number))
-        merged = heapq.merge(csv.reader(self._file), late, key=lambda r: int(r[0]))
-        out = _text_spool()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(REJECTS_HEADER)
-        writer.writerows(merged)
-        out.flush()
-        self._file.close()
-        raw = out.detach()
+        raw = self._file.detach()
         raw.seek(0)
+        self._detached = True
         return raw
 
+    def late_rows(self) -> list[list[str]]:
+        return [problem_row(p) for p in sorted(self._late, key=lambda p: p.row_number)]
+
+    def rejects_csv(self) -> IO[bytes]:
+        """A binary stream of the complete rejects.csv."""
+        late = self.late_rows()
+        with self.rows() as rows:
+            return assemble_rejects([csv.reader(io.TextIOWrapper(rows, encoding="utf-8", newline="")), late])
+
     def close(self) -> None:
-        if not self._file.closed:
+        if not self._detached and not self._file.closed:
             self._file.close()
+
+
+def assemble_rejects(sorted_parts: Iterable[Iterable[list[str]]]) -> IO[bytes]:
+    """rejects.csv (header and rows) from parts whose rows are each in row order."""
+    merged = heapq.merge(*sorted_parts, key=lambda r: int(r[0]))
+    out = _text_spool()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REJECTS_HEADER)
+    writer.writerows(merged)
+    out.flush()
+    raw = out.detach()
+    raw.seek(0)
+    return raw
 
 
 def summary_json(summary: dict[str, Any]) -> bytes:

@@ -61,3 +61,33 @@ def _read_run(path: str) -> Iterator[tuple[Any, ...]]:
                 yield unpickler.load()
             except EOFError:
                 return
+
+
+class ItemSpool:
+    """Items appended to a local temporary file and read back in the same order (constant memory)."""
+
+    def __init__(self, directory: str | None = None):
+        self._file = tempfile.TemporaryFile(dir=directory)
+        self._pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count = 0
+
+    def add(self, item: Any) -> None:
+        self._pickler.dump(item)
+        self._pickler.clear_memo()
+        self.count += 1
+
+    def __iter__(self) -> Iterator[Any]:
+        self._file.flush()
+        self._file.seek(0)
+        unpickler = pickle.Unpickler(self._file)
+        for _ in range(self.count):
+            yield unpickler.load()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "ItemSpool":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()

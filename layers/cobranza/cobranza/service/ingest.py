@@ -1,16 +1,20 @@
 """Portfolio ingestion (SPEC §3): an S3 object under portfolios/ becomes accounts.
 
-1. parse + validate + segment every row as it streams from S3; rejected rows and warnings go
-   to a problems file, accepted accounts to sorted runs on local disk (constant memory);
-2. merge the runs (in account_id order) with the tenant's stored accounts (same order):
-   duplicates in the file are rejected, new and changed accounts written in batches of 25,
-   unchanged ones skipped, and for a full snapshot the absent ones withdrawn (unless that
-   would withdraw too much of the portfolio: then they are held back and an alarm raised);
-3. write summary.json and rejects.csv under reports/<tenant>/uploads/<upload_id>/.
+Every upload goes through the same three steps, whether one invocation does all of them (files
+up to ``INGEST_CHUNK_BYTES``) or the pipeline of ``ingest_pipeline`` spreads them over workers:
+
+1. **validate**: parse, validate and normalize every row as it streams; rejected rows and
+   warnings go to a problems file, accepted accounts to sorted runs (constant memory);
+2. **merge**: the runs, in account_id order, against the tenant's stored accounts (same order):
+   a repeated account_id is rejected, new and changed accounts are segmented and written in
+   batches of 25, unchanged ones skipped, and (for a full snapshot) the absent ones collected;
+3. **withdraw and report**: the absent accounts are withdrawn unless that would withdraw too
+   much of the portfolio (then they are held back and an alarm raised); summary.json and
+   rejects.csv go to reports/<tenant>/uploads/<upload_id>/.
 
 The same event twice is a no-op (the upload record is final); the same file again writes
-nothing (every account unchanged). A file that cannot be read fails as a whole, before any
-account is written.
+nothing (every account unchanged); a retried step recounts what it already wrote as its own.
+A file that cannot be read fails as a whole, before any account is written.
 """
 from __future__ import annotations
 
@@ -18,23 +22,26 @@ import hashlib
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from .. import aws
+from ..config import get_settings
 from ..domain import segmentation
 from ..domain.policy import effective_policy
 from ..domain.portfolio import AccountRow, Header, HeaderError, Problem, RowValidator, parse_header
-from ..files.readers import FileRejected, open_portfolio
+from ..files.readers import FileRejected, PortfolioFile, open_portfolio
 from ..files.reports import ProblemLog, report_prefix, summary_json
-from ..files.runs import SortedRuns
+from ..files.runs import ItemSpool, SortedRuns
+from ..files.splitting import splittable
 from ..observability import logger, metrics
 from ..storage import accounts as accounts_repo
-from .accounts import refresh_derived
+from ..storage import alarms as alarms_repo
 from ..storage import tenants as tenants_repo
 from ..storage import uploads as uploads_repo
+from .accounts import refresh_derived
 
 #: Fields that come from the lender's file (an update replaces all of them).
 FILE_FIELDS = (
@@ -85,7 +92,32 @@ def upload_id_for(obj: S3Object) -> str:
 
 
 @dataclass
+class Job:
+    """What every step of one upload needs to know (serialized into the pipeline's plan)."""
+
+    tenant_id: str
+    upload_id: str
+    bucket: str
+    key: str
+    version_id: str
+    mode: str
+    tenant_timezone: str
+    policy: dict[str, Any]
+    today: str        # the tenant's date when the upload started
+    started_at: str   # ISO UTC; also the stamp on every account written
+
+    @property
+    def day(self) -> date:
+        return date.fromisoformat(self.today)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class Tally:
+    """Counts of one upload, or of one part of it (parts add up)."""
+
     rows_total: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
@@ -94,18 +126,39 @@ class Tally:
     accounts_updated: int = 0
     accounts_unchanged: int = 0
     accounts_withdrawn: int = 0
-    withdrawals_held_back: int = 0
+    accounts_absent: int = 0     # stored, still worked, missing from a snapshot
+    active_before: int = 0       # stored and still worked before this upload
     by_stage: Counter = field(default_factory=Counter)
     by_aging_bucket: Counter = field(default_factory=Counter)
     by_segment: Counter = field(default_factory=Counter)
+
+    def add(self, other: "Tally") -> None:
+        for name, value in vars(other).items():
+            if isinstance(value, Counter):
+                getattr(self, name).update(value)
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: dict(v) if isinstance(v, Counter) else v for k, v in vars(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Tally":
+        tally = cls()
+        for name, value in data.items():
+            if hasattr(tally, name):
+                setattr(tally, name, Counter(value) if isinstance(value, dict) else int(value))
+        return tally
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# ---------------------------------------------------------------- entry point
 def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
-    """Processes one portfolio object and returns its summary (also written to S3)."""
+    """Processes one portfolio object and returns its summary (also written to S3); a large CSV
+    is handed to the parallel pipeline and ``{"status": "processing"}`` returned."""
     now = now or datetime.now(timezone.utc)
     try:
         pkey = parse_portfolio_key(obj.key)
@@ -121,6 +174,7 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
     meta_upload_id = (s3_object.get("Metadata") or {}).get("upload-id", "")
     upload_id = meta_upload_id if meta_upload_id.startswith("up_") else upload_id_for(obj)
     logger.append_keys(tenant_id=pkey.tenant_id, upload_id=upload_id)
+    size = obj.size or int(s3_object.get("ContentLength") or 0)
 
     started = _iso(now)
     if not uploads_repo.claim_upload(pkey.tenant_id, upload_id, obj.key, started):
@@ -129,77 +183,96 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
         existing = uploads_repo.get_upload(pkey.tenant_id, upload_id)
         return existing.summary if existing and existing.summary else {"status": "duplicate", "upload_id": upload_id}
 
-    summary: dict[str, Any] = {
-        "upload_id": upload_id,
-        "tenant_id": pkey.tenant_id,
-        "key": obj.key,
-        "mode": pkey.mode,
-        "status": "failed",
-        "started_at": started,
-    }
-    tally = Tally()
-    problems = ProblemLog()
+    job = Job(pkey.tenant_id, upload_id, obj.bucket, obj.key, obj.version_id, pkey.mode,
+              "America/Mexico_City", {}, now.date().isoformat(), started)
+    tally, problems, file_info = Tally(), ProblemLog(), {}
     try:
         tenant = tenants_repo.get_tenant(pkey.tenant_id)
         if tenant is None:
             raise FileRejected("unknown_tenant", f"no tenant '{pkey.tenant_id}': create it first (infra.admin tenant create)")
-        policy = effective_policy(tenant.policy)
-        today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+        job.policy = effective_policy(tenant.policy)
+        job.tenant_timezone = tenant.timezone
+        job.today = now.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()
         portfolio = open_portfolio(s3_object["Body"], obj.key)
-        try:
-            header = parse_header(portfolio.header)
-        except HeaderError as exc:
-            raise FileRejected("missing_columns", str(exc)) from None
-        summary.update(format=portfolio.format, encoding=portfolio.encoding, delimiter=portfolio.delimiter)
-        _run(pkey, upload_id, header, portfolio.records, policy, tenant.timezone, today, now, tally, problems)
-        if tally.rows_total == 0:
-            raise FileRejected("no_rows", "the file has a header but no data rows")
-        summary["status"] = "succeeded"
+        header = _header(portfolio)
+        file_info = {"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter}
+        if _worth_splitting(portfolio, size):
+            s3_object["Body"].close()
+            from . import ingest_pipeline  # only large files pay for the pipeline's imports
+
+            return ingest_pipeline.start(job, portfolio, header, file_info)
+        _ingest_whole(job, header, portfolio.records, tally, problems)
+        error = None
     except FileRejected as exc:
-        summary["error"] = {"code": exc.code, "message": exc.message}
-        logger.warning("portfolio file failed", extra={"code": exc.code})
+        error = exc
     finally:
         s3_object["Body"].close()
-
-    if summary["status"] == "failed":
-        # nothing was applied: every row read counts as rejected, no account changed
-        tally = Tally(rows_total=tally.rows_total, rows_rejected=tally.rows_total)
-    summary.update(
-        rows_total=tally.rows_total,
-        rows_accepted=tally.rows_accepted,
-        rows_rejected=tally.rows_rejected,
-        warnings=tally.warnings,
-        accounts_created=tally.accounts_created,
-        accounts_updated=tally.accounts_updated,
-        accounts_unchanged=tally.accounts_unchanged,
-        accounts_withdrawn=tally.accounts_withdrawn,
-        withdrawals_held_back=tally.withdrawals_held_back,
-        by_stage=dict(sorted(tally.by_stage.items())),
-        by_aging_bucket={b: tally.by_aging_bucket[b] for b in segmentation.AGING_BUCKETS if tally.by_aging_bucket[b]},
-        by_segment=dict(sorted(tally.by_segment.items())),
-        finished_at=_iso(datetime.now(timezone.utc)),
-    )
-    if tally.withdrawals_held_back:
-        summary["alarm"] = {
-            "code": "snapshot_withdrawal_held_back",
-            "message": f"{tally.withdrawals_held_back} active accounts are absent from this snapshot; "
-            "more than the policy allows, so none were withdrawn. Check the export and upload it again.",
-        }
-    _write_reports(obj.bucket, pkey.tenant_id, upload_id, summary, problems)
-    uploads_repo.finish_upload(pkey.tenant_id, upload_id, obj.key, summary, summary["finished_at"])
-    metrics.add_metric(name="RowsIngested", unit="Count", value=tally.rows_total)
-    metrics.add_metric(name="RowsRejected", unit="Count", value=tally.rows_rejected)
-    metrics.add_metric(name="UploadsFailed" if summary["status"] == "failed" else "UploadsSucceeded", unit="Count", value=1)
-    logger.info("upload finished", extra={k: summary[k] for k in ("status", "rows_total", "rows_accepted", "rows_rejected")})
-    return summary
-
-
-def _write_reports(bucket: str, tenant_id: str, upload_id: str, summary: dict[str, Any], problems: ProblemLog) -> None:
-    s3 = aws.client("s3")
-    prefix = report_prefix(tenant_id, upload_id)
     with problems.rejects_csv() as rejects:
-        s3.upload_fileobj(rejects, bucket, prefix + "rejects.csv", ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
-    s3.put_object(Bucket=bucket, Key=prefix + "summary.json", Body=summary_json(summary), ContentType="application/json")
+        return complete(job, tally, rejects, file_info, error)
+
+
+def _header(portfolio: PortfolioFile) -> Header:
+    try:
+        return parse_header(portfolio.header)
+    except HeaderError as exc:
+        raise FileRejected("missing_columns", str(exc)) from None
+
+
+def _worth_splitting(portfolio: PortfolioFile, size: int) -> bool:
+    settings = get_settings()
+    return (
+        bool(settings.ingest_queue_url)
+        and portfolio.format == "csv"
+        and size > settings.ingest_chunk_bytes
+        and splittable(portfolio.encoding or "", portfolio.head)
+    )
+
+
+def _ingest_whole(job: Job, header: Header, records: Iterable[tuple[int, Any]], tally: Tally, problems: ProblemLog) -> None:
+    """The three steps in this invocation (files up to INGEST_CHUNK_BYTES, and every gzip/XLSX)."""
+    with SortedRuns() as runs:
+        validate_rows(job, header, records, runs.add, tally, problems)
+        if tally.rows_total == 0:
+            raise FileRejected("no_rows", "the file has a header but no data rows")
+        with ItemSpool() as absent, accounts_repo.BatchWriter() as writer:
+            merge_accounts(job, runs.merged(), accounts_repo.iter_tenant_accounts(job.tenant_id),
+                           writer, tally, problems.add_late, absent.add)
+            if withdrawals_allowed(job, tally):
+                withdraw(job, absent, writer, tally)
+
+
+# ---------------------------------------------------------------- step 1: validate
+def validator_for(job: Job, header: Header) -> RowValidator:
+    return RowValidator(header, phone_region=job.policy["phone_region"], currency=job.policy["currency"],
+                        timezone=job.tenant_timezone)
+
+
+def validate_rows(
+    job: Job,
+    header: Header,
+    records: Iterable[tuple[int, Any]],
+    accept: Callable[[tuple[Any, ...], Any], None],
+    tally: Tally,
+    problems: ProblemLog,
+) -> None:
+    """Validates every record; accepted rows go to ``accept((account_id, row_number), (row_hash, facts))``."""
+    validator = validator_for(job, header)
+    progress = Progress(tally)
+    validate = validator.validate
+    for row_number, values in records:
+        tally.rows_total += 1
+        row, row_problems = validate(row_number, values)
+        if row_problems:
+            problems.add(row_problems)
+        if row is None:
+            tally.rows_rejected += 1
+        else:
+            tally.warnings += len(row_problems)
+            facts = account_facts(job.tenant_id, row)
+            accept((row.account_id, row_number), (facts_hash(facts), facts))
+        if not tally.rows_total % 1000:
+            progress.tick()
+    progress.done()
 
 
 def account_facts(tenant_id: str, row: AccountRow) -> dict[str, Any]:
@@ -229,164 +302,213 @@ def account_facts(tenant_id: str, row: AccountRow) -> dict[str, Any]:
 
 
 def facts_hash(facts: dict[str, Any]) -> str:
-    canonical = json.dumps({k: facts.get(k) for k in FILE_FIELDS}, sort_keys=True, default=str, separators=(",", ":"))
+    """A fingerprint of the file's facts for one account: equal means nothing to write."""
+    canonical = json.dumps([facts.get(k) for k in FILE_FIELDS], default=str, separators=(",", ":"), sort_keys=True)
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 
-def _run(
-    pkey: PortfolioKey,
-    upload_id: str,
-    header: Header,
-    records: Iterator[tuple[int, Any]],
-    policy: dict[str, Any],
-    tenant_tz: str,
-    today: date,
-    now: datetime,
+# ---------------------------------------------------------------- step 2: merge
+def merge_accounts(
+    job: Job,
+    incoming: Iterator[tuple[Any, ...]],
+    stored: Iterator[dict[str, Any]],
+    writer: Any,
     tally: Tally,
-    problems: ProblemLog,
+    add_problem: Callable[[Problem], None],
+    add_absent: Callable[[dict[str, Any]], None],
 ) -> None:
-    validator = RowValidator(
-        header, phone_region=policy["phone_region"], currency=policy["currency"], timezone=tenant_tz
-    )
-    progress = _Progress(tally)
-    with SortedRuns() as runs:
-        for row_number, values in records:
-            tally.rows_total += 1
-            row, row_problems = validator.validate(row_number, values)
-            if row_problems:
-                problems.add(row_problems)
-            if row is None:
-                tally.rows_rejected += 1
-            else:
-                tally.warnings += len(row_problems)
-                runs.add((row.account_id, row_number), account_facts(pkey.tenant_id, row))
-            progress.tick()
-        if tally.rows_total:
-            _merge(pkey, upload_id, runs.merged(), policy, today, _iso(now), tally, problems)
-    progress.done()
+    """Merges the file's accounts (sorted by account_id, row_number) with the stored ones
+    (sorted by account_id) and writes the new and changed ones through ``writer.put``.
 
-
-def _merge(
-    pkey: PortfolioKey,
-    upload_id: str,
-    incoming: Iterator[tuple[str, int, dict[str, Any]]],
-    policy: dict[str, Any],
-    today: date,
-    stamp: str,
-    tally: Tally,
-    problems: ProblemLog,
-) -> None:
-    """Merges the file's accounts (sorted) with the stored ones (sorted) and writes changes."""
-    stored = accounts_repo.iter_tenant_accounts(pkey.tenant_id)
+    Stored accounts still being worked that the file lacks go to ``add_absent`` (snapshots only).
+    """
+    policy, today, upload_id, stamp = job.policy, job.day, job.upload_id, job.started_at
     current = next(stored, None)
-    withdrawals: list[dict[str, Any]] = []
-    active_before = 0
     last_id = None
 
-    def absent(account: dict[str, Any]) -> bool:
-        """A stored account missing from the file: a snapshot withdraws it if still worked."""
-        worked = account.get("status") in WITHDRAWABLE
-        if worked and pkey.mode == "snapshot":
-            withdrawals.append(account)
-        return worked
+    def absent(account: dict[str, Any]) -> None:
+        if _worked(account, upload_id):
+            tally.active_before += 1
+            if job.mode == "snapshot":
+                tally.accounts_absent += 1
+                add_absent(account)
 
-    with accounts_repo.BatchWriter() as writer:
-        for account_id, row_number, facts in incoming:
-            if account_id == last_id:
-                tally.rows_rejected += 1
-                problems.add_late(Problem(row_number, "error", account_id, "account_id", "duplicate_account_id",
-                                          "account_id repeated in this file; the first row was kept", account_id))
-                continue
-            last_id = account_id
-            tally.rows_accepted += 1
-            # stored accounts that sort before this one are absent from the file
-            while current is not None and current["account_id"] < account_id:
-                active_before += absent(current)
-                current = next(stored, None)
-            existing = None
-            if current is not None and current["account_id"] == account_id:
-                existing = current
-                active_before += current.get("status") in WITHDRAWABLE
-                current = next(stored, None)
-            item = _upsert(existing, facts, upload_id, policy, today, stamp)
-            tally.by_stage[item["stage"]] += 1
-            tally.by_aging_bucket[item["aging_bucket"]] += 1
-            tally.by_segment[item["segment"]] += 1
-            if existing is None:
-                tally.accounts_created += 1
-                writer.put(item)
-            elif item is existing:
-                tally.accounts_unchanged += 1
-            else:
-                tally.accounts_updated += 1
-                writer.put(item)
-        while current is not None:
-            active_before += absent(current)
+    for account_id, row_number, (row_hash, facts) in incoming:
+        if account_id == last_id:
+            tally.rows_rejected += 1
+            add_problem(Problem(row_number, "error", account_id, "account_id", "duplicate_account_id",
+                                "account_id repeated in this file; the first row was kept", account_id))
+            continue
+        last_id = account_id
+        tally.rows_accepted += 1
+        while current is not None and current["account_id"] < account_id:
+            absent(current)
             current = next(stored, None)
-        if withdrawals:
-            share = policy["alarms"]["snapshot_max_withdraw_share"]
-            if active_before and len(withdrawals) > share * active_before:
-                tally.withdrawals_held_back = len(withdrawals)
-                logger.warning("snapshot withdrawals held back", extra={"absent": len(withdrawals), "active": active_before})
-                metrics.add_metric(name="SnapshotWithdrawalsHeldBack", unit="Count", value=1)
-            else:
-                for existing in withdrawals:
-                    withdrawn = dict(existing, status="withdrawn", updated_at=stamp, next_action_on=None, due_shard=None)
-                    writer.put(withdrawn)
-                    tally.accounts_withdrawn += 1
+        existing = None
+        if current is not None and current["account_id"] == account_id:
+            existing = current
+            tally.active_before += _worked(current, upload_id)
+            current = next(stored, None)
+        item, outcome = _upsert(existing, facts, row_hash, upload_id, policy, today, stamp)
+        tally.by_stage[item["stage"]] += 1
+        tally.by_aging_bucket[item["aging_bucket"]] += 1
+        tally.by_segment[item["segment"]] += 1
+        setattr(tally, outcome, getattr(tally, outcome) + 1)
+        if item is not existing:
+            writer.put(item)
+    while current is not None:
+        absent(current)
+        current = next(stored, None)
+
+
+def _worked(account: dict[str, Any], upload_id: str) -> bool:
+    """Still worked before this upload (an account this upload already withdrew counts too)."""
+    status = account.get("status")
+    return status in WITHDRAWABLE or (status == "withdrawn" and account.get("withdrawn_by") == upload_id)
 
 
 def _upsert(
     existing: dict[str, Any] | None,
     facts: dict[str, Any],
+    row_hash: str,
     upload_id: str,
     policy: dict[str, Any],
     today: date,
     stamp: str,
-) -> dict[str, Any]:
-    """The item to store for a row; ``existing`` itself when nothing changed."""
-    row_hash = facts_hash(facts)
+) -> tuple[dict[str, Any], str]:
+    """The item to store for a row (``existing`` itself when nothing changed) and its tally field.
+
+    An item this same upload already wrote (a retried step) counts as it did the first time.
+    """
     settled = facts["balance"] == 0
-    if existing is not None:
+    if existing is None:
+        item = dict(facts, status="settled" if settled else "active", row_hash=row_hash,
+                    source_upload_id=upload_id, created_by=upload_id, created_at=stamp, updated_at=stamp)
+        outcome = "accounts_created"
+    else:
+        if existing.get("source_upload_id") == upload_id and existing.get("row_hash") == row_hash:
+            refresh_derived(existing, policy, today)
+            return existing, "accounts_created" if existing.get("created_by") == upload_id else "accounts_updated"
         status = existing.get("status", "active")
         new_status = "settled" if settled else ("active" if status in ("withdrawn", "settled") else status)
         if existing.get("row_hash") == row_hash and new_status == status:
-            return existing
-        item = {k: v for k, v in existing.items() if k not in FILE_FIELDS}
+            refresh_derived(existing, policy, today)
+            return existing, "accounts_unchanged"
+        item = {k: v for k, v in existing.items() if k not in FILE_FIELDS and k != "withdrawn_by"}
         if facts.get("lat") is None and existing.get("geo_source") == "visit":
             facts = dict(facts, lat=existing.get("lat"), lon=existing.get("lon"))
         item.update(facts, status=new_status, row_hash=row_hash, source_upload_id=upload_id, updated_at=stamp)
-    else:
-        item = dict(
-            facts,
-            status="settled" if settled else "active",
-            row_hash=row_hash,
-            source_upload_id=upload_id,
-            created_at=stamp,
-            updated_at=stamp,
-        )
+        outcome = "accounts_updated"
     if item.get("lat") is not None and not item.get("geo_source"):
         item["geo_source"] = "file"
-    return refresh_derived(item, policy, today)
+    return refresh_derived(item, policy, today), outcome
 
 
-class _Progress:
-    """Logs rows, rejects and rate every PROGRESS_EVERY_ROWS rows or seconds."""
+# ---------------------------------------------------------------- step 3: withdraw and report
+def withdrawals_allowed(job: Job, tally: Tally) -> bool:
+    """A snapshot may withdraw at most the policy's share of the worked portfolio."""
+    if not tally.accounts_absent:
+        return False
+    share = job.policy["alarms"]["snapshot_max_withdraw_share"]
+    return not (tally.active_before and tally.accounts_absent > share * tally.active_before)
 
-    def __init__(self, tally: Tally):
+
+def withdraw(job: Job, absent: Iterable[dict[str, Any]], writer: Any, tally: Tally) -> None:
+    for account in absent:
+        tally.accounts_withdrawn += 1
+        if account.get("status") != "withdrawn":
+            writer.put(dict(account, status="withdrawn", withdrawn_by=job.upload_id, updated_at=job.started_at,
+                            next_action_on=None, due_shard=None))
+
+
+def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, Any],
+             error: FileRejected | None) -> dict[str, Any]:
+    """Writes summary.json and rejects.csv, raises the upload's alarms, finishes the record."""
+    if error is not None:
+        logger.warning("portfolio file failed", extra={"code": error.code})
+        # nothing was applied: every row read counts as rejected, no account changed
+        tally = Tally(rows_total=tally.rows_total, rows_rejected=tally.rows_total)
+    held_back = tally.accounts_absent if tally.accounts_absent and not tally.accounts_withdrawn else 0
+    summary: dict[str, Any] = {
+        "upload_id": job.upload_id,
+        "tenant_id": job.tenant_id,
+        "key": job.key,
+        "mode": job.mode,
+        "status": "failed" if error else "succeeded",
+        **file_info,
+        "rows_total": tally.rows_total,
+        "rows_accepted": tally.rows_accepted,
+        "rows_rejected": tally.rows_rejected,
+        "warnings": tally.warnings,
+        "accounts_created": tally.accounts_created,
+        "accounts_updated": tally.accounts_updated,
+        "accounts_unchanged": tally.accounts_unchanged,
+        "accounts_withdrawn": tally.accounts_withdrawn,
+        "withdrawals_held_back": held_back,
+        "by_stage": dict(sorted(tally.by_stage.items())),
+        "by_aging_bucket": {b: tally.by_aging_bucket[b] for b in segmentation.AGING_BUCKETS if tally.by_aging_bucket[b]},
+        "by_segment": dict(sorted(tally.by_segment.items())),
+        "started_at": job.started_at,
+        "finished_at": _iso(datetime.now(timezone.utc)),
+    }
+    if error is not None:
+        summary["error"] = {"code": error.code, "message": error.message}
+    alarms = [] if error else upload_alarms(job, tally, held_back)
+    if alarms:
+        summary["alarms"] = alarms
+    prefix = report_prefix(job.tenant_id, job.upload_id)
+    s3 = aws.client("s3")
+    s3.upload_fileobj(rejects, job.bucket, prefix + "rejects.csv", ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
+    s3.put_object(Bucket=job.bucket, Key=prefix + "summary.json", Body=summary_json(summary), ContentType="application/json")
+    for alarm in alarms:
+        alarms_repo.raise_alarm(job.tenant_id, alarm["code"], f"upload#{job.upload_id}", alarm["message"], summary["finished_at"])
+    uploads_repo.finish_upload(job.tenant_id, job.upload_id, job.key, summary, summary["finished_at"])
+    metrics.add_metric(name="RowsIngested", unit="Count", value=tally.rows_total)
+    metrics.add_metric(name="RowsRejected", unit="Count", value=tally.rows_rejected)
+    metrics.add_metric(name="UploadsFailed" if error else "UploadsSucceeded", unit="Count", value=1)
+    if held_back:
+        metrics.add_metric(name="SnapshotWithdrawalsHeldBack", unit="Count", value=1)
+    logger.info("upload finished", extra={k: summary[k] for k in ("status", "rows_total", "rows_accepted", "rows_rejected")})
+    return summary
+
+
+def upload_alarms(job: Job, tally: Tally, held_back: int) -> list[dict[str, str]]:
+    """SPEC §8 upload alarms: too many rejected rows; a snapshot's withdrawals held back."""
+    alarms = []
+    if held_back:
+        alarms.append({
+            "code": "snapshot_withdrawal_held_back",
+            "message": f"{held_back} of {tally.active_before} accounts being worked are absent from this snapshot, "
+                       "more than the policy allows, so none were withdrawn. Check the export and upload it again.",
+        })
+    reject_share = job.policy.get("alarms", {}).get("upload_reject_share", 0.05)
+    if tally.rows_total and tally.rows_rejected > reject_share * tally.rows_total:
+        alarms.append({
+            "code": "upload_rejects_high",
+            "message": f"{tally.rows_rejected} of {tally.rows_total} rows were rejected "
+                       f"(more than {reject_share:.0%}); see rejects.csv.",
+        })
+    return alarms
+
+
+class Progress:
+    """Logs rows, rejects and rate every PROGRESS_EVERY_ROWS rows or PROGRESS_EVERY_SECONDS."""
+
+    def __init__(self, tally: Tally, label: str = "ingest progress"):
         self.tally = tally
+        self.label = label
         self.started = self.last = time.monotonic()
+        self.last_rows = 0
 
     def tick(self) -> None:
-        if self.tally.rows_total % 1000:
-            return
         now = time.monotonic()
-        if self.tally.rows_total % PROGRESS_EVERY_ROWS == 0 or now - self.last >= PROGRESS_EVERY_SECONDS:
-            self.last = now
-            self._log("ingest progress")
+        rows = self.tally.rows_total
+        if rows - self.last_rows >= PROGRESS_EVERY_ROWS or now - self.last >= PROGRESS_EVERY_SECONDS:
+            self.last, self.last_rows = now, rows
+            self._log(self.label)
 
     def done(self) -> None:
-        self._log("ingest parsed and merged")
+        self._log(self.label + ": rows validated")
 
     def _log(self, message: str) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)

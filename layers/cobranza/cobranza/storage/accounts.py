@@ -34,8 +34,9 @@ def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
-def iter_tenant_accounts(tenant_id: str) -> Iterator[dict[str, Any]]:
-    """Every account of a tenant in account_id order (DynamoDB's sort-key order)."""
+def iter_tenant_accounts(tenant_id: str, low: str | None = None, high: str | None = None) -> Iterator[dict[str, Any]]:
+    """A tenant's accounts in account_id order (DynamoDB's sort-key order): every one, or those
+    with ``low <= account_id < high`` (either bound may be None)."""
     client = aws.client("dynamodb")
     table = get_settings().accounts_table
     kwargs: dict[str, Any] = {
@@ -44,9 +45,14 @@ def iter_tenant_accounts(tenant_id: str) -> Iterator[dict[str, Any]]:
         "ExpressionAttributeValues": {":t": {"S": tenant_id}},
         "ConsistentRead": True,
     }
+    if low is not None:
+        kwargs["KeyConditionExpression"] += " AND account_id >= :low"
+        kwargs["ExpressionAttributeValues"][":low"] = {"S": low}
     while True:
         page = client.query(**kwargs)
         for item in page.get("Items", []):
+            if high is not None and item["account_id"]["S"] >= high:
+                return
             yield from_wire(item)
         last = page.get("LastEvaluatedKey")
         if not last:

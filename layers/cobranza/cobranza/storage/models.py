@@ -139,7 +139,23 @@ class UploadModel(Model):
     updated_at = UnicodeAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (AccountModel, TenantModel, ApiKeyModel, UploadModel)
+class AlarmModel(Model):
+    """A business alarm of a tenant (SPEC §8); one per code and subject, raised once."""
+
+    class Meta:
+        table_name: str | None = None
+        settings_field = "alarms_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    alarm_id = UnicodeAttribute(range_key=True)  # <raised_at>#<code>#<subject>: newest last
+    code = UnicodeAttribute()
+    subject = UnicodeAttribute()  # what it is about: upload#<id>, account#<id>, agent#<id>
+    message = UnicodeAttribute()
+    status = UnicodeAttribute(default="open")
+    raised_at = UnicodeAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (AccountModel, TenantModel, ApiKeyModel, UploadModel, AlarmModel)
 
 _bound: Settings | None = None
 
