@@ -71,4 +71,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .local .pytest_cache bench/out
+	rm -rf $(VENV) $(TOOLS) .aws-sam .local .pytest_cache bench/out bench/.data

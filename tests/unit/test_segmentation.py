@@ -109,3 +109,31 @@ def test_default_cadence_steps():
     assert steps(35, location=False) == []      # ... and coordinates
     assert steps(59) == ["email+59"] and steps(73) == ["email+73"]  # every 14 days after +45
     assert steps(95) == []                      # judicial: no automatic reminders
+
+
+@given(
+    dpd=st.integers(min_value=-30, max_value=400),
+    balance=st.decimals(min_value=0, max_value=200_000, places=2),
+    product=st.sampled_from(["Tarjeta de Crédito", "Crédito Personal", "Nómina", None]),
+    state=st.sampled_from(["Jalisco", "Sonora", None]),
+    score=st.one_of(st.none(), st.integers(min_value=0, max_value=1000)),
+)
+def test_the_compiled_policy_picks_the_same_segment_as_the_reference_rules(dpd, balance, product, state, score):
+    from datetime import date, timedelta
+
+    from cobranza.domain import segmentation
+    from cobranza.domain.policy import effective_policy
+
+    policy = effective_policy({"segments": [
+        {"name": "big-late", "when": {"min_days_past_due": 31, "min_balance": 20000}},
+        {"name": "cards-west", "when": {"product": ["Tarjeta de Crédito"], "state": ["Jalisco", "Sonora"]}},
+        {"name": "risky", "when": {"min_risk_score": 700, "max_days_past_due": 90}},
+        {"name": "early", "when": {"stage": ["preventive", "administrative"], "amount_tier": ["low"]}},
+    ]})
+    today = date(2026, 11, 23)
+    derived = segmentation.derive(due_date=today - timedelta(days=dpd), balance=balance, today=today, policy=policy,
+                                  product=product, state=state, given_risk_score=score)
+    facts = {"days_past_due": derived.days_past_due, "aging_bucket": derived.aging_bucket, "stage": derived.stage,
+             "amount_tier": derived.amount_tier, "risk_score": derived.risk_score, "balance": balance,
+             "product": product, "state": state, "status": "active"}
+    assert derived.segment == segmentation.segment_for(policy["segments"], facts, policy["default_segment"])

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from .fastpaths import fast_e164, fast_email
 from .mexico import canonical_state, state_timezone
 from .text import normalize_key
 
@@ -117,6 +118,9 @@ _GROUPED = {
     ".": re.compile(r"\d{1,3}(?:\.\d{3})+"),
 }
 _AMOUNT_CHARS = re.compile(r"[0-9.,]+")
+#: ``1234``, ``1234.5``, ``1234.56``: no separators to interpret (the common case).
+_PLAIN_AMOUNT = re.compile(r"\d{1,15}(?:\.\d{1,2})?")
+_CENTS = Decimal("0.01")
 _CURRENCY_NOISE = re.compile(r"(?i)\$|mxn|m\.?n\.?|usd|\s|\u00a0")
 
 
@@ -127,6 +131,8 @@ def parse_amount(raw: Any) -> Decimal:
     is the only kind in the string (``1,234`` and ``1.234`` are thousands). Money has at most two
     decimals (extra zeros allowed); negatives are refused.
     """
+    if type(raw) is str and _PLAIN_AMOUNT.fullmatch(raw):
+        return Decimal(raw).quantize(_CENTS)
     if isinstance(raw, bool):
         raise FieldError("not_a_number", "not an amount")
     if isinstance(raw, (int, Decimal)):
@@ -183,7 +189,12 @@ def parse_date(raw: Any) -> date:
         return raw.date()
     if isinstance(raw, date):
         return raw
-    text = str(raw).strip()
+    return _parse_date_text(str(raw).strip())
+
+
+@lru_cache(maxsize=4096)
+def _parse_date_text(text: str) -> date:
+    """Cached: a portfolio holds a few thousand distinct dates over a million rows."""
     head = re.split(r"[ T]", text, maxsplit=1)[0]
     m = _ISO.fullmatch(head)
     if m:
@@ -209,6 +220,9 @@ def normalize_phone(raw: Any, region: str) -> str:
     text = str(raw).strip()
     if isinstance(raw, float) and raw.is_integer():
         text = str(int(raw))
+    fast = fast_e164(text, region)
+    if fast is not None:
+        return fast
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -219,8 +233,12 @@ def normalize_phone(raw: Any, region: str) -> str:
 
 
 def normalize_email(raw: Any) -> str:
+    text = str(raw).strip()
+    fast = fast_email(text)
+    if fast is not None:
+        return fast
     try:
-        return validate_email(str(raw).strip(), check_deliverability=False).normalized
+        return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
         raise FieldError("invalid_email", "not a valid email address") from None
 
@@ -311,24 +329,43 @@ def _text(raw: Any) -> str:
     return str(raw).strip()
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f]")
+
+
 class RowValidator:
-    """Validates rows of one file for one tenant."""
+    """Validates rows of one file for one tenant (the hot loop of ingestion: keep it lean)."""
 
     def __init__(self, header: Header, *, phone_region: str, currency: str, timezone: str):
         self.header = header
         self.phone_region = phone_region
         self.currency = currency
         self.timezone = timezone
+        self._columns = tuple(zip(header.fields, header.attribute_names))
+        self._optional = (
+            ("currency", _parse_currency),
+            ("phone", lambda v: normalize_phone(v, phone_region)),
+            ("email", normalize_email),
+            ("address", _text),
+            ("city", _text),
+            ("postal_code", _text),
+            ("product", _text),
+            ("payment_reference", _text),
+            ("state", _text),
+            ("original_amount", parse_amount),
+            ("risk_score", parse_score),
+            ("whatsapp_opt_in", parse_bool),
+            ("timezone", _parse_timezone),
+        )
 
     def validate(self, row_number: int, values: Sequence[Any]) -> tuple[AccountRow | None, list[Problem]]:
         header = self.header
         by_field: dict[str, Any] = {}
         attributes: dict[str, str] = {}
-        for value, field_name, attr in zip(values, header.fields, header.attribute_names):
+        for value, (field_name, attr) in zip(values, self._columns):
             if field_name:
                 by_field[field_name] = value
             elif attr:
-                text = _text(value)
+                text = value.strip() if type(value) is str else _text(value)
                 if text:
                     attributes[attr] = text
         raw_id = _text(by_field.get("account_id"))
@@ -337,18 +374,19 @@ class RowValidator:
         def problem(severity: str, name: str, code: str, message: str, raw: Any) -> None:
             problems.append(Problem(row_number, severity, raw_id, name, code, message, _text(raw)))
 
-        extra = len(values) - header.width
-        if extra > 0 and any(_text(v) for v in values[header.width:]):
-            problem("error", "", "too_many_fields", f"expected {header.width} fields, found {len(values)}", "")
-            return None, problems
-        if extra < 0:
-            problem("error", "", "too_few_fields", f"expected {header.width} fields, found {len(values)}", "")
-            return None, problems
+        if len(values) != header.width:
+            extra = len(values) - header.width
+            if extra > 0 and any(_text(v) for v in values[header.width:]):
+                problem("error", "", "too_many_fields", f"expected {header.width} fields, found {len(values)}", "")
+                return None, problems
+            if extra < 0:
+                problem("error", "", "too_few_fields", f"expected {header.width} fields, found {len(values)}", "")
+                return None, problems
 
         # required fields
         if not raw_id:
             problem("error", "account_id", "required", "account_id is required", "")
-        elif "\ufffd" in raw_id or len(raw_id) > 64 or any(ord(c) < 32 for c in raw_id):
+        elif "\ufffd" in raw_id or len(raw_id) > 64 or _CONTROL_CHARS.search(raw_id):
             problem("error", "account_id", "invalid_account_id", "account_id has invalid characters or is over 64", raw_id)
         name = " ".join(_text(by_field.get("debtor_name")).split())
         if not name:
@@ -374,36 +412,44 @@ class RowValidator:
             return None, problems
         assert balance is not None and due is not None
 
-        row = AccountRow(row_number, raw_id, name, balance, due, self.currency, self.timezone, attributes=attributes)
-
-        def optional(name: str, parse) -> Any:
-            raw = by_field.get(name)
-            if _text(raw) == "":
-                return None
-            if isinstance(raw, str) and "\ufffd" in raw:
-                problem("warning", name, "invalid_encoding", "unreadable characters; field dropped", raw)
-                return None
+        parsed: dict[str, Any] = {}
+        for name_, parse in self._optional:
+            raw = by_field.get(name_)
+            if raw is None:
+                continue
+            if type(raw) is str:
+                raw = raw.strip()
+                if not raw:
+                    continue
+                if "\ufffd" in raw:
+                    problem("warning", name_, "invalid_encoding", "unreadable characters; field dropped", raw)
+                    continue
+            elif _text(raw) == "":
+                continue
             try:
-                return parse(raw)
+                parsed[name_] = parse(raw)
             except FieldError as exc:
-                problem("warning", name, exc.code, exc.message + "; field dropped", raw)
-                return None
-
-        currency = optional("currency", _parse_currency)
-        if currency:
-            row.currency = currency
-        row.phone = optional("phone", lambda v: normalize_phone(v, self.phone_region))
-        row.email = optional("email", normalize_email)
-        for name in ("address", "city", "postal_code", "product", "payment_reference"):
-            setattr(row, name, optional(name, _text) or None)
-        raw_state = optional("state", _text)
-        row.state = (canonical_state(raw_state) or raw_state) if raw_state else None
-        row.original_amount = optional("original_amount", parse_amount)
-        row.risk_score = optional("risk_score", parse_score)
-        row.whatsapp_opt_in = optional("whatsapp_opt_in", parse_bool)
-        self._coordinates(row, by_field, problem)
-        tz = optional("timezone", _parse_timezone)
-        row.timezone = tz or (state_timezone(raw_state) if raw_state else None) or self.timezone
+                problem("warning", name_, exc.code, exc.message + "; field dropped", raw)
+        raw_state = parsed.get("state")
+        row = AccountRow(
+            row_number, raw_id, name, balance, due,
+            currency=parsed.get("currency") or self.currency,
+            timezone=parsed.get("timezone") or (state_timezone(raw_state) if raw_state else None) or self.timezone,
+            phone=parsed.get("phone"),
+            email=parsed.get("email"),
+            address=parsed.get("address") or None,
+            city=parsed.get("city") or None,
+            state=(canonical_state(raw_state) or raw_state) if raw_state else None,
+            postal_code=parsed.get("postal_code") or None,
+            product=parsed.get("product") or None,
+            original_amount=parsed.get("original_amount"),
+            risk_score=parsed.get("risk_score"),
+            whatsapp_opt_in=parsed.get("whatsapp_opt_in"),
+            payment_reference=parsed.get("payment_reference") or None,
+            attributes=attributes,
+        )
+        if "lat" in by_field or "lon" in by_field:
+            self._coordinates(row, by_field, problem)
         return row, problems
 
     @staticmethod

@@ -5,6 +5,8 @@ the tenant's time zone), so the nightly run can recompute exactly what ingestion
 """
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -129,6 +131,67 @@ def segment_for(rules: Iterable[Mapping[str, Any]], facts: Mapping[str, Any], fa
     return fallback
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A policy's numbers parsed once (ingestion derives a million accounts with one policy)."""
+
+    policy: Mapping[str, Any]            # kept so that its id() is not reused while cached
+    medium_from: Decimal
+    high_from: Decimal
+    rules: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...]
+    default_segment: str
+    change_offsets: tuple[int, ...]
+
+
+_COMPILED: OrderedDict[int, _Compiled] = OrderedDict()
+
+
+def _compiled(policy: Mapping[str, Any]) -> _Compiled:
+    """The compiled form of ``policy`` (policies are not mutated once built)."""
+    found = _COMPILED.get(id(policy))
+    if found is not None and found.policy is policy:
+        return found
+    tiers = policy["amount_tiers"]
+    rules = []
+    for rule in policy.get("segments", []):
+        conditions = []
+        for name, expected in rule.get("when", {}).items():
+            if name.startswith(("min_", "max_")):
+                conditions.append((name[:3], name[4:], Decimal(str(expected))))
+            else:
+                conditions.append(("in", name, frozenset(expected)))
+        rules.append((rule["name"], tuple(conditions)))
+    found = _Compiled(
+        policy,
+        Decimal(str(tiers["medium_from"])),
+        Decimal(str(tiers["high_from"])),
+        tuple(rules),
+        policy.get("default_segment", "general"),
+        tuple(sorted(set(BUCKET_STARTS) | set(STAGE_STARTS) | set(cadence_offsets(policy)))),
+    )
+    _COMPILED[id(policy)] = found
+    while len(_COMPILED) > 32:
+        _COMPILED.popitem(last=False)
+    return found
+
+
+def _segment(compiled: _Compiled, facts: Mapping[str, Any]) -> str:
+    """``segment_for`` over the compiled rules (same semantics as ``matches``)."""
+    for name, conditions in compiled.rules:
+        for kind, fact, expected in conditions:
+            value = facts.get(fact)
+            if value is None:
+                break
+            if kind == "in":
+                if value not in expected:
+                    break
+            elif (value < expected) if kind == "min" else (value > expected):
+                break
+        else:
+            return name
+    return compiled.default_segment
+
+
 def derive(
     *,
     due_date: date,
@@ -145,8 +208,8 @@ def derive(
     has_location: bool = False,
 ) -> Derived:
     dpd = days_past_due(due_date, today)
-    tiers = policy["amount_tiers"]
-    tier = amount_tier(balance, Decimal(str(tiers["medium_from"])), Decimal(str(tiers["high_from"])))
+    compiled = _compiled(policy)
+    tier = amount_tier(balance, compiled.medium_from, compiled.high_from)
     risk = given_risk_score
     if risk is None:
         risk = computed_risk_score(dpd, balance, original_amount, has_phone, has_email, has_location)
@@ -161,7 +224,7 @@ def derive(
         "state": state,
         "status": status,
     }
-    seg = segment_for(policy.get("segments", []), facts, policy.get("default_segment", "general"))
+    seg = _segment(compiled, facts)
     return Derived(dpd, facts["aging_bucket"], facts["stage"], tier, risk, seg)
 
 
@@ -188,11 +251,9 @@ def next_action_on(due_date: date, on_or_after: date, policy: Mapping[str, Any],
     if status not in STATUSES_ON_SCHEDULE:
         return None
     dpd = days_past_due(due_date, on_or_after)
-    offsets = sorted(set(BUCKET_STARTS) | set(STAGE_STARTS) | set(cadence_offsets(policy)))
-    for offset in offsets:
-        if offset >= dpd:
-            return due_date + timedelta(days=offset)
-    return None
+    offsets = _compiled(policy).change_offsets
+    position = bisect_left(offsets, dpd)
+    return due_date + timedelta(days=offsets[position]) if position < len(offsets) else None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import pickle
+import struct
 import tempfile
 from typing import Any, Iterator
 
@@ -30,10 +31,9 @@ class SortedRuns:
     def _spill(self) -> None:
         self._buffer.sort(key=lambda entry: entry[:-1])
         path = f"{self._dir.name}/run-{len(self._files):05d}"
-        with open(path, "wb") as fh:
-            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(path, "wb", buffering=1024 * 1024) as fh:
             for entry in self._buffer:
-                pickler.dump(entry)
+                _write_record(fh, entry)
         self._files.append(path)
         self._buffer = []
 
@@ -53,14 +53,30 @@ class SortedRuns:
         self.close()
 
 
+_LENGTH = struct.Struct("<I")
+
+
+def _write_record(fh: Any, item: Any) -> None:
+    """One self-contained pickle per record: a reader keeps no memo of earlier records (an
+    ``Unpickler`` over a whole run would, and memory would grow with the file)."""
+    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(_LENGTH.pack(len(data)))
+    fh.write(data)
+
+
+def _read_records(fh: Any) -> Iterator[Any]:
+    read, size, loads = fh.read, _LENGTH.size, pickle.loads
+    while True:
+        prefix = read(size)
+        if not prefix:
+            return
+        (length,) = _LENGTH.unpack(prefix)
+        yield loads(read(length))
+
+
 def _read_run(path: str) -> Iterator[tuple[Any, ...]]:
-    with open(path, "rb") as fh:
-        unpickler = pickle.Unpickler(fh)
-        while True:
-            try:
-                yield unpickler.load()
-            except EOFError:
-                return
+    with open(path, "rb", buffering=256 * 1024) as fh:
+        yield from _read_records(fh)
 
 
 class ItemSpool:
@@ -68,20 +84,16 @@ class ItemSpool:
 
     def __init__(self, directory: str | None = None):
         self._file = tempfile.TemporaryFile(dir=directory)
-        self._pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count = 0
 
     def add(self, item: Any) -> None:
-        self._pickler.dump(item)
-        self._pickler.clear_memo()
+        _write_record(self._file, item)
         self.count += 1
 
     def __iter__(self) -> Iterator[Any]:
         self._file.flush()
         self._file.seek(0)
-        unpickler = pickle.Unpickler(self._file)
-        for _ in range(self.count):
-            yield unpickler.load()
+        yield from _read_records(self._file)
 
     def close(self) -> None:
         self._file.close()

@@ -19,7 +19,6 @@ A file that cannot be read fails as a whole, before any account is written.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -44,7 +43,7 @@ from ..storage import uploads as uploads_repo
 from .accounts import refresh_derived
 
 #: Fields that come from the lender's file (an update replaces all of them).
-FILE_FIELDS = (
+FILE_FIELDS = (  # "attributes" last: facts_hash sorts it
     "debtor_name", "balance", "currency", "due_date", "timezone", "phone", "email", "address", "city",
     "state", "postal_code", "lat", "lon", "product", "original_amount", "given_risk_score",
     "whatsapp_opt_in", "payment_reference", "attributes",
@@ -302,9 +301,14 @@ def account_facts(tenant_id: str, row: AccountRow) -> dict[str, Any]:
 
 
 def facts_hash(facts: dict[str, Any]) -> str:
-    """A fingerprint of the file's facts for one account: equal means nothing to write."""
-    canonical = json.dumps([facts.get(k) for k in FILE_FIELDS], default=str, separators=(",", ":"), sort_keys=True)
-    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+    """A fingerprint of the file's facts for one account: equal means nothing to write.
+
+    ``repr`` of normalized values is stable (amounts and coordinates are quantized Decimals,
+    dates ISO strings) and extra columns are sorted, so column order does not matter."""
+    values: list[Any] = [facts.get(k) for k in FILE_FIELDS]
+    if values[-1]:
+        values[-1] = sorted(values[-1].items())
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
 # ---------------------------------------------------------------- step 2: merge
