@@ -21,6 +21,8 @@ _SKIPPED_KEYS = {
     "function_name", "function_memory_size", "function_arn", "function_request_id", "sampling_rate",
 }
 MAX_LINE = 240
+#: INFO messages worth echoing besides progress reports: where an upload stands.
+ECHO_MESSAGES = ("upload finished", "ingest split into parts")
 
 
 def echo_line(function_id: str, line: str) -> str | None:
@@ -35,7 +37,7 @@ def echo_line(function_id: str, line: str) -> str | None:
             record = None
         if isinstance(record, dict):
             level = str(record.get("level", "")).upper()
-            if level not in ECHO_LEVELS and "progress" not in text:
+            if level not in ECHO_LEVELS and "progress" not in text and record.get("message") not in ECHO_MESSAGES:
                 return None
             extras = " ".join(
                 f"{k}={json.dumps(v, default=str, ensure_ascii=False)}" for k, v in record.items()

@@ -24,7 +24,9 @@ AWS_CLI = shutil.which("aws")
 def stack():
     from infra.local.stack import LocalStack
 
-    with LocalStack(ROOT, aws_port=0, api_port=0, log_dir=ROOT / ".local" / "test-logs") as running:
+    # Small parts, so that a file of a few hundred kilobytes goes through the parallel pipeline.
+    with LocalStack(ROOT, aws_port=0, api_port=0, log_dir=ROOT / ".local" / "test-logs",
+                    parameters={"IngestChunkBytes": 100_000}) as running:
         yield running
 
 
@@ -75,6 +77,33 @@ def test_a_file_copied_with_the_aws_cli_becomes_accounts_on_the_http_api(stack):
     assert get(stack, "/v1/accounts/4000100", other["api_key"])[0] == 404
     status, upload = get(stack, f"/v1/uploads/{summary['upload_id']}", lender["api_key"])
     assert status == 200 and upload["rows_total"] == 40
+
+
+@pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed")
+def test_a_large_file_is_processed_in_parallel_parts_and_reported_once(stack, tmp_path):
+    from datetime import date
+
+    from infra.sample_data import write_portfolio
+
+    lender = admin(stack, "tenant", "create", "grande-e2e")
+    path = tmp_path / "cartera grande.csv"
+    write_portfolio(str(path), 3000, seed=11, as_of=date(2026, 11, 23), fmt="csv-cp1252")
+    assert path.stat().st_size > 5 * 100_000
+    aws_cli(stack, "s3", "cp", str(path), f"s3://{stack.bucket}/portfolios/grande-e2e/{path.name}")
+    stack.wait_idle(timeout=300)
+
+    listing = aws_cli(stack, "s3", "ls", f"s3://{stack.bucket}/reports/grande-e2e/uploads/", "--recursive")
+    summaries = [line.split()[-1] for line in listing.splitlines() if line.endswith("summary.json")]
+    assert len(summaries) == 1
+    summary = json.loads(aws_cli(stack, "s3", "cp", f"s3://{stack.bucket}/{summaries[0]}", "-"))
+    assert (summary["status"], summary["encoding"], summary["rows_total"]) == ("succeeded", "cp1252", 3000)
+    assert summary["rows_accepted"] + summary["rows_rejected"] == 3000 and summary["accounts_created"] == summary["rows_accepted"]
+    parts = aws_cli(stack, "s3", "ls", f"s3://{stack.bucket}/work/grande-e2e/", "--recursive")
+    assert sum("/runs/" in line for line in parts.splitlines()) >= 5, "the file was not split"
+    status, upload = get(stack, f"/v1/uploads/{summary['upload_id']}", lender["api_key"])
+    assert status == 200 and upload["rows_total"] == 3000
+    status, page = get(stack, "/v1/accounts?limit=2", lender["api_key"])
+    assert status == 200 and len(page["items"]) == 2
 
 
 def test_unknown_routes_answer_the_error_shape(stack):

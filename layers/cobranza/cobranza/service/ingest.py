@@ -472,6 +472,7 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
     metrics.add_metric(name="UploadsFailed" if error else "UploadsSucceeded", unit="Count", value=1)
     if held_back:
         metrics.add_metric(name="SnapshotWithdrawalsHeldBack", unit="Count", value=1)
+        logger.warning("snapshot withdrawals held back", extra={"absent": held_back, "active": tally.active_before})
     logger.info("upload finished", extra={k: summary[k] for k in ("status", "rows_total", "rows_accepted", "rows_rejected")})
     return summary
 
