@@ -489,7 +489,6 @@ def iter_rows(rows: int, seed: int = 42, as_of: dt.date = DEFAULT_AS_OF, *,
     radians = math.radians
 
     city_cum, city_total = _cumulative(c.weight for c in CITIES)
-    cities = CITIES
     # Per city: precomputed strings and coordinate jitter scale.
     city_info = []
     for c in CITIES:

@@ -2,7 +2,6 @@
 import json
 
 import boto3
-import pytest
 
 from tests.helpers import LambdaContext, load_function, scheduled_event, sqs_event
 
@@ -50,7 +49,7 @@ def test_the_planner_reads_only_due_accounts(stack, tenant, upload):
 
 
 def test_same_reminder_delivered_three_times_sends_one_email(stack, tenant, upload):
-    import urllib.request  # noqa: F401  (moto's sent-mail store is in-process here)
+
     from moto.backends import get_backend
 
     upload("portfolios/acme/a.csv", rows(1))
