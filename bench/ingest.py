@@ -42,7 +42,7 @@ def _measure_pipeline(path: str) -> dict:
     from cobranza.files.readers import open_portfolio
     from cobranza.files.reports import ProblemLog
     from cobranza.files.runs import ItemSpool, SortedRuns
-    from cobranza.service.ingest import Job, Tally, _header, merge_accounts, validate_rows
+    from cobranza.service.ingest import Job, Tally, header_of, merge_accounts, validate_rows
 
     class CountingWriter:
         written = 0
@@ -57,7 +57,7 @@ def _measure_pipeline(path: str) -> dict:
     tally, problems, writer = Tally(), ProblemLog(), CountingWriter()
     with open(path, "rb") as fh, SortedRuns() as runs, ItemSpool() as absent:
         portfolio = open_portfolio(fh, path)
-        validate_rows(job, _header(portfolio), portfolio.records, runs.add, tally, problems)
+        validate_rows(job, header_of(portfolio), portfolio.records, runs.add, tally, problems)
         merge_accounts(job, runs.merged(), iter(()), writer, tally, problems.add_late, absent.add)
     with problems.rejects_csv():
         pass

@@ -20,7 +20,7 @@ DEFAULT_POLICY: dict[str, Any] = {
     "phone_region": "MX",
     "amount_tiers": {"medium_from": 5000, "high_from": 20000},
     "default_segment": "general",
-    # First matching rule wins (conditions in domain.segmentation.matches).
+    # First matching rule wins (conditions in domain.segmentation.compile_rules).
     "segments": [
         {"name": "legal_handoff", "when": {"stage": ["judicial"]}},
         {"name": "high_value_late", "when": {"stage": ["extrajudicial"], "amount_tier": ["high", "medium"]}},

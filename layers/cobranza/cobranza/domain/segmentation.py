@@ -100,35 +100,45 @@ class Derived:
     segment: str
 
 
-def matches(rule_when: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
-    """True when every condition of a segment rule holds for ``facts``.
+Rules = tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...]
 
-    Conditions: a list (the fact must be one of the values: stage, aging_bucket, amount_tier,
-    product, state, status), or ``min_<fact>``/``max_<fact>`` bounds (inclusive) on numbers
-    (days_past_due, balance, risk_score).
-    """
-    for name, expected in rule_when.items():
-        if name.startswith("min_") or name.startswith("max_"):
-            value = facts.get(name[4:])
+
+def compile_rules(rules: Iterable[Mapping[str, Any]]) -> Rules:
+    """Segment rules as (name, conditions); each condition is ("in", fact, allowed values) or
+    ("min"/"max", fact, inclusive Decimal bound). Conditions: a list (stage, aging_bucket,
+    amount_tier, product, state, status), or ``min_<fact>``/``max_<fact>`` on numbers
+    (days_past_due, balance, risk_score)."""
+    compiled = []
+    for rule in rules:
+        conditions = []
+        for name, expected in rule.get("when", {}).items():
+            if name.startswith(("min_", "max_")):
+                conditions.append((name[:3], name[4:], Decimal(str(expected))))
+            else:
+                conditions.append(("in", name, frozenset(expected)))
+        compiled.append((rule["name"], tuple(conditions)))
+    return tuple(compiled)
+
+
+def first_match(rules: Rules, facts: Mapping[str, Any], fallback: str) -> str:
+    """The name of the first rule whose every condition holds (a fact without a value holds none)."""
+    for name, conditions in rules:
+        for kind, fact, expected in conditions:
+            value = facts.get(fact)
             if value is None:
-                return False
-            bound = Decimal(str(expected))
-            if name.startswith("min_") and Decimal(str(value)) < bound:
-                return False
-            if name.startswith("max_") and Decimal(str(value)) > bound:
-                return False
+                break
+            if kind == "in":
+                if value not in expected:
+                    break
+            elif (value < expected) if kind == "min" else (value > expected):
+                break
         else:
-            value = facts.get(name)
-            if value is None or value not in expected:
-                return False
-    return True
+            return name
+    return fallback
 
 
 def segment_for(rules: Iterable[Mapping[str, Any]], facts: Mapping[str, Any], fallback: str) -> str:
-    for rule in rules:
-        if matches(rule.get("when", {}), facts):
-            return rule["name"]
-    return fallback
+    return first_match(compile_rules(rules), facts, fallback)
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,7 @@ class _Compiled:
     policy: Mapping[str, Any]            # kept so that its id() is not reused while cached
     medium_from: Decimal
     high_from: Decimal
-    rules: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...]
+    rules: Rules
     default_segment: str
     change_offsets: tuple[int, ...]
 
@@ -152,20 +162,11 @@ def _compiled(policy: Mapping[str, Any]) -> _Compiled:
     if found is not None and found.policy is policy:
         return found
     tiers = policy["amount_tiers"]
-    rules = []
-    for rule in policy.get("segments", []):
-        conditions = []
-        for name, expected in rule.get("when", {}).items():
-            if name.startswith(("min_", "max_")):
-                conditions.append((name[:3], name[4:], Decimal(str(expected))))
-            else:
-                conditions.append(("in", name, frozenset(expected)))
-        rules.append((rule["name"], tuple(conditions)))
     found = _Compiled(
         policy,
         Decimal(str(tiers["medium_from"])),
         Decimal(str(tiers["high_from"])),
-        tuple(rules),
+        compile_rules(policy.get("segments", [])),
         policy.get("default_segment", "general"),
         tuple(sorted(set(BUCKET_STARTS) | set(STAGE_STARTS) | set(cadence_offsets(policy)))),
     )
@@ -173,23 +174,6 @@ def _compiled(policy: Mapping[str, Any]) -> _Compiled:
     while len(_COMPILED) > 32:
         _COMPILED.popitem(last=False)
     return found
-
-
-def _segment(compiled: _Compiled, facts: Mapping[str, Any]) -> str:
-    """``segment_for`` over the compiled rules (same semantics as ``matches``)."""
-    for name, conditions in compiled.rules:
-        for kind, fact, expected in conditions:
-            value = facts.get(fact)
-            if value is None:
-                break
-            if kind == "in":
-                if value not in expected:
-                    break
-            elif (value < expected) if kind == "min" else (value > expected):
-                break
-        else:
-            return name
-    return compiled.default_segment
 
 
 def derive(
@@ -224,7 +208,7 @@ def derive(
         "state": state,
         "status": status,
     }
-    seg = _segment(compiled, facts)
+    seg = first_match(compiled.rules, facts, compiled.default_segment)
     return Derived(dpd, facts["aging_bucket"], facts["stage"], tier, risk, seg)
 
 

@@ -30,6 +30,10 @@ def problem_row(p: Problem) -> list[str]:
     return [str(p.row_number), p.severity] + [safe_cell(v) for v in (p.account_id, p.field, p.code, p.message, p.raw_value)]
 
 
+def problem_rows_in_order(problems: Iterable[Problem]) -> list[list[str]]:
+    return [problem_row(p) for p in sorted(problems, key=lambda p: p.row_number)]
+
+
 class ProblemLog:
     """Problems spooled to a temporary file as they are found (in row order), plus late ones
     (found out of order, like duplicates); ``rejects_csv()`` merges both in row order."""
@@ -59,7 +63,7 @@ class ProblemLog:
         return raw
 
     def late_rows(self) -> list[list[str]]:
-        return [problem_row(p) for p in sorted(self._late, key=lambda p: p.row_number)]
+        return problem_rows_in_order(self._late)
 
     def rejects_csv(self) -> IO[bytes]:
         """A binary stream of the complete rejects.csv."""

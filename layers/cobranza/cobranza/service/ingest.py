@@ -193,7 +193,7 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
         job.tenant_timezone = tenant.timezone
         job.today = now.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()
         portfolio = open_portfolio(s3_object["Body"], obj.key)
-        header = _header(portfolio)
+        header = header_of(portfolio)
         file_info = {"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter}
         if _worth_splitting(portfolio, size):
             s3_object["Body"].close()
@@ -210,7 +210,7 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
         return complete(job, tally, rejects, file_info, error)
 
 
-def _header(portfolio: PortfolioFile) -> Header:
+def header_of(portfolio: PortfolioFile) -> Header:
     try:
         return parse_header(portfolio.header)
     except HeaderError as exc:
@@ -486,7 +486,7 @@ def upload_alarms(job: Job, tally: Tally, held_back: int) -> list[dict[str, str]
             "message": f"{held_back} of {tally.active_before} accounts being worked are absent from this snapshot, "
                        "more than the policy allows, so none were withdrawn. Check the export and upload it again.",
         })
-    reject_share = job.policy.get("alarms", {}).get("upload_reject_share", 0.05)
+    reject_share = job.policy["alarms"]["upload_reject_share"]
     if tally.rows_total and tally.rows_rejected > reject_share * tally.rows_total:
         alarms.append({
             "code": "upload_rejects_high",

@@ -25,6 +25,7 @@ import gzip
 import heapq
 import io
 import json
+import tempfile
 from dataclasses import asdict
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
@@ -33,7 +34,7 @@ from .. import aws
 from ..config import get_settings
 from ..domain.portfolio import Header, Problem, parse_header
 from ..files.readers import PortfolioFile, binary_stream
-from ..files.reports import ProblemLog, assemble_rejects, problem_row
+from ..files.reports import ProblemLog, assemble_rejects, problem_rows_in_order
 from ..files.runs import SortedRuns
 from ..files.splitting import chunk_records, plan_split, range_bounds, range_of
 from ..observability import logger
@@ -130,42 +131,48 @@ def _chunk(job: Job, plan: dict[str, Any], index: int) -> None:
         with SortedRuns() as runs:
             records = chunk_records(binary_stream(body, 1024 * 1024), info["encoding"], info["delimiter"], chunk["first_row"])
             validate_rows(job, header, records, runs.add, tally, problems)
-            ranges = _write_runs(job, plan, index, runs.merged())
+            _write_runs(job, plan, index, runs.merged())
     finally:
         body.close()
     with problems.rows() as rows:
         s3.upload_fileobj(rows, job.bucket, f"{prefix}problems/c{index:05d}.csv")
-    result = dict(tally.to_dict(), ranges=ranges)
-    if uploads_repo.record_part(job.tenant_id, job.upload_id, "chunk", index, result) is not None:
+    if uploads_repo.record_part(job.tenant_id, job.upload_id, "chunk", index, tally.to_dict()) is not None:
         _send(job, "merge", range(len(plan["boundaries"]) + 1))
 
 
-def _write_runs(job: Job, plan: dict[str, Any], chunk: int, entries: Iterator[tuple[Any, ...]]) -> list[int]:
-    """Writes a chunk's sorted accepted rows as one object per account-id range; returns the ranges."""
-    s3 = aws.client("s3")
+def _write_runs(job: Job, plan: dict[str, Any], chunk: int, entries: Iterator[tuple[Any, ...]]) -> None:
+    """Writes a chunk's sorted accepted rows as one object per account-id range."""
     boundaries = plan["boundaries"]
     prefix = work_prefix(job.tenant_id, job.upload_id)
-    written: list[int] = []
     current, out = -1, None
-
-    def flush() -> None:
-        if out is not None:
-            s3.upload_fileobj(_gzipped(out), job.bucket, f"{prefix}runs/r{current:05d}/c{chunk:05d}.jsonl.gz")
-            written.append(current)
-
     for account_id, row_number, (row_hash, facts) in entries:
         part = range_of(account_id, boundaries)
         if part != current:
-            flush()
-            current, out = part, io.StringIO()
-        out.write(json.dumps([account_id, row_number, row_hash, accounts_repo.to_wire(facts)], separators=(",", ":")))
-        out.write("\n")
-    flush()
-    return written
+            if out is not None:
+                out.upload(job.bucket, f"{prefix}runs/r{current:05d}/c{chunk:05d}.jsonl.gz")
+            current, out = part, _JsonLines()
+        out.add([account_id, row_number, row_hash, accounts_repo.to_wire(facts)])
+    if out is not None:
+        out.upload(job.bucket, f"{prefix}runs/r{current:05d}/c{chunk:05d}.jsonl.gz")
 
 
-def _gzipped(text: io.StringIO) -> io.BytesIO:
-    return io.BytesIO(gzip.compress(text.getvalue().encode(), compresslevel=3))
+class _JsonLines:
+    """Gzipped JSON lines spooled to local disk, then uploaded (memory stays flat)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+        self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=3)
+        self.count = 0
+
+    def add(self, value: Any) -> None:
+        self._gzip.write(json.dumps(value, separators=(",", ":")).encode() + b"\n")
+        self.count += 1
+
+    def upload(self, bucket: str, key: str) -> None:
+        self._gzip.close()
+        self._file.seek(0)
+        with self._file:
+            aws.client("s3").upload_fileobj(self._file, bucket, key)
 
 
 def _read_lines(key: str, bucket: str) -> Iterator[Any]:
@@ -195,20 +202,16 @@ def _merge(job: Job, plan: dict[str, Any], index: int) -> None:
     low, high = range_bounds(plan["boundaries"], index)
     tally = Tally()
     duplicates: list[Problem] = []
-    absent = io.StringIO()
-
-    def add_absent(account: dict[str, Any]) -> None:
-        absent.write(json.dumps(accounts_repo.to_wire(account), separators=(",", ":")) + "\n")
-
+    absent = _JsonLines()
     with accounts_repo.BatchWriter() as writer:
         merge_accounts(job, incoming, accounts_repo.iter_tenant_accounts(job.tenant_id, low, high),
-                       writer, tally, duplicates.append, add_absent)
+                       writer, tally, duplicates.append, lambda account: absent.add(accounts_repo.to_wire(account)))
     if duplicates:
         rows = io.StringIO()
-        csv.writer(rows, lineterminator="\r\n").writerows(problem_row(p) for p in sorted(duplicates, key=lambda p: p.row_number))
+        csv.writer(rows, lineterminator="\r\n").writerows(problem_rows_in_order(duplicates))
         s3.put_object(Bucket=job.bucket, Key=f"{prefix}problems/r{index:05d}.csv", Body=rows.getvalue().encode())
-    if tally.accounts_absent:
-        s3.upload_fileobj(_gzipped(absent), job.bucket, f"{prefix}absent/r{index:05d}.jsonl.gz")
+    if absent.count:
+        absent.upload(job.bucket, f"{prefix}absent/r{index:05d}.jsonl.gz")
     merged = uploads_repo.record_part(job.tenant_id, job.upload_id, "merge", index, tally.to_dict())
     if merged is None:
         return

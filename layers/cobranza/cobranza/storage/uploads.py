@@ -51,13 +51,14 @@ def finish_upload(tenant_id: str, upload_id: str, key: str, summary: dict[str, A
 
 # ---------------------------------------------------------------- the parallel pipeline's progress
 def begin_pipeline(tenant_id: str, upload_id: str, chunks: int, ranges: int, now: str) -> None:
-    """Records how many chunk and range parts a split upload has; their results arrive later."""
+    """Records how many chunk and range parts a split upload has (the number of withdraw parts
+    is set once the merge decides); their results arrive later."""
     aws.client("dynamodb").update_item(
         TableName=get_settings().uploads_table,
         Key={"tenant_id": {"S": tenant_id}, "upload_id": {"S": upload_id}},
         UpdateExpression="SET parts_total = :totals, part_results = if_not_exists(part_results, :empty), updated_at = :now",
         ExpressionAttributeValues={
-            ":totals": {"M": {"chunk": {"N": str(chunks)}, "merge": {"N": str(ranges)}, "withdraw": {"N": str(ranges)}}},
+            ":totals": {"M": {"chunk": {"N": str(chunks)}, "merge": {"N": str(ranges)}}},
             ":empty": {"M": {}},
             ":now": {"S": now},
         },
