@@ -52,7 +52,7 @@ def scheduled_event(time: str) -> dict:
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/cobranza-CampaignFunction-Nightly"], "detail": {}}
 
 
-def sqs_event(bodies: list[dict], queue: str = "cobranza-ReminderQueue", receive_count: int = 1) -> dict:
+def sqs_event(bodies: list[dict], queue: str = "cobranza-EmailQueue", receive_count: int = 1) -> dict:
     return {"Records": [{
         "messageId": str(uuid.uuid4()), "receiptHandle": "rh-" + str(i), "body": json.dumps(body),
         "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1763900000000",

@@ -14,6 +14,7 @@ from chalice import Chalice, Response
 from cobranza.config import get_settings
 from cobranza.observability import logger
 from cobranza.service import api as service
+from cobranza.service import selfservice
 
 get_settings()  # fail the cold start on a bad environment
 
@@ -76,6 +77,45 @@ def list_accounts() -> Any:
 @view
 def get_account(account_id: str) -> Any:
     return service.get_account(_tenant(), account_id)
+
+
+@app.route("/v1/accounts/{account_id}/timeline", methods=["GET"])
+@view
+def get_timeline(account_id: str) -> Any:
+    return service.get_timeline(_tenant(), account_id, _query())
+
+
+@app.route("/v1/accounts/{account_id}/opt-outs", methods=["POST"])
+@view
+def create_opt_out(account_id: str) -> Any:
+    tenant = _tenant()
+    return Response(body=service.opt_out(tenant, account_id, app.current_request.json_body), status_code=201, headers=JSON)
+
+
+# ---------------------------------------------------------------- the debtor's link (signed token, no key)
+@app.route("/v1/self/{token}", methods=["GET"])
+@view
+def self_view(token: str) -> Any:
+    return selfservice.self_view(token)
+
+
+@app.route("/v1/self/{token}/opt-out", methods=["POST"],
+           content_types=["application/json", "application/x-www-form-urlencoded"])
+@view
+def self_opt_out(token: str) -> Any:
+    """From the page (JSON ``{"channels": [...]}``) or a mail client's one-click unsubscribe
+    (RFC 8058: a form post, the channel in the link's query)."""
+    request = app.current_request
+    body = request.json_body if request.headers.get("content-type", "").startswith("application/json") else None
+    channels = (body or {}).get("channels") if isinstance(body, dict) else None
+    channels = channels or (request.query_params or {}).get("channel")
+    return selfservice.self_opt_out(token, channels)
+
+
+@app.route("/v1/self/{token}/promise", methods=["POST"])
+@view
+def self_promise(token: str) -> Any:
+    return Response(body=selfservice.self_promise(token, app.current_request.json_body), status_code=201, headers=JSON)
 
 
 # ---------------------------------------------------------------- uploads

@@ -1,4 +1,11 @@
-"""Reminder worker: SQS batch -> one delivery per message, partial batch failures reported."""
+"""Reminder sender: one SQS batch from a channel's queue -> one delivery per message.
+
+Partial batch failures are reported (ReportBatchItemFailures). A message that must wait (the
+debtor's contact window is closed) or be retried (the provider did not take it) is reported as
+failed after its visibility timeout was set to the wait, in one ChangeMessageVisibilityBatch
+per batch: SQS shows it again exactly when it is due. Anything else that fails is retried after
+the queue's visibility timeout and ends in the channel's DLQ after maxReceiveCount.
+"""
 from __future__ import annotations
 
 import json
@@ -11,17 +18,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cobranza.config import get_settings
 from cobranza.observability import logger, metrics
 from cobranza.service import dispatch
+from cobranza.service.queues import set_visibility
 
 get_settings()  # fail the cold start on a bad environment
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_waits: list[tuple[SQSRecord, int]] = []
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    return dispatch.deliver(json.loads(record.body))
+    try:
+        return dispatch.deliver(json.loads(record.body), receive_count=int(record.attributes.approximate_receive_count))
+    except (dispatch.Hold, dispatch.RetryLater) as wait:
+        _waits.append((record, wait.seconds))
+        raise
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    dispatch.IDEMPOTENCY_CONFIG.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    _waits.clear()
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    set_visibility([(r.event_source_arn, r.receipt_handle, seconds) for r, seconds in _waits])
+    return response

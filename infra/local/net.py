@@ -26,3 +26,10 @@ def bind_server(host: str, port: int, app: Any, purpose: str, **options: Any) ->
         return make_server(host, port, app, threaded=True, **options)
     except SystemExit:
         raise OSError(errno.EADDRINUSE, f"cannot start the {purpose} on {host}:{port}: address in use") from None
+
+
+def free_port(host: str) -> int:
+    """A port nobody listens on right now (for a server that must know its URL before it starts)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -390,6 +391,22 @@ def _create_parameter(ctx: _Context, resource: Resource) -> None:
     if "Tags" in props:
         props["Tags"] = _tag_list(props["Tags"])
     client.put_parameter(**fit_to_shape(client, "PutParameter", props))
+
+
+@creates("AWS::SecretsManager::Secret")
+def _create_secret(ctx: _Context, resource: Resource) -> None:
+    """A secret with its given SecretString, or a random one shaped by GenerateSecretString."""
+    props = ctx.properties(resource)
+    value = props.get("SecretString")
+    if value is None:
+        spec = props.get("GenerateSecretString") or {}
+        value = secrets.token_urlsafe(int(spec.get("PasswordLength", 32)))[: int(spec.get("PasswordLength", 32))]
+        if spec.get("SecretStringTemplate") and spec.get("GenerateStringKey"):
+            value = json.dumps({**json.loads(spec["SecretStringTemplate"]), spec["GenerateStringKey"]: value})
+    params: dict[str, Any] = {"Name": ctx.template.base_name(resource.logical_id), "SecretString": str(value)}
+    if props.get("Description"):
+        params["Description"] = str(props["Description"])
+    ctx.client("secretsmanager").create_secret(**params)
 
 
 @creates("AWS::SES::EmailIdentity")

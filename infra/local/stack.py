@@ -35,12 +35,13 @@ from infra.local.async_invoke import AsyncInvoker, Destinations
 from infra.local.clock import Clock, ScheduleTarget, schedule_targets
 from infra.local.events import Sequencer
 from infra.local.logs import STACK_LOG, LogEcho
-from infra.local.net import bind_server
+from infra.local.net import bind_server, free_port
 from infra.local.pollers import Poller, S3EventSource, SqsEventSource
 from infra.local.resources import client_factory, create_resources, declared_notifications
 from infra.local.runtime import CREDENTIALS, FunctionPool, InvokeResult, worker_config
 from infra.local.state import remove_state, write_state
 from infra.local.template import FunctionSpec, LocalTemplate
+from infra.local.whatsapp import WhatsAppRecorder
 
 log = logging.getLogger("infra.local")
 
@@ -143,6 +144,7 @@ class LocalStack:
         self._async: AsyncInvoker | None = None
         self._clock: Clock | None = None
         self._echo: LogEcho | None = None
+        self._whatsapp: WhatsAppRecorder | None = None
         self._log_handler: logging.Handler | None = None
         self._saved_env: dict[str, str | None] = {}
         self._activity = Activity()
@@ -250,7 +252,7 @@ class LocalStack:
         self._moto.start()
         self._moto_reset()
         template = self._template = LocalTemplate(
-            self.template_path, parameters=self._parameters, aws_endpoint=self.aws_endpoint
+            self.template_path, parameters=self._local_parameters(), aws_endpoint=self.aws_endpoint
         )
         session = boto3.Session(region_name=template.region, aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
                                 aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
@@ -275,6 +277,7 @@ class LocalStack:
         self._wire_sqs_events()
         if api_functions:
             self._api = ApiServer(template, self._invoke, host=HOST, port=self._api_port)
+            self._api_port = self._api.port
         targets = schedule_targets(template)
         if targets:  # the thread runs in clock mode only; `clock.tick(minute)` works either way
             self._clock = Clock(targets, self._fire_async)
@@ -294,6 +297,27 @@ class LocalStack:
             self._clock.start()
         if self._write_state_file:
             write_state(self.root, self.state())
+
+    def _local_parameters(self) -> dict[str, Any]:
+        """Parameters the local stack fills in when the template declares them (explicit
+        `parameters` win): the public API URL for the debtors' links, the WhatsApp recorder's URL,
+        and the event clock, so that replayed nights behave the same at any hour."""
+        declared = set(LocalTemplate(self.template_path).data.get("Parameters") or {})
+        local: dict[str, Any] = {}
+        if "PublicBaseUrl" in declared:
+            if not self._api_port:
+                self._api_port = free_port(HOST)
+            local["PublicBaseUrl"] = f"http://{HOST}:{self._api_port}"
+        if "WhatsAppApiUrl" in declared:
+            self._whatsapp = WhatsAppRecorder(HOST, 0, self.log_dir.parent / "whatsapp" / "messages.jsonl").start()
+            local["WhatsAppApiUrl"] = self._whatsapp.url
+        if "ClockMode" in declared:
+            local["ClockMode"] = "event"
+        return {**local, **(self._parameters or {})}
+
+    @property
+    def whatsapp(self) -> "WhatsAppRecorder | None":
+        return self._whatsapp
 
     def stop(self) -> None:
         """Stop everything started, in reverse order; safe to call twice or after a failed start."""
@@ -323,6 +347,9 @@ class LocalStack:
             self._clock.join(timeout=2)
         if self._echo is not None:
             self._echo.stop()
+        if self._whatsapp is not None:
+            self._whatsapp.stop()
+            self._whatsapp = None
         if self._moto is not None and self._moto.listening:
             with contextlib.suppress(OSError):
                 self._moto_reset()

@@ -207,6 +207,7 @@ _NAME_PROPERTIES = {
     "AWS::Cognito::UserPoolGroup": "GroupName",
     "AWS::Cognito::UserPool": "UserPoolName",
     "AWS::SES::EmailIdentity": "EmailIdentity",
+    "AWS::SecretsManager::Secret": "Name",
 }
 
 

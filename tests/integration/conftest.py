@@ -17,7 +17,6 @@ TEMPLATE = LocalTemplate(ROOT / "template.yaml")
 def _reset_caches() -> None:
     from cobranza import aws
     from cobranza.config import get_settings
-    from cobranza.service import dispatch
     from cobranza.storage.models import unbind_models
     from cobranza.storage.tenants import clear_key_cache
 
@@ -25,14 +24,14 @@ def _reset_caches() -> None:
     aws.reset()
     unbind_models()
     clear_key_cache()
-    dispatch.persistence.cache_clear()
 
 
 @pytest.fixture
 def stack(monkeypatch):
     """Every resource of the template, in moto; the functions' environment set."""
-    for key, value in TEMPLATE.function_environment("ApiFunction").items():
-        monkeypatch.setenv(key, value)
+    for function in ("IngestFunction", "CampaignFunction", "DispatchFunction", "ApiFunction"):
+        for key, value in TEMPLATE.function_environment(function).items():
+            monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

@@ -60,7 +60,7 @@ def test_the_templates_tables_bucket_queues_and_sender_exist_with_their_properti
 
     created = create_resources(template)
 
-    assert created["ReminderQueue"] == template.physical_name("ReminderQueue")
+    assert created["EmailQueue"] == template.physical_name("EmailQueue")
     accounts = aws("dynamodb").describe_table(TableName="cobranza-AccountsTable")["Table"]
     assert [k["AttributeName"] for k in accounts["KeySchema"]] == ["tenant_id", "account_id"]
     assert accounts["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -68,10 +68,10 @@ def test_the_templates_tables_bucket_queues_and_sender_exist_with_their_properti
     assert (index["IndexName"], index["Projection"]) == ("due-index", {"ProjectionType": "ALL"})
     ttl = aws("dynamodb").describe_time_to_live(TableName="cobranza-IdempotencyTable")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiration")
-    queue = aws("sqs").get_queue_attributes(QueueUrl=created["ReminderQueue"], AttributeNames=["All"])["Attributes"]
+    queue = aws("sqs").get_queue_attributes(QueueUrl=created["EmailQueue"], AttributeNames=["All"])["Attributes"]
     assert (queue["VisibilityTimeout"], queue["MessageRetentionPeriod"]) == ("180", "345600")
     assert json.loads(queue["RedrivePolicy"]) == {
-        "deadLetterTargetArn": template.arn("ReminderDLQ"), "maxReceiveCount": 5,
+        "deadLetterTargetArn": template.arn("EmailDLQ"), "maxReceiveCount": 5,
     }
     bucket = created["DataBucket"]
     assert aws("s3").get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"

@@ -37,9 +37,9 @@ def write_template(tmp_path: Path, body: str) -> LocalTemplate:
 def test_resources_get_deterministic_local_names(template):
     assert template.physical_name("AccountsTable") == "cobranza-AccountsTable"
     assert template.physical_name("DataBucket") == "cobranza-data-123456789012-us-east-1"
-    assert template.physical_name("ReminderQueue") == "http://127.0.0.1:4566/123456789012/cobranza-ReminderQueue"
-    assert template.attribute("ReminderQueue", "Arn") == "arn:aws:sqs:us-east-1:123456789012:cobranza-ReminderQueue"
-    assert template.attribute("ReminderDLQ", "QueueName") == "cobranza-ReminderDLQ"
+    assert template.physical_name("EmailQueue") == "http://127.0.0.1:4566/123456789012/cobranza-EmailQueue"
+    assert template.attribute("EmailQueue", "Arn") == "arn:aws:sqs:us-east-1:123456789012:cobranza-EmailQueue"
+    assert template.attribute("EmailDLQ", "QueueName") == "cobranza-EmailDLQ"
     assert template.physical_name("IngestFunction") == "cobranza-IngestFunction"
     assert template.physical_name("AlarmTopic") == "arn:aws:sns:us-east-1:123456789012:cobranza-AlarmTopic"
     assert template.attribute("DataBucket", "Arn") == "arn:aws:s3:::cobranza-data-123456789012-us-east-1"
@@ -47,20 +47,20 @@ def test_resources_get_deterministic_local_names(template):
 
 def test_queue_urls_follow_the_endpoint_the_stack_listens_on():
     local = LocalTemplate(ROOT / "template.yaml", aws_endpoint="http://127.0.0.1:45999/")
-    assert local.physical_name("ReminderQueue") == "http://127.0.0.1:45999/123456789012/cobranza-ReminderQueue"
+    assert local.physical_name("EmailQueue") == "http://127.0.0.1:45999/123456789012/cobranza-EmailQueue"
 
 
 def test_redrive_policies_resolve_to_the_dead_letter_queue_arn(template):
-    props = template.resolve(template.resource("ReminderQueue").properties)
+    props = template.resolve(template.resource("EmailQueue").properties)
     assert props["RedrivePolicy"] == {
-        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:cobranza-ReminderDLQ",
+        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:cobranza-EmailDLQ",
         "maxReceiveCount": 5,
     }
 
 
 def test_dead_letter_queues_are_created_before_the_queues_that_name_them(template):
     order = creation_order(template)
-    assert order.index("ReminderDLQ") < order.index("ReminderQueue")
+    assert order.index("EmailDLQ") < order.index("EmailQueue")
     assert {"DataBucket", "AccountsTable", "IdempotencyTable", "FailedInvocationsDLQ"} <= set(order)
     assert "IngestFunction" not in order  # functions run in workers, not in moto
 
@@ -73,7 +73,7 @@ def test_function_environment_merges_globals_and_resolves_every_value_to_a_strin
     assert env["POWERTOOLS_SERVICE_NAME"] == "ingest"
     assert env["DATA_BUCKET"] == "cobranza-data-123456789012-us-east-1"
     assert env["ACCOUNTS_TABLE"] == "cobranza-AccountsTable"
-    assert env["REMINDER_QUEUE_URL"] == "http://127.0.0.1:4566/123456789012/cobranza-ReminderQueue"
+    assert env["EMAIL_QUEUE_URL"] == "http://127.0.0.1:4566/123456789012/cobranza-EmailQueue"
     assert env["SENDER_EMAIL"] == "no-reply@example.com"
     assert env["COBRANZA_STAGE"] == "cobranza"
     assert all(isinstance(value, str) for value in env.values())

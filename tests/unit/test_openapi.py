@@ -71,11 +71,12 @@ def test_the_documented_routes_are_exactly_the_template_routes(spec):
     assert documented == _template_routes()
 
 
-def test_every_operation_needs_the_tenant_key(spec):
+def test_every_operation_needs_the_tenant_key_except_the_debtors_signed_link(spec):
     scheme = spec["components"]["securitySchemes"]["tenantApiKey"]
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "x-api-key")
     for path, method, operation in _operations(spec):
-        assert operation.get("security", spec["security"]) == [{"tenantApiKey": []}], (path, method)
+        expected = [] if path.startswith("/v1/self/") else [{"tenantApiKey": []}]
+        assert operation.get("security", spec["security"]) == expected, (path, method)
 
 
 def test_every_operation_declares_its_error_responses_in_the_error_shape(spec):
@@ -178,7 +179,9 @@ def test_the_upload_ticket_matches_its_schema(spec, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     settings = Settings(data_bucket="cobranza-data-123456789012-us-east-1", accounts_table="a", tenants_table="t",
                         api_keys_table="k", uploads_table="u", idempotency_table="i", alarms_table="al",
-                        reminder_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                        timeline_table="tl", visits_table="v", email_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/e",
+                        sms_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/s",
+                        whatsapp_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/w",
                         sender_email="no-reply@example.com")
     monkeypatch.setattr(api, "get_settings", lambda: settings)
     monkeypatch.setattr(api.uploads_repo, "create_pending", lambda *args: None)

@@ -17,6 +17,8 @@ import botocore.session
 from botocore.config import Config
 
 request_counts: Counter[str] = Counter()
+#: Items DynamoDB read (evaluated, before any filter) per operation: what reads cost.
+items_read: Counter[str] = Counter()
 _lock = threading.Lock()
 _session: botocore.session.Session | None = None
 _boto3_session: boto3.session.Session | None = None
@@ -36,6 +38,19 @@ def _count(event_name: str, **_: Any) -> None:
     request_counts[f"{service}.{operation}"] += 1
 
 
+def _count_items(event_name: str, parsed: Any = None, **_: Any) -> None:
+    # event_name is "after-call.dynamodb.<Operation>"
+    operation = event_name.rsplit(".", 1)[-1]
+    if not isinstance(parsed, dict):
+        return
+    if "ScannedCount" in parsed:
+        items_read[operation] += int(parsed["ScannedCount"])
+    elif operation == "GetItem":
+        items_read[operation] += int("Item" in parsed)
+    elif operation == "BatchGetItem":
+        items_read[operation] += sum(len(v) for v in (parsed.get("Responses") or {}).values())
+
+
 def botocore_session() -> botocore.session.Session:
     """The process-wide botocore session, with the request counter registered once."""
     global _session, _boto3_session
@@ -44,6 +59,7 @@ def botocore_session() -> botocore.session.Session:
             if _session is None:
                 session = botocore.session.get_session()
                 session.register("before-send.*.*", _count)
+                session.register("after-call.dynamodb.*", _count_items)
                 _boto3_session = boto3.session.Session(botocore_session=session)
                 _session = session
     return _session
@@ -51,16 +67,40 @@ def botocore_session() -> botocore.session.Session:
 
 def client(service: str) -> Any:
     """A cached boto3 client for ``service`` (thread-safe to use once created)."""
-    found = _clients.get(service)
+    return _cached(service, service, _CONFIG)
+
+
+def _cached(key: str, service: str, config: Config) -> Any:
+    found = _clients.get(key)
     if found is None:
         botocore_session()
         with _lock:
-            found = _clients.get(service)
+            found = _clients.get(key)
             if found is None:
                 assert _boto3_session is not None
-                found = _boto3_session.client(service, config=_CONFIG)
-                _clients[service] = found
+                found = _boto3_session.client(service, config=config)
+                _clients[key] = found
     return found
+
+
+_SEND_CONFIG = _CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1}, read_timeout=10))
+
+
+def send_client(service: str) -> Any:
+    """A client for sending messages to people (SES, SNS): botocore never retries it, because a
+    retried request whose first try timed out could deliver the message twice. The sender
+    retries through SQS when the provider clearly did not take the message."""
+    return _cached(f"send:{service}", service, _SEND_CONFIG)
+
+
+def secret(secret_id: str, max_age: int = 300) -> str:
+    """A Secrets Manager secret's string, cached ``max_age`` seconds (Powertools parameters)."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    provider = _clients.get("secrets-provider")
+    if provider is None:
+        provider = _clients.setdefault("secrets-provider", SecretsProvider(boto3_client=client("secretsmanager")))
+    return str(provider.get(secret_id, max_age=max_age))
 
 
 def reset() -> None:
@@ -69,5 +109,6 @@ def reset() -> None:
     with _lock:
         _clients.clear()
         request_counts.clear()
+        items_read.clear()
         _session = None
         _boto3_session = None

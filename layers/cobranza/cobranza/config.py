@@ -24,7 +24,11 @@ class Settings:
     uploads_table: str
     idempotency_table: str
     alarms_table: str
-    reminder_queue_url: str
+    timeline_table: str
+    visits_table: str
+    email_queue_url: str
+    sms_queue_url: str
+    whatsapp_queue_url: str
     sender_email: str
     region: str = "us-east-1"
     stage: str = "cobranza"
@@ -33,6 +37,17 @@ class Settings:
     ingest_queue_url: str | None = None
     #: CSV files larger than this are split into chunks of about this size, processed in parallel.
     ingest_chunk_bytes: int = 64 * 1024 * 1024
+    #: Base URL of the public HTTP API, for the debtors' self-service and opt-out links.
+    self_service_url: str | None = None
+    #: Secrets Manager secret (name or ARN) whose value signs the debtors' links.
+    link_secret_id: str | None = None
+    #: WhatsApp provider (Meta Cloud API shape): base URL, sender phone number id, token secret.
+    whatsapp_api_url: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_token_secret_id: str | None = None
+    #: "real" (AWS): contact hours are judged on the wall clock. "event" (local stacks and
+    #: demos only): a replayed night's reminders are judged in that night's time frame.
+    clock_mode: str = "real"
     #: Only set against the local stack or in tests; boto3 also reads it by itself.
     endpoint_url: str | None = None
 
@@ -44,12 +59,22 @@ class Settings:
         "uploads_table": "UPLOADS_TABLE",
         "idempotency_table": "IDEMPOTENCY_TABLE",
         "alarms_table": "ALARMS_TABLE",
-        "reminder_queue_url": "REMINDER_QUEUE_URL",
+        "timeline_table": "TIMELINE_TABLE",
+        "visits_table": "VISITS_TABLE",
+        "email_queue_url": "EMAIL_QUEUE_URL",
+        "sms_queue_url": "SMS_QUEUE_URL",
+        "whatsapp_queue_url": "WHATSAPP_QUEUE_URL",
         "sender_email": "SENDER_EMAIL",
         "region": "AWS_REGION",
         "stage": "COBRANZA_STAGE",
         "ingest_queue_url": "INGEST_QUEUE_URL",
         "ingest_chunk_bytes": "INGEST_CHUNK_BYTES",
+        "self_service_url": "SELF_SERVICE_URL",
+        "link_secret_id": "LINK_SECRET_ID",
+        "whatsapp_api_url": "WHATSAPP_API_URL",
+        "whatsapp_phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
+        "whatsapp_token_secret_id": "WHATSAPP_TOKEN_SECRET_ID",
+        "clock_mode": "CLOCK_MODE",
         "endpoint_url": "AWS_ENDPOINT_URL",
     }
 
@@ -76,7 +101,13 @@ class Settings:
             if not raw.isdigit() or int(raw) < 1024:
                 raise ConfigError("INGEST_CHUNK_BYTES must be a whole number of bytes, at least 1024")
             values["ingest_chunk_bytes"] = int(raw)  # type: ignore[assignment]
+        if values.get("clock_mode", "real") not in ("real", "event"):
+            raise ConfigError("CLOCK_MODE must be real or event")
         return cls(**values)
+
+    def queue_url(self, channel: str) -> str:
+        """The reminder queue of a channel (email, sms, whatsapp)."""
+        return {"email": self.email_queue_url, "sms": self.sms_queue_url, "whatsapp": self.whatsapp_queue_url}[channel]
 
 
 @lru_cache(maxsize=1)

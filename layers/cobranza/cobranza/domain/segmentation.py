@@ -253,22 +253,45 @@ class Step:
         return f"{self.channel}{self.day:+d}"
 
 
-def steps_due(policy: Mapping[str, Any], due_date: date, today: date, amount_tier_: str, has_location: bool) -> list[Step]:
-    """The cadence steps of the account's stage whose day is exactly today."""
+def cadence_for(policy: Mapping[str, Any], stage_: str, segment: str | None) -> list[Mapping[str, Any]]:
+    """The steps that apply to an account: the cadence named after its segment when the policy
+    has one, else the cadence of its stage."""
+    cadences = policy.get("cadences", {})
+    if segment and segment in cadences and segment not in STAGES:
+        return cadences[segment]
+    return cadences.get(stage_, [])
+
+
+def _step_days(step: Mapping[str, Any]) -> list[int]:
+    day = int(step["day"])
+    every = step.get("repeat_every_days")
+    if not every:
+        return [day]
+    return list(range(day, int(step.get("repeat_until_day", 90)) + 1, int(every)))
+
+
+def steps_due(policy: Mapping[str, Any], due_date: date, today: date, amount_tier_: str, has_location: bool,
+              *, since: date | None = None, segment: str | None = None) -> list[Step]:
+    """The cadence steps due for the account today.
+
+    A step is due when its day falls between ``since`` (the first day the planner has not yet
+    handled, default today) and today. When several days fall in that range (a missed night),
+    only the newest day's steps are returned: one up-to-date reminder, not a burst of old ones.
+    Conditions: ``requires_location`` and ``min_amount_tier``.
+    """
     dpd = days_past_due(due_date, today)
+    first = days_past_due(due_date, min(since or today, today))
     current = stage(dpd)
-    due: list[Step] = []
-    for step in policy.get("cadences", {}).get(current, []):
-        day = int(step["day"])
-        days = {day}
-        if step.get("repeat_every_days"):
-            days.update(range(day, int(step.get("repeat_until_day", 90)) + 1, int(step["repeat_every_days"])))
-        if dpd not in days:
+    candidates: list[Step] = []
+    for step in cadence_for(policy, current, segment):
+        days = [d for d in _step_days(step) if first <= d <= dpd]
+        if not days:
             continue
         if step.get("requires_location") and not has_location:
             continue
         minimum = step.get("min_amount_tier")
         if minimum and AMOUNT_TIERS.index(amount_tier_) < AMOUNT_TIERS.index(minimum):
             continue
-        due.append(Step(current, dpd, step["channel"]))
-    return due
+        candidates.append(Step(current, max(days), step["channel"]))
+    newest = max((s.day for s in candidates), default=None)
+    return [s for s in candidates if s.day == newest]

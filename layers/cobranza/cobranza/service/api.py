@@ -18,6 +18,9 @@ from ..storage import uploads as uploads_repo
 from ..files.reports import report_prefix
 from ..storage.models import TenantModel
 from .accounts import derive_for_item
+from .errors import ApiError
+from . import selfservice
+from ..storage import timeline as timeline_repo
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -27,18 +30,6 @@ MAX_UPLOAD_BYTES = 5 * 1024**3  # a presigned POST allows up to 5 GB
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 _UPLOAD_SUFFIXES = (".csv", ".csv.gz", ".xlsx", ".txt")
 ACCOUNT_FILTERS = {"stage": "stage", "segment": "segment", "bucket": "aging_bucket", "status": "status"}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
 def authenticate(headers: Mapping[str, str]) -> TenantModel:
@@ -221,3 +212,36 @@ def put_policy(tenant: TenantModel, body: Any) -> dict[str, Any]:
     except tenants_repo.VersionConflict:
         raise ApiError(409, "version_conflict", "the policy changed since you read it; read it again") from None
     return {"version": version, "policy": effective_policy(document), "customized": sorted(document)}
+
+
+# ---------------------------------------------------------------- contacts
+TIMELINE_FIELDS = ("kind", "status", "reason", "channel", "step", "stage", "segment", "attempt_id", "planned_for",
+                   "planned_at", "send_at", "sent_at", "updated_at", "provider_message_id", "last_error", "visit_id",
+                   "channels", "source", "amount", "promise_date", "created_at")
+
+
+def timeline_view(entry: Mapping[str, Any]) -> dict[str, Any]:
+    view = {k: entry[k] for k in TIMELINE_FIELDS if entry.get(k) not in (None, "")}
+    if isinstance(view.get("amount"), Decimal):
+        view["amount"] = f"{view['amount']:.2f}"
+    view["at"] = entry.get("sent_at") or entry.get("send_at") or entry.get("planned_at") or entry.get("created_at")
+    return view
+
+
+def get_timeline(tenant: TenantModel, account_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+    unknown = sorted(set(query) - {"limit", "next_token"})
+    if unknown:
+        raise ApiError(400, "bad_request", "unknown query parameter(s): " + ", ".join(unknown),
+                       [{"field": name} for name in unknown])
+    limit = parse_limit(query.get("limit"))
+    if accounts_repo.get_account(tenant.tenant_id, account_id) is None:
+        raise ApiError(404, "not_found", f"account {account_id} not found")
+    try:
+        entries, token = timeline_repo.list_entries(tenant.tenant_id, account_id, limit, query.get("next_token"))
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", str(exc), [{"field": "next_token"}]) from None
+    return {"account_id": account_id, "items": [timeline_view(e) for e in entries], "next_token": token}
+
+
+def opt_out(tenant: TenantModel, account_id: str, body: Any) -> dict[str, Any]:
+    return selfservice.account_opt_out(tenant.tenant_id, account_id, body)

@@ -1,82 +1,186 @@
-"""Delivers one planned reminder (a message from the reminder queue), at most once.
+"""Delivers one planned reminder (a message from a channel's queue), at most once.
 
-The attempt id is the idempotency key (Powertools idempotency on DynamoDB): SQS may deliver a
-message again, the reminder still goes out once. The account is read again at send time, so
-a payment or opt-out recorded after planning stops the message.
+The steps, for every message, whatever the number of deliveries:
+
+1. read the attempt and the account together (one strongly consistent BatchGetItem);
+2. an attempt that is already final (sent, skipped, failed) is acknowledged without sending;
+   one whose id is already in the account's contact log was claimed by an earlier delivery
+   that died before recording its outcome: it is marked ``failed: outcome_unknown`` and not
+   sent again (never twice beats maybe twice);
+3. outside the debtor's contact hours the message is held in SQS until the window opens
+   (``Hold``: the handler sets its visibility, at most 12 h at a time);
+4. the contact rules are evaluated again on the fresh account (payment, opt-out, promise,
+   caps); a stop marks the attempt ``skipped`` with the reason;
+5. the contact is claimed: one conditional write appends it to the account's contact log if
+   nobody else changed the log meanwhile and the account is still contactable on the channel;
+6. the channel sends; the outcome is written to the attempt. A permanent provider refusal marks
+   the channel unusable for the account; a transient one releases the claim and retries later
+   with backoff (``RetryLater``), ending in the DLQ after maxReceiveCount.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-
-from .. import aws
-from ..channels import email as email_channel
+from .. import aws, clock
+from ..channels import PermanentFailure, Reminder, TransientFailure, UnknownOutcome, get_channel
 from ..config import get_settings
+from ..domain import contact_rules
 from ..domain.policy import effective_policy
 from ..observability import logger, metrics
 from ..storage import accounts as accounts_repo
 from ..storage import tenants as tenants_repo
+from ..storage import timeline as timeline_repo
+from . import selfservice
 
-IDEMPOTENCY_CONFIG = IdempotencyConfig(
-    event_key_jmespath="attempt_id", raise_on_no_idempotency_key=True, expires_after_seconds=14 * 24 * 3600
-)
-SENDABLE_STATUSES = frozenset({"active"})
-
-
-@lru_cache(maxsize=1)
-def persistence() -> DynamoDBPersistenceLayer:
-    """Built on first use (never at import), with the platform's counted client."""
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=aws.client("dynamodb"))
-
-
-def deliver(message: dict[str, Any]) -> dict[str, Any]:
-    """Delivers a reminder once per attempt id, whatever the redeliveries."""
-    once = idempotent_function(data_keyword_argument="message", persistence_store=persistence(), config=IDEMPOTENCY_CONFIG)(_deliver)
-    return once(message=message)
+FINAL = frozenset({"sent", "skipped", "failed"})
+OPEN = ("planned", "deferred")
+MAX_HOLD_S = 12 * 3600
+#: An attempt not sent within this long after its planned send time is dropped as stale.
+EXPIRES_AFTER = timedelta(days=2)
+REQUIRED = ("attempt_id", "tenant_id", "account_id", "entry_id", "channel")
+CLAIM_TRIES = 3
 
 
-def _deliver(message: dict[str, Any]) -> dict[str, Any]:
-    attempt = {"attempt_id": message["attempt_id"], "channel": message["channel"], "step": message.get("step")}
-    tenant = tenants_repo.get_tenant(message["tenant_id"])
-    account = accounts_repo.get_account(message["tenant_id"], message["account_id"])
-    if tenant is None or account is None:
-        return _skipped(attempt, "account_not_found")
-    if account.status not in SENDABLE_STATUSES:
-        return _skipped(attempt, f"status_{account.status}")
-    if message["channel"] in (account.opted_out_channels or set()):
-        return _skipped(attempt, "opted_out")
-    if message["channel"] != "email":
-        return _skipped(attempt, "channel_not_enabled")
-    if not account.email:
-        return _skipped(attempt, "no_address")
-    policy = effective_policy(tenant.policy)
-    rendered = email_channel.render_reminder(
-        account.email,
-        policy["locale"],
-        {
-            "debtor_name": account.debtor_name,
-            "lender": tenant.name,
-            "amount": f"{Decimal(account.balance):,.2f}",
-            "currency": account.currency,
-            "as_of": message["planned_for"],
-            "due_date": account.due_date,
-            "payment_reference": account.payment_reference,
-        },
-    )
-    provider_id = email_channel.send(rendered, get_settings().sender_email)
+class Hold(Exception):
+    """Keep the message in the queue, invisible for ``seconds`` (the window is closed)."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"held {seconds} s until the contact window opens")
+        self.seconds = seconds
+
+
+class RetryLater(Exception):
+    """The provider did not take the message; try again in ``seconds``."""
+
+    def __init__(self, seconds: int, reason: str):
+        super().__init__(f"retry in {seconds} s: {reason}")
+        self.seconds = seconds
+
+
+def backoff_seconds(receive_count: int) -> int:
+    """30 s, 60 s, 120 s ... capped at 15 minutes."""
+    return min(900, 30 * 2 ** max(0, receive_count - 1))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: datetime | None = None) -> dict[str, Any]:
+    missing = [k for k in REQUIRED if not message.get(k)]
+    if missing or message["channel"] not in contact_rules.AUTOMATED_CHANNELS:
+        raise ValueError(f"not a reminder message (missing {', '.join(missing) or 'a known channel'})")
+    now = clock.in_frame(real_now or clock.utcnow(), message.get("clock_offset_s"))
+    tenant_id, account_id, entry_id = message["tenant_id"], message["account_id"], message["entry_id"]
+    ids = {"attempt_id": message["attempt_id"], "channel": message["channel"], "step": message.get("step")}
+    logger.append_keys(tenant_id=tenant_id, attempt_id=message["attempt_id"])
+
+    attempt, account = timeline_repo.read_attempt_and_account(tenant_id, account_id, entry_id)
+    if attempt is None:
+        raise ValueError("the attempt of this message does not exist")
+    if attempt.get("status") in FINAL:
+        return {**ids, "status": "duplicate"}
+    if account is None:
+        return _finish(message, "skipped", reason="account_not_found", now=now)
+    log = list(account.get("contact_log") or [])
+    if contact_rules.logged(log, message["attempt_id"]):
+        return _finish(message, "failed", reason="outcome_unknown", now=now)
+
+    tenant = tenants_repo.get_tenant_cached(tenant_id)
+    policy = effective_policy(tenant.policy if tenant else None)
+    rules = contact_rules.Rules.from_policy(policy)
+    send_at = datetime.fromisoformat(message["send_at"].replace("Z", "+00:00")) if message.get("send_at") else now
+    if now > send_at + EXPIRES_AFTER:
+        return _finish(message, "skipped", reason="expired", now=now)
+    tz = account.get("timezone") or (tenant.timezone if tenant else "America/Mexico_City")
+    if not contact_rules.in_window(now, tz, rules):
+        opening = contact_rules.window_opening(now, tz, rules)
+        raise Hold(max(1, min(MAX_HOLD_S, int((opening - now).total_seconds()) + 1)))
+
+    channel = message["channel"]
+    for _ in range(CLAIM_TRIES):
+        decision = contact_rules.decide(account, channel, now, contact_rules.parse_contacts(log), rules)
+        if decision.action == "skip":
+            return _finish(message, "skipped", reason=decision.reason, now=now)
+        new_log = contact_rules.trim_log(log, now) + [contact_rules.log_entry(now, channel, message["attempt_id"])]
+        version = int(account.get("contact_version") or 0)
+        if accounts_repo.swap_contact_log(tenant_id, account_id, version, new_log, channel):
+            break
+        account = accounts_repo.read_account(tenant_id, account_id)  # changed meanwhile: decide again
+        if account is None:
+            return _finish(message, "skipped", reason="account_not_found", now=now)
+        log = list(account.get("contact_log") or [])
+    else:
+        raise RetryLater(backoff_seconds(receive_count), "contact log busy")
+
+    reminder = Reminder(channel=channel, to=_address(account, channel), locale=policy.get("locale", "es-MX"),
+                        attempt_id=message["attempt_id"],
+                        context=_context(tenant.name if tenant else tenant_id, account, message, now))
+    try:
+        provider_id = get_channel(channel).send(reminder)
+    except PermanentFailure as exc:
+        accounts_repo.add_to_set(tenant_id, account_id, "unusable_channels", [channel], _iso(now))
+        _release(tenant_id, account_id, message["attempt_id"])
+        metrics.add_metric(name="RemindersFailed", unit="Count", value=1)
+        return _finish(message, "failed", reason=exc.reason, now=now)
+    except UnknownOutcome as exc:
+        metrics.add_metric(name="RemindersFailed", unit="Count", value=1)
+        return _finish(message, "failed", reason="outcome_unknown", now=now, detail=exc.reason)
+    except TransientFailure as exc:
+        _release(tenant_id, account_id, message["attempt_id"])
+        timeline_repo.update_entry(tenant_id, account_id, entry_id, {"last_error": exc.reason, "updated_at": _iso(now)})
+        raise RetryLater(backoff_seconds(receive_count), exc.reason) from exc
     metrics.add_metric(name="RemindersSent", unit="Count", value=1)
-    logger.info("reminder sent", extra={**attempt, "account_id": message["account_id"]})
-    return {**attempt, "status": "sent", "provider_message_id": provider_id}
+    return _finish(message, "sent", now=now, provider_message_id=provider_id)
 
 
-def _skipped(attempt: dict[str, Any], reason: str) -> dict[str, Any]:
-    metrics.add_metric(name="RemindersSkipped", unit="Count", value=1)
-    logger.info("reminder skipped", extra={**attempt, "reason": reason})
-    return {**attempt, "status": "skipped", "reason": reason}
+def _address(account: Mapping[str, Any], channel: str) -> str:
+    return str(account.get(contact_rules.ADDRESS_FIELD[channel]) or "")
+
+
+def _context(lender: str, account: Mapping[str, Any], message: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    links = selfservice.links_for(account["tenant_id"], account["account_id"], message["channel"], now)
+    return {
+        "debtor_name": account["debtor_name"],
+        "lender": lender,
+        "amount": f"{Decimal(account['balance']):,.2f}",
+        "currency": account["currency"],
+        "as_of": message.get("planned_for") or now.date().isoformat(),
+        "due_date": account["due_date"],
+        "payment_reference": account.get("payment_reference"),
+        **links,
+    }
+
+
+def _release(tenant_id: str, account_id: str, attempt: str) -> None:
+    """Takes an attempt that did not reach the debtor back out of the contact log."""
+    for _ in range(CLAIM_TRIES):
+        account = accounts_repo.read_account(tenant_id, account_id)
+        if account is None:
+            return
+        log = list(account.get("contact_log") or [])
+        kept = [e for e in log if not contact_rules.logged([e], attempt)]
+        if kept == log:
+            return
+        version = int(account.get("contact_version") or 0)
+        if accounts_repo.swap_contact_log(tenant_id, account_id, version, kept):
+            return
+    logger.warning("could not release a contact claim; it counts towards the caps")
+
+
+def _finish(message: Mapping[str, Any], status: str, *, now: datetime, reason: str | None = None,
+            **fields: Any) -> dict[str, Any]:
+    """Records the attempt's outcome (only if it is still open: a concurrent delivery wins)."""
+    values = {"status": status, "reason": reason, "updated_at": _iso(now), **fields}
+    if status == "sent":
+        values["sent_at"] = _iso(now)
+    recorded = timeline_repo.update_entry(message["tenant_id"], message["account_id"], message["entry_id"],
+                                          {k: v for k, v in values.items() if v is not None}, expect_status=OPEN)
+    if status != "sent":
+        metrics.add_metric(name=f"Reminders{status.capitalize()}", unit="Count", value=1)
+    logger.info(f"reminder {status}", extra={"channel": message["channel"], "step": message.get("step"),
+                                             "reason": reason, "recorded": recorded})
+    return {"attempt_id": message["attempt_id"], "channel": message["channel"], "status": status,
+            **({"reason": reason} if reason else {}), **({k: v for k, v in fields.items() if k == "provider_message_id"})}

@@ -201,3 +201,91 @@ def due_accounts(tenant_id: str, today: Any) -> Iterator[dict[str, Any]]:
             if not page.get("LastEvaluatedKey"):
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# ---------------------------------------------------------------- lifecycle updates (campaigns, API)
+#: Fields the nightly run recomputes; it never rewrites the rest of the item (an opt-out or a
+#: payment recorded meanwhile stays).
+PLANNER_FIELDS = ("days_past_due", "aging_bucket", "stage", "amount_tier", "risk_score", "segment", "derived_on",
+                  "next_action_on", "due_shard", "legal_handoff_on")
+
+
+def _key(tenant_id: str, account_id: str) -> dict[str, Any]:
+    return {"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}}
+
+
+def update_fields(tenant_id: str, account_id: str, fields: Mapping[str, Any], *, condition: str | None = None,
+                  names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> bool:
+    """SETs the non-empty ``fields`` and REMOVEs the empty ones on an existing account; False when
+    the account is gone or the extra ``condition`` (with its ``names`` and wire ``values``) failed."""
+    names = dict(names or {})
+    values = dict(values or {})
+    sets, removes = [], []
+    for i, (name, value) in enumerate(fields.items()):
+        names[f"#f{i}"] = name
+        if value is None or value == "":
+            removes.append(f"#f{i}")
+        else:
+            values[f":f{i}"] = _serializer.serialize(value)
+            sets.append(f"#f{i} = :f{i}")
+    expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+    full_condition = "attribute_exists(account_id)" + (f" AND ({condition})" if condition else "")
+    kwargs: dict[str, Any] = {"TableName": get_settings().accounts_table, "Key": _key(tenant_id, account_id),
+                              "UpdateExpression": expression.strip(), "ConditionExpression": full_condition,
+                              "ExpressionAttributeNames": names}
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    try:
+        aws.client("dynamodb").update_item(**kwargs)
+    except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def add_to_set(tenant_id: str, account_id: str, field: str, members: list[str], stamp: str) -> bool:
+    """Adds ``members`` to a string-set field (opt-outs, unusable channels); False if no account."""
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id),
+            UpdateExpression="ADD #s :m SET updated_at = :t", ConditionExpression="attribute_exists(account_id)",
+            ExpressionAttributeNames={"#s": field},
+            ExpressionAttributeValues={":m": {"SS": sorted(set(members))}, ":t": {"S": stamp}},
+        )
+    except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def read_account(tenant_id: str, account_id: str) -> dict[str, Any] | None:
+    """The stored account as a plain dict (strongly consistent)."""
+    response = aws.client("dynamodb").get_item(TableName=get_settings().accounts_table,
+                                               Key=_key(tenant_id, account_id), ConsistentRead=True)
+    return from_wire(response["Item"]) if "Item" in response else None
+
+
+def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: list[str],
+                     channel: str | None = None) -> bool:
+    """Replaces the account's contact log if nobody changed it since ``seen_version`` was read.
+
+    With ``channel`` (a claim before sending), only while the account may still be contacted on
+    it: status active or promised, channel not opted out. That makes the claim the send-time
+    guard against a payment or an opt-out recorded a moment before.
+    """
+    condition = "attribute_exists(account_id) AND (#v = :seen OR (attribute_not_exists(#v) AND :seen = :zero))"
+    names = {"#v": "contact_version"}
+    values: dict[str, Any] = {":seen": {"N": str(seen_version)}, ":zero": {"N": "0"},
+                              ":log": {"L": [{"S": e} for e in log]}, ":next": {"N": str(seen_version + 1)}}
+    if channel is not None:
+        condition += " AND #st IN (:active, :promised) AND NOT contains(#oo, :ch) AND NOT contains(#oo, :all)"
+        names.update({"#st": "status", "#oo": "opted_out_channels"})
+        values.update({":active": {"S": "active"}, ":promised": {"S": "promised"}, ":ch": {"S": channel},
+                       ":all": {"S": "all"}})
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id),
+            UpdateExpression="SET contact_log = :log, #v = :next", ConditionExpression=condition,
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+        )
+    except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
+        return False
+    return True

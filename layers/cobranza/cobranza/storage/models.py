@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -89,6 +90,12 @@ class AccountModel(Model):
     # lifecycle
     status = UnicodeAttribute(default="active")
     opted_out_channels = UnicodeSetAttribute(null=True)
+    unusable_channels = UnicodeSetAttribute(null=True)  # a provider refused the address for good
+    promise_date = UnicodeAttribute(null=True)
+    promise_amount = DecimalAttribute(null=True)
+    contact_log = ListAttribute(of=UnicodeAttribute, null=True)  # "<utc>|<channel>|<attempt id>", last 8 days
+    contact_version = NumberAttribute(null=True)
+    legal_handoff_on = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     next_action_on = UnicodeAttribute(null=True)
     row_hash = UnicodeAttribute()
@@ -155,7 +162,34 @@ class AlarmModel(Model):
     raised_at = UnicodeAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (AccountModel, TenantModel, ApiKeyModel, UploadModel, AlarmModel)
+class TimelineEntryModel(Model):
+    """One entry of an account's timeline (storage/timeline.py writes them as plain items)."""
+
+    class Meta:
+        table_name: str | None = None
+        settings_field = "timeline_table"
+
+    account_key = UnicodeAttribute(hash_key=True)  # <tenant_id>#<account_id>
+    entry_id = UnicodeAttribute(range_key=True)  # <date>#<kind>#<id>
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)
+
+
+class VisitModel(Model):
+    """A field-visit task (storage/visits.py)."""
+
+    class Meta:
+        table_name: str | None = None
+        settings_field = "visits_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    visit_id = UnicodeAttribute(range_key=True)
+    account_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (AccountModel, TenantModel, ApiKeyModel, UploadModel, AlarmModel,
+                                       TimelineEntryModel, VisitModel)
 
 _bound: Settings | None = None
 

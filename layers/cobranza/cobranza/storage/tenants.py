@@ -54,6 +54,21 @@ def get_tenant(tenant_id: str) -> TenantModel | None:
         return None
 
 
+_tenant_cache: dict[str, tuple[float, TenantModel | None]] = {}
+TENANT_CACHE_SECONDS = 60
+
+
+def get_tenant_cached(tenant_id: str, now: float | None = None) -> TenantModel | None:
+    """The tenant, cached for a minute per container (workers read it for every message)."""
+    now = time.monotonic() if now is None else now
+    cached = _tenant_cache.get(tenant_id)
+    if cached and cached[0] > now:
+        return cached[1]
+    tenant = get_tenant(tenant_id)
+    _tenant_cache[tenant_id] = (now + TENANT_CACHE_SECONDS, tenant)
+    return tenant
+
+
 def list_tenant_ids() -> list[str]:
     bind_models()
     return [t.tenant_id for t in TenantModel.scan(attributes_to_get=["tenant_id"])]
@@ -91,6 +106,7 @@ def tenant_for_key(api_key: str, now: float | None = None) -> str | None:
 
 def clear_key_cache() -> None:
     _key_cache.clear()
+    _tenant_cache.clear()
 
 
 class VersionConflict(Exception):

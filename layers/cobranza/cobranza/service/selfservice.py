@@ -1,0 +1,179 @@
+"""Opt-outs, promises and the debtor's self-service link (SPEC §5, §7).
+
+Opt-outs arrive three ways and all end in ``record_opt_out``: the tenant's systems
+(``POST /v1/accounts/{id}/opt-outs``, e.g. relaying an SMS "BAJA" reply), the debtor's signed
+link (``POST /v1/self/{token}/opt-out``), and the email's one-click unsubscribe header, which
+posts to the same link. An opt-out is one atomic ADD to the account's set of opted-out
+channels: the sender's claim is conditioned on that set, so it takes effect before the next send.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+from .. import aws, clock
+from ..config import get_settings
+from ..domain import links
+from ..domain.contact_rules import AUTOMATED_CHANNELS
+from ..storage import accounts as accounts_repo
+from ..storage import tenants as tenants_repo
+from ..storage import timeline as timeline_repo
+from .errors import ApiError
+
+OPT_OUT_SOURCES = ("api", "sms_keyword", "email_link", "debtor_link", "agent", "phone_call")
+MAX_PROMISE_DAYS = 30
+BLOCKED_FOR_PROMISE = frozenset({"paid", "settled", "withdrawn", "legal", "disputed"})
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def link_key() -> bytes | None:
+    secret_id = get_settings().link_secret_id
+    return aws.secret(secret_id).encode() if secret_id else None
+
+
+def links_for(tenant_id: str, account_id: str, channel: str, now: datetime) -> dict[str, str]:
+    """The self-service and opt-out links of a reminder (none when links are not configured)."""
+    base, key = get_settings().self_service_url, link_key()
+    if not base or not key:
+        return {}
+    token = links.sign(key, tenant_id, account_id, now)
+    root = f"{base.rstrip('/')}/v1/self/{token}"
+    return {"self_service_url": root, "opt_out_url": f"{root}/opt-out?channel={channel}"}
+
+
+def parse_channels(raw: Any) -> list[str]:
+    """The channels of an opt-out request: a list of names, "all", or nothing (= all)."""
+    if raw in (None, "", "all", ["all"]):
+        return sorted(AUTOMATED_CHANNELS)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw or any(c not in AUTOMATED_CHANNELS for c in raw):
+        raise ApiError(422, "validation_failed", "channels must be a list of email, sms, whatsapp (or \"all\")",
+                       [{"field": "channels", "allowed": sorted(AUTOMATED_CHANNELS)}])
+    return sorted(set(raw))
+
+
+def record_opt_out(tenant_id: str, account_id: str, channels: Iterable[str], source: str,
+                   now: datetime | None = None) -> dict[str, Any]:
+    now = now or clock.utcnow()
+    channels = sorted(set(channels))
+    stamp = _stamp(now)
+    if not accounts_repo.add_to_set(tenant_id, account_id, "opted_out_channels", channels, stamp):
+        raise ApiError(404, "not_found", f"account {account_id} not found")
+    timeline_repo.put_new({
+        "account_key": timeline_repo.account_key(tenant_id, account_id),
+        "entry_id": f"{stamp}#opt_out#{'+'.join(channels)}", "kind": "opt_out", "tenant_id": tenant_id,
+        "account_id": account_id, "channels": channels, "source": source, "status": "recorded", "created_at": stamp,
+    })
+    account = accounts_repo.read_account(tenant_id, account_id) or {}
+    return {"account_id": account_id, "opted_out_channels": sorted(account.get("opted_out_channels") or channels),
+            "recorded_at": stamp, "source": source}
+
+
+def account_opt_out(tenant_id: str, account_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    body = body or {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    source = body.get("source") or "api"
+    if source not in OPT_OUT_SOURCES:
+        raise ApiError(422, "validation_failed", "unknown opt-out source",
+                       [{"field": "source", "allowed": list(OPT_OUT_SOURCES)}])
+    return record_opt_out(tenant_id, account_id, parse_channels(body.get("channels")), source)
+
+
+# ---------------------------------------------------------------- the debtor's link
+def _from_token(token: str, now: datetime) -> tuple[Any, dict[str, Any]]:
+    key = link_key()
+    if key is None:
+        raise ApiError(404, "not_found", "self-service links are not enabled")
+    try:
+        tenant_id, account_id = links.verify(key, token, now)
+    except links.InvalidLink as exc:
+        raise ApiError(401, "unauthorized", "this link has expired" if exc.reason == "expired"
+                       else "this link is not valid") from None
+    tenant = tenants_repo.get_tenant(tenant_id)
+    account = accounts_repo.read_account(tenant_id, account_id)
+    if tenant is None or account is None:
+        raise ApiError(404, "not_found", "this account is no longer available")
+    return tenant, account
+
+
+def self_view(token: str, now: datetime | None = None) -> dict[str, Any]:
+    """What the debtor sees: the balance and what they can do (no other personal data)."""
+    now = now or clock.utcnow()
+    tenant, account = _from_token(token, now)
+    return {
+        "lender": tenant.name,
+        "balance": f"{Decimal(account['balance']):.2f}",
+        "currency": account["currency"],
+        "due_date": account["due_date"],
+        "payment_reference": account.get("payment_reference"),
+        "status": account.get("status", "active"),
+        "promise": {"amount": f"{Decimal(account['promise_amount']):.2f}", "date": account.get("promise_date")}
+        if account.get("status") == "promised" and account.get("promise_amount") is not None else None,
+        "opted_out_channels": sorted(account.get("opted_out_channels") or []),
+        "actions": {"promise": f"/v1/self/{token}/promise", "opt_out": f"/v1/self/{token}/opt-out"},
+    }
+
+
+def self_opt_out(token: str, channels: Any, now: datetime | None = None) -> dict[str, Any]:
+    now = now or clock.utcnow()
+    tenant, account = _from_token(token, now)
+    result = record_opt_out(tenant.tenant_id, account["account_id"], parse_channels(channels), "debtor_link", now)
+    return {"opted_out_channels": result["opted_out_channels"], "recorded_at": result["recorded_at"]}
+
+
+def self_promise(token: str, body: Mapping[str, Any] | None, now: datetime | None = None) -> dict[str, Any]:
+    now = now or clock.utcnow()
+    tenant, account = _from_token(token, now)
+    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    amount, on = validate_promise(body, account, today)
+    return record_promise(tenant.tenant_id, account, amount, on, "debtor_link", now)
+
+
+def validate_promise(body: Any, account: Mapping[str, Any], today: date) -> tuple[Decimal, date]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object with amount and date")
+    problems = []
+    try:
+        amount = Decimal(str(body.get("amount")))
+        if not amount.is_finite() or amount <= 0 or amount > Decimal(account["balance"]):
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        amount = Decimal(0)
+        problems.append({"field": "amount", "message": "a positive amount, at most the balance"})
+    try:
+        on = date.fromisoformat(str(body.get("date")))
+        if not today <= on <= today + timedelta(days=MAX_PROMISE_DAYS):
+            raise ValueError
+    except ValueError:
+        on = today
+        problems.append({"field": "date", "message": f"an ISO date from today to {MAX_PROMISE_DAYS} days ahead"})
+    if problems:
+        raise ApiError(422, "validation_failed", "the promise is not valid", problems)
+    if account.get("status", "active") in BLOCKED_FOR_PROMISE:
+        raise ApiError(409, "conflict", f"the account is {account.get('status')}; no promise can be recorded")
+    return amount, on
+
+
+def record_promise(tenant_id: str, account: Mapping[str, Any], amount: Decimal, on: date, source: str,
+                   now: datetime) -> dict[str, Any]:
+    stamp = _stamp(now)
+    fields = {"status": "promised", "promise_date": on.isoformat(), "promise_amount": amount, "updated_at": stamp}
+    allowed = {":s" + str(i): {"S": s} for i, s in enumerate(sorted(BLOCKED_FOR_PROMISE))}
+    if not accounts_repo.update_fields(tenant_id, account["account_id"], fields,
+                                       condition="NOT #status IN (" + ", ".join(allowed) + ")",
+                                       names={"#status": "status"}, values=allowed):
+        raise ApiError(409, "conflict", "the account changed; no promise was recorded")
+    timeline_repo.put_new({
+        "account_key": timeline_repo.account_key(tenant_id, account["account_id"]),
+        "entry_id": f"{stamp}#promise", "kind": "promise", "tenant_id": tenant_id,
+        "account_id": account["account_id"], "amount": amount, "promise_date": on.isoformat(), "source": source,
+        "status": "recorded", "created_at": stamp,
+    })
+    return {"status": "promised", "promise": {"amount": f"{amount:.2f}", "date": on.isoformat()}, "recorded_at": stamp}
