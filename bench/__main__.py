@@ -5,10 +5,10 @@ import json
 import sys
 from pathlib import Path
 
-from bench import imports, ingest
+from bench import campaign, imports, ingest
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = {"cold_imports": imports.run, "ingest": ingest.run}
+SECTIONS = {"cold_imports": imports.run, "ingest": ingest.run, "campaign": campaign.run}
 
 
 def main(argv: list[str]) -> int:

@@ -4,8 +4,8 @@
 2. generate a realistic portfolio and put it in the bucket under portfolios/demo/ (the S3
    event triggers ingestion exactly as in AWS) and wait for the pipeline;
 3. read the upload summary and an account through the HTTP API with the tenant's key;
-4. run the nightly campaign for a few consecutive simulated nights and let the reminder
-   worker deliver; count what went out.
+4. run the nightly campaign for a few consecutive simulated days and let the channel workers
+   deliver (SES, SNS SMS, the WhatsApp recorder); print reminders by channel, stage and status.
 """
 from __future__ import annotations
 
@@ -94,10 +94,16 @@ def run(stack: Any) -> int:
     nights = []
     for night in range(NIGHTS):
         day = today + timedelta(days=night)
-        result = stack.fire_schedule("CampaignFunction", datetime.combine(day, dtime(8, 0), tzinfo=timezone.utc))
-        stack.wait_idle(timeout=300)
+        # 16:00 UTC is 10:00 in Mexico City and 08:00 in Tijuana: every debtor's window is open.
+        # (The stack runs with ClockMode=event, so a simulated day behaves the same at any real hour.)
+        result = stack.fire_schedule("CampaignFunction", datetime.combine(day, dtime(16, 0), tzinfo=timezone.utc))
+        stack.wait_idle(timeout=600)
         nights.append((day, (result or {}).get("tenants", {}).get(DEMO_TENANT, {})))
-    sent = stack.moto_data().get("ses", {}).get("Message", [])
+    data = stack.moto_data()
+    emails = len(data.get("ses", {}).get("RawMessage", []))
+    sms = len(data.get("sns", {}).get("SMS", {}))
+    whatsapp = len(stack.whatsapp.messages) if stack.whatsapp else 0
+    outcomes = _attempt_outcomes(stack)
     first = account["items"][0]
 
     print()
@@ -113,17 +119,33 @@ def run(stack: Any) -> int:
     print(f"   by segment: {_fmt(summary['by_segment'])}")
     print(f" GET /v1/accounts?limit=1 -> {first['account_id']}: {first['balance']} {first['currency']}, "
           f"{first['days_past_due']} days past due, {first['stage']}, segment {first['segment']}")
-    print(" nightly campaign:")
+    print(" nightly campaign (planned at 10:00 Mexico City on each simulated day):")
     totals: Counter[str] = Counter()
     for day, result in nights:
-        planned = {k[len('planned_'):]: v for k, v in result.items() if k.startswith("planned_")}
-        totals.update(planned)
-        print(f"   {day}: {result.get('accounts_due', 0)} accounts due, reminders planned {_fmt(planned) or 'none'}")
-    print(f"   emails delivered through SES: {len(sent)} (SMS/WhatsApp/visits planned: "
-          f"{sum(v for k, v in totals.items() if k != 'email')}; their channels arrive with the next issues)")
+        totals.update(result.get("by_channel", {}))
+        print(f"   {day}: {result.get('accounts_due', 0)} accounts due; attempts by channel "
+              f"{_fmt(result.get('by_channel', {})) or 'none'}; by stage {_fmt(result.get('by_stage', {})) or 'none'}")
+        if result.get("skipped_by_reason") or result.get("legal_handoffs") or result.get("visits_created"):
+            print(f"              skipped {_fmt(result.get('skipped_by_reason', {})) or 'none'}; "
+                  f"legal hand-offs {result.get('legal_handoffs', 0)}; visit tasks {result.get('visits_created', 0)}")
+    print(f"   attempts by final status: {_fmt(outcomes)}")
+    print(f"   delivered: email (SES) {emails}, SMS (SNS) {sms}, WhatsApp (provider API recorder) {whatsapp}")
     print(f" total {time.monotonic() - started:.1f} s; logs in .local/logs/")
     print("=" * 72)
     return 0
+
+
+def _attempt_outcomes(stack: Any) -> dict[str, int]:
+    """Every contact attempt of the demo tenant by status (read from the timeline table)."""
+    counts: Counter[str] = Counter()
+    pages = stack.client("dynamodb").get_paginator("scan").paginate(
+        TableName=stack.names["TimelineTable"], ProjectionExpression="#k, #s",
+        ExpressionAttributeNames={"#k": "kind", "#s": "status"})
+    for page in pages:
+        for item in page["Items"]:
+            if item.get("kind", {}).get("S") == "contact":
+                counts[item.get("status", {}).get("S", "?")] += 1
+    return dict(sorted(counts.items()))
 
 
 def _fmt(counts: dict[str, int]) -> str:

@@ -14,14 +14,20 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from infra.local.net import bind_server
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # no access log on the console
+        pass
+
+
 class WhatsAppRecorder:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None) -> None:
-        self._server = bind_server(host, port, self._app, "WhatsApp recorder")
+        self._server = bind_server(host, port, self._app, "WhatsApp recorder", request_handler=_QuietHandler)
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._log_path = log_path

@@ -134,6 +134,35 @@ def test_the_planner_reads_only_due_accounts(stack, tenant, upload, clock):
     assert aws.request_counts["dynamodb.Scan"] <= 1  # the tenant list only, never the accounts
 
 
+def _seed_not_due(stack, count):
+    """``count`` accounts whose next date is months away, put straight into moto's table (the
+    public API would take minutes for 100,000 items; the planner reads them through it)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    from cobranza.storage.accounts import due_shard, to_wire
+
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    table = stack.physical_name("AccountsTable")
+    for i in range(count):
+        account_id = f"N{i:06d}"
+        backend.put_item(table, to_wire({
+            "tenant_id": "acme", "account_id": account_id, "debtor_name": "Persona", "balance": 1000,
+            "currency": "MXN", "due_date": "2027-06-01", "timezone": "America/Mexico_City", "status": "active",
+            "stage": "preventive", "due_shard": due_shard("acme", account_id), "next_action_on": "2027-05-29"}))
+
+
+@pytest.mark.parametrize("not_due", [1_000, 100_000])
+def test_the_planner_reads_the_same_items_however_many_accounts_are_not_due(stack, tenant, upload, clock, not_due):
+    from cobranza import aws
+
+    upload("portfolios/acme/delta/a.csv", rows(30))
+    _seed_not_due(stack, not_due)
+    aws.items_read.clear()
+    result = plan()
+    assert result["accounts_due"] == 30
+    assert aws.items_read["Query"] == 30 and aws.items_read.get("Scan", 0) <= 1
+
+
 def test_a_missed_night_sends_only_the_newest_step(stack, tenant, upload, clock, queues):
     upload("portfolios/acme/a.csv", rows(1, due="2026-11-10"))  # loaded on day +13: next step email+15
     plan("2026-11-27T08:00:00Z")  # day +17: nights +15 and +16 were missed
@@ -165,6 +194,16 @@ def test_an_account_reaching_the_judicial_stage_is_handed_off_with_an_alarm_and_
     assert account("acme", "C0")["legal_handoff_on"] == "2026-11-23"
     assert [e["kind"] for e in timeline("acme", "C0")] == ["legal_handoff"]
     assert all(drain(url) == [] for url in queues.values())
+
+
+def test_an_account_already_deep_in_the_judicial_stage_is_handed_off_on_the_next_night(stack, tenant, upload, clock):
+    from cobranza.storage import alarms
+
+    upload("portfolios/acme/a.csv", rows(2, due="2026-05-01"))  # 206 days late: no stage change ahead
+    assert plan()["legal_handoffs"] == 2
+    assert sorted(a.subject for a in alarms.list_alarms("acme")) == ["account#C0", "account#C1"]
+    assert account("acme", "C0").get("next_action_on") is None  # nothing more to do by the passage of time
+    assert plan("2026-11-24T08:00:00Z")["accounts_due"] == 0
 
 
 # ---------------------------------------------------------------- sending

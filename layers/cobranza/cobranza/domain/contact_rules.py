@@ -154,7 +154,7 @@ def decide(account: Mapping[str, Any], channel: str, moment: datetime, contacts:
     reason = stop_reason(account, channel, today, rules) or cap_reason(contacts, send_at, tz, rules)
     if reason:
         return Decision("skip", reason)
-    if send_at != moment:
+    if not in_window(moment, tz, rules):
         return Decision("defer", "outside_hours", send_at)
     return Decision("send", None, send_at)
 

@@ -203,6 +203,11 @@ def validate_policy(document: Mapping[str, Any]) -> None:
             "invalid policy",
             [{"field": "contact_rules", "message": "the contact window may only narrow 07:00-22:00"}],
         )
+    if rules.get("window_start", "07:00") >= rules.get("window_end", "22:00"):
+        raise PolicyError(
+            "invalid policy",
+            [{"field": "contact_rules", "message": "window_start must be before window_end"}],
+        )
 
 
 def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:

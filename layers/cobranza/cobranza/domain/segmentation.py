@@ -217,11 +217,7 @@ def cadence_offsets(policy: Mapping[str, Any]) -> list[int]:
     offsets: set[int] = set()
     for steps in policy.get("cadences", {}).values():
         for step in steps:
-            offsets.add(int(step["day"]))
-            every = step.get("repeat_every_days")
-            if every:
-                until = int(step.get("repeat_until_day", 90))
-                offsets.update(range(int(step["day"]) + every, until + 1, every))
+            offsets.update(_step_days(step))
     return sorted(offsets)
 
 
@@ -267,7 +263,8 @@ def _step_days(step: Mapping[str, Any]) -> list[int]:
     every = step.get("repeat_every_days")
     if not every:
         return [day]
-    return list(range(day, int(step.get("repeat_until_day", 90)) + 1, int(every)))
+    until = max(day, int(step.get("repeat_until_day", 90)))  # a step always fires on its first day
+    return list(range(day, until + 1, int(every)))
 
 
 def steps_due(policy: Mapping[str, Any], due_date: date, today: date, amount_tier_: str, has_location: bool,

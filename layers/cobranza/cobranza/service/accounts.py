@@ -27,6 +27,12 @@ def derive_for_item(item: Mapping[str, Any], policy: Mapping[str, Any], today: d
     )
 
 
+def needs_legal_handoff(item: Mapping[str, Any]) -> bool:
+    """A judicial account still worked by the platform that legal has not been handed yet."""
+    return (item.get("stage") == "judicial" and not item.get("legal_handoff_on")
+            and item.get("status", "active") in segmentation.STATUSES_ON_SCHEDULE)
+
+
 def refresh_derived(
     item: dict[str, Any], policy: dict[str, Any], today: date, next_from: date | None = None
 ) -> dict[str, Any]:
@@ -45,6 +51,8 @@ def refresh_derived(
         derived_on=today.isoformat(),
     )
     next_on = segmentation.next_action_on(due, next_from or today, policy, status)
+    if needs_legal_handoff(item):
+        next_on = next_from or today  # the planner hands it off on its next run
     if next_on is None:
         item["next_action_on"] = None
         item["due_shard"] = None

@@ -34,7 +34,7 @@ from ..storage import alarms as alarms_repo
 from ..storage import tenants as tenants_repo
 from ..storage import timeline as timeline_repo
 from ..storage import visits as visits_repo
-from .accounts import refresh_derived
+from .accounts import needs_legal_handoff, refresh_derived
 
 REMINDER_CHANNELS = ("email", "sms", "whatsapp")
 SQS_BATCH = 10
@@ -194,16 +194,17 @@ class _Planner:
     # ------------------------------------------------------------ per account
     def _plan(self, item: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], Callable[[], None]]:
         self.counts["accounts_due"] += 1
+        before = {name: item.get(name) for name in accounts_repo.PLANNER_FIELDS}
         previous = (item.get("stage"), item.get("aging_bucket"))
         since = date.fromisoformat(item["next_action_on"]) if item.get("next_action_on") else self.today
         refresh_derived(item, self.policy, self.today, next_from=self.today + timedelta(days=1))
         if (item["stage"], item["aging_bucket"]) != previous:
             self.counts["accounts_moved"] += 1
         entries: list[dict[str, Any]] = []
-        handoff = (item["stage"] == "judicial" and not item.get("legal_handoff_on")
-                   and item.get("status", "active") in segmentation.STATUSES_ON_SCHEDULE)
+        handoff = needs_legal_handoff(item)
         if handoff:
             item["legal_handoff_on"] = self.today.isoformat()
+            refresh_derived(item, self.policy, self.today, next_from=self.today + timedelta(days=1))
             entries.append(self._handoff(item))
         elif item.get("status", "active") in segmentation.STATUSES_ON_SCHEDULE:
             contacts = contact_rules.parse_contacts(item.get("contact_log"))
@@ -211,15 +212,17 @@ class _Planner:
                                                item["amount_tier"], item.get("lat") is not None, since=since,
                                                segment=item.get("segment")):
                 entries.append(self._attempt(item, step, contacts))
-        fields = {name: item.get(name) for name in accounts_repo.PLANNER_FIELDS}
+        # Only what changed: the item is never rewritten (an opt-out or payment recorded meanwhile stays).
+        fields = {name: item.get(name) for name in accounts_repo.PLANNER_FIELDS if item.get(name) != before[name]}
         tenant_id, account_id = item["tenant_id"], item["account_id"]
 
         def update() -> None:
-            accounts_repo.update_fields(tenant_id, account_id, fields)
-            if handoff:
+            if handoff:  # before the account records it: a failed alarm write is retried by the rerun
                 alarms_repo.raise_alarm(tenant_id, "judicial_handoff", f"account#{account_id}",
                                         f"account {account_id} reached the judicial stage and joins the legal "
                                         "hand-off list", _iso(self.event_time))
+            if fields:
+                accounts_repo.update_fields(tenant_id, account_id, fields)
 
         return item, entries, update
 

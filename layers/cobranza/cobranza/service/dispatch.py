@@ -7,10 +7,10 @@ The steps, for every message, whatever the number of deliveries:
    one whose id is already in the account's contact log was claimed by an earlier delivery
    that died before recording its outcome: it is marked ``failed: outcome_unknown`` and not
    sent again (never twice beats maybe twice);
-3. outside the debtor's contact hours the message is held in SQS until the window opens
-   (``Hold``: the handler sets its visibility, at most 12 h at a time);
-4. the contact rules are evaluated again on the fresh account (payment, opt-out, promise,
-   caps); a stop marks the attempt ``skipped`` with the reason;
+3. the contact rules are evaluated again on the fresh account (payment, opt-out, promise,
+   caps): a stop marks the attempt ``skipped`` with the reason; outside the debtor's contact
+   hours the message is held in SQS until the window opens (``Hold``: the handler sets its
+   visibility, at most 12 h at a time);
 5. the contact is claimed: one conditional write appends it to the account's contact log if
    nobody else changed the log meanwhile and the account is still contactable on the channel;
 6. the channel sends; the outcome is written to the attempt. A permanent provider refusal marks
@@ -23,9 +23,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Mapping
 
-from .. import aws, clock
+from .. import clock
 from ..channels import PermanentFailure, Reminder, TransientFailure, UnknownOutcome, get_channel
-from ..config import get_settings
 from ..domain import contact_rules
 from ..domain.policy import effective_policy
 from ..observability import logger, metrics
@@ -94,16 +93,13 @@ def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: dateti
     send_at = datetime.fromisoformat(message["send_at"].replace("Z", "+00:00")) if message.get("send_at") else now
     if now > send_at + EXPIRES_AFTER:
         return _finish(message, "skipped", reason="expired", now=now)
-    tz = account.get("timezone") or (tenant.timezone if tenant else "America/Mexico_City")
-    if not contact_rules.in_window(now, tz, rules):
-        opening = contact_rules.window_opening(now, tz, rules)
-        raise Hold(max(1, min(MAX_HOLD_S, int((opening - now).total_seconds()) + 1)))
-
     channel = message["channel"]
     for _ in range(CLAIM_TRIES):
         decision = contact_rules.decide(account, channel, now, contact_rules.parse_contacts(log), rules)
         if decision.action == "skip":
             return _finish(message, "skipped", reason=decision.reason, now=now)
+        if decision.action == "defer":  # the debtor's window is closed: wait in the queue
+            raise Hold(max(1, min(MAX_HOLD_S, int((decision.send_at - now).total_seconds()) + 1)))
         new_log = contact_rules.trim_log(log, now) + [contact_rules.log_entry(now, channel, message["attempt_id"])]
         version = int(account.get("contact_version") or 0)
         if accounts_repo.swap_contact_log(tenant_id, account_id, version, new_log, channel):
@@ -123,10 +119,8 @@ def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: dateti
     except PermanentFailure as exc:
         accounts_repo.add_to_set(tenant_id, account_id, "unusable_channels", [channel], _iso(now))
         _release(tenant_id, account_id, message["attempt_id"])
-        metrics.add_metric(name="RemindersFailed", unit="Count", value=1)
         return _finish(message, "failed", reason=exc.reason, now=now)
     except UnknownOutcome as exc:
-        metrics.add_metric(name="RemindersFailed", unit="Count", value=1)
         return _finish(message, "failed", reason="outcome_unknown", now=now, detail=exc.reason)
     except TransientFailure as exc:
         _release(tenant_id, account_id, message["attempt_id"])
