@@ -427,3 +427,57 @@ def test_the_debtor_link_shows_the_balance_and_takes_a_one_click_unsubscribe(sta
         assert promise.status_code == 201
     stored = account("acme", "C0")
     assert stored["status"] == "promised" and stored["promise_date"] == "2026-11-30"
+
+
+def test_a_copy_that_finds_a_fresh_claim_comes_back_later_and_an_old_claim_is_an_unknown_outcome(stack, tenant, upload, clock, queues):
+    from cobranza.service import dispatch
+    from cobranza.storage import accounts as accounts_repo
+
+    upload("portfolios/acme/a.csv", rows(1))
+    plan()
+    (message,) = drain(queues["email"])
+    claim = f"2026-11-23T15:58:00Z|email|{message['attempt_id']}"  # another copy claimed it 2 minutes ago
+    accounts_repo.swap_contact_log("acme", "C0", 0, [claim])
+    with pytest.raises(dispatch.RetryLater):
+        dispatch.deliver(message)
+    assert timeline("acme", "C0")[0]["status"] == "deferred" and sent_emails() == []
+    clock["value"] = MORNING.replace(hour=17)  # that copy never came back: it died after claiming
+    assert dispatch.deliver(message)["reason"] == "outcome_unknown"
+    assert sent_emails() == []
+
+
+def test_the_claim_refuses_an_account_that_promised_a_moment_before(stack, tenant, upload, clock):
+    from cobranza.storage import accounts as accounts_repo
+
+    upload("portfolios/acme/a.csv", rows(1))
+    accounts_repo.update_fields("acme", "C0", {"status": "promised", "promise_date": "2026-11-30"})
+    entry = "2026-11-23T16:00:00Z|email|att_x"
+    assert not accounts_repo.swap_contact_log("acme", "C0", 0, [entry], "email", promise_cutoff="2026-11-21")
+    accounts_repo.update_fields("acme", "C0", {"promise_date": "2026-11-20"})  # broken: grace over on the 23rd
+    assert accounts_repo.swap_contact_log("acme", "C0", 0, [entry], "email", promise_cutoff="2026-11-21")
+
+
+def test_no_field_visit_for_an_account_under_a_promise(stack, tenant, upload, clock):
+    from cobranza.storage import accounts as accounts_repo
+
+    lines = ["cuenta,nombre,saldo,vencimiento,latitud,longitud", "V1,Persona V,25000,2026-10-19,19.4326,-99.1332"]
+    upload("portfolios/acme/a.csv", ("\n".join(lines) + "\n").encode())
+    accounts_repo.update_fields("acme", "V1", {"status": "promised", "promise_date": "2026-11-25"})
+    result = plan()
+    assert result["visits_created"] == 0 and result["skipped_by_reason"] == {"status_promised": 1}
+
+
+def test_an_unsubscribe_link_works_after_the_self_service_link_expired(stack, tenant, upload, clock):
+    from chalice.test import Client
+
+    from cobranza.domain import links
+    from cobranza.service import selfservice
+
+    upload("portfolios/acme/a.csv", rows(1))
+    token = links.sign(selfservice.link_key(), "acme", "C0", MORNING.replace(year=2025))  # expired a year ago
+    with Client(load_function("api").app) as client:
+        assert client.http.get(f"/v1/self/{token}").status_code == 401
+        response = client.http.post(f"/v1/self/{token}/opt-out?channel=email",
+                                    headers={"content-type": "application/x-www-form-urlencoded"},
+                                    body="List-Unsubscribe=One-Click")
+    assert response.status_code == 200 and account("acme", "C0")["opted_out_channels"] == {"email"}

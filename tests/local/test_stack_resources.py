@@ -69,9 +69,9 @@ def test_the_templates_tables_bucket_queues_and_sender_exist_with_their_properti
     ttl = aws("dynamodb").describe_time_to_live(TableName="cobranza-IdempotencyTable")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiration")
     queue = aws("sqs").get_queue_attributes(QueueUrl=created["EmailQueue"], AttributeNames=["All"])["Attributes"]
-    assert (queue["VisibilityTimeout"], queue["MessageRetentionPeriod"]) == ("180", "345600")
+    assert (queue["VisibilityTimeout"], queue["MessageRetentionPeriod"]) == ("720", "345600")
     assert json.loads(queue["RedrivePolicy"]) == {
-        "deadLetterTargetArn": template.arn("EmailDLQ"), "maxReceiveCount": 5,
+        "deadLetterTargetArn": template.arn("EmailDLQ"), "maxReceiveCount": 10,
     }
     bucket = created["DataBucket"]
     assert aws("s3").get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"

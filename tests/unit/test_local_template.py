@@ -54,7 +54,7 @@ def test_redrive_policies_resolve_to_the_dead_letter_queue_arn(template):
     props = template.resolve(template.resource("EmailQueue").properties)
     assert props["RedrivePolicy"] == {
         "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:cobranza-EmailDLQ",
-        "maxReceiveCount": 5,
+        "maxReceiveCount": 10,
     }
 
 

@@ -23,7 +23,9 @@ TEMPLATES = {"es-MX": ("recordatorio_pago", "es_MX"), "en": ("payment_reminder",
 TIMEOUT_S = 10
 #: Meta error codes: the number can never get the message, or the person blocked the business.
 PERMANENT_CODES = {131026: "address_invalid", 131021: "address_invalid", 131030: "address_invalid",
-                   131050: "opted_out_at_provider", 100: "address_invalid"}
+                   131050: "opted_out_at_provider"}
+# (code 100, "invalid parameter", also answers a wrong phone number id or template: configuration,
+# so it is retried and ends in the DLQ rather than blacklisting every debtor's number.)
 
 
 def token() -> str:

@@ -57,15 +57,9 @@ def _local(moment: datetime, tz: str) -> datetime:
 
 
 def _at(day: date, clock: time, tz: str) -> datetime:
-    """``clock`` on ``day`` in ``tz`` as an aware datetime (a time skipped by a DST change moves
-    forward, as wall clocks do)."""
-    zone = ZoneInfo(tz)
-    naive = datetime.combine(day, clock)
-    moment = naive.replace(tzinfo=zone)
-    round_trip = moment.astimezone(timezone.utc).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != naive:  # in a spring-forward gap
-        moment = naive.replace(tzinfo=zone, fold=1)
-    return moment
+    """``clock`` on ``day`` in ``tz`` as an aware datetime (a wall time skipped by a DST change
+    lands after the change, as wall clocks do: zoneinfo's default ``fold=0``)."""
+    return datetime.combine(day, clock).replace(tzinfo=ZoneInfo(tz))
 
 
 def in_window(moment: datetime, tz: str, rules: Rules) -> bool:
@@ -103,12 +97,8 @@ def cap_reason(contacts: Iterable[datetime], moment: datetime, tz: str, rules: R
 
 
 # ---------------------------------------------------------------- stops and addresses
-def stop_reason(account: Mapping[str, Any], channel: str, today: date, rules: Rules) -> str | None:
-    """Why the account may not be contacted on ``channel`` at all today (None: it may).
-
-    ``account`` holds the stored fields: status, stage, promise_date, opted_out_channels,
-    unusable_channels, email, phone, whatsapp_opt_in.
-    """
+def status_stop_reason(account: Mapping[str, Any], today: date, rules: Rules) -> str | None:
+    """Why the account's status or stage stops every contact today, automated or in person."""
     status = account.get("status") or "active"
     if status in STOP_STATUSES:
         return f"status_{status}"
@@ -118,6 +108,23 @@ def stop_reason(account: Mapping[str, Any], channel: str, today: date, rules: Ru
             return "status_promised"
     if account.get("stage") == "judicial":
         return "judicial"
+    return None
+
+
+def promise_cutoff(today: date, rules: Rules) -> str:
+    """Promises dated before this ISO date are past their grace days today."""
+    return (today - timedelta(days=rules.promise_grace_days)).isoformat()
+
+
+def stop_reason(account: Mapping[str, Any], channel: str, today: date, rules: Rules) -> str | None:
+    """Why the account may not be contacted on ``channel`` at all today (None: it may).
+
+    ``account`` holds the stored fields: status, stage, promise_date, opted_out_channels,
+    unusable_channels, email, phone, whatsapp_opt_in.
+    """
+    reason = status_stop_reason(account, today, rules)
+    if reason:
+        return reason
     if channel in (account.get("opted_out_channels") or ()) or "all" in (account.get("opted_out_channels") or ()):
         return "opted_out"
     field = ADDRESS_FIELD.get(channel)
@@ -186,4 +193,12 @@ def trim_log(log: Iterable[str] | None, moment: datetime) -> list[str]:
 
 def logged(log: Iterable[str] | None, attempt_id: str) -> bool:
     """True when the attempt was already claimed (its id is in the log)."""
-    return any(entry.rsplit("|", 1)[-1] == attempt_id for entry in (log or ()))
+    return claimed_at(log, attempt_id) is not None
+
+
+def claimed_at(log: Iterable[str] | None, attempt_id: str) -> datetime | None:
+    """When the attempt was claimed, if its id is in the log."""
+    for entry in log or ():
+        if entry.rsplit("|", 1)[-1] == attempt_id:
+            return _instant(entry)
+    return None

@@ -42,8 +42,9 @@ def sign(key: bytes, tenant_id: str, account_id: str, now: datetime, days: int =
     return f"{payload}.{_signature(key, payload)}"
 
 
-def verify(key: bytes, token: str, now: datetime) -> tuple[str, str]:
-    """(tenant_id, account_id) of a valid token; raises InvalidLink otherwise."""
+def verify(key: bytes, token: str, now: datetime, allow_expired: bool = False) -> tuple[str, str]:
+    """(tenant_id, account_id) of a valid token; raises InvalidLink otherwise. ``allow_expired``
+    accepts a genuine token past its expiry (an opt-out must work from any old message)."""
     payload, _, signature = token.partition(".")
     if not payload or not signature or not hmac.compare_digest(_signature(key, payload), signature):
         raise InvalidLink("invalid")
@@ -51,6 +52,6 @@ def verify(key: bytes, token: str, now: datetime) -> tuple[str, str]:
         tenant_id, account_id, expires = json.loads(_unb64(payload))
     except (ValueError, TypeError):
         raise InvalidLink("invalid") from None
-    if now.timestamp() > expires:
+    if now.timestamp() > expires and not allow_expired:
         raise InvalidLink("expired")
     return str(tenant_id), str(account_id)

@@ -9,7 +9,8 @@ next-action date has come are read (the sparse due-index, never a scan). For eac
    ``skipped`` with the reason; field-visit steps become visit tasks; an account that reaches the
    judicial stage is handed off to legal (alarm and timeline entry) and gets no reminders;
 3. each attempt is stored in the account's timeline under a deterministic key *before* anything
-   is queued (a conditional put: a rerun of the same night finds it and plans nothing new);
+   is queued (a conditional put: a rerun of the same night finds it and plans nothing new; an
+   attempt it finds still open is queued again, and the sender sends it at most once);
 4. reminders are queued to their channel's queue in batches of ten;
 5. the account's derived fields and next-action date are updated (only those fields), after its
    reminders are queued, so a crash in between replans the same attempts on the rerun.
@@ -240,6 +241,9 @@ class _Planner:
     def _attempt(self, item: dict[str, Any], step: segmentation.Step, contacts: list[datetime]) -> dict[str, Any]:
         entry = self._entry(item, step.step_id, step.channel)
         if step.channel == "field_visit":
+            stop = contact_rules.status_stop_reason(item, self.today, self.rules)
+            if stop:  # no visit to a debtor who paid, disputes or promised
+                return dict(entry, status="skipped", reason=stop)
             task_id = visit_id(item["tenant_id"], item["account_id"], step.step_id, self.today)
             created = visits_repo.create_task({
                 "tenant_id": item["tenant_id"], "visit_id": task_id, "account_id": item["account_id"],

@@ -4,22 +4,24 @@ The steps, for every message, whatever the number of deliveries:
 
 1. read the attempt and the account together (one strongly consistent BatchGetItem);
 2. an attempt that is already final (sent, skipped, failed) is acknowledged without sending;
-   one whose id is already in the account's contact log was claimed by an earlier delivery
-   that died before recording its outcome: it is marked ``failed: outcome_unknown`` and not
-   sent again (never twice beats maybe twice);
+   one whose id is already in the account's contact log was claimed by another delivery: while
+   that claim is young the message comes back later (the other delivery may still be sending);
+   an older claim died before recording its outcome, which is marked ``failed:
+   outcome_unknown`` and never sent again (never twice beats maybe twice);
 3. the contact rules are evaluated again on the fresh account (payment, opt-out, promise,
    caps): a stop marks the attempt ``skipped`` with the reason; outside the debtor's contact
    hours the message is held in SQS until the window opens (``Hold``: the handler sets its
    visibility, at most 12 h at a time);
-5. the contact is claimed: one conditional write appends it to the account's contact log if
+4. the contact is claimed: one conditional write appends it to the account's contact log if
    nobody else changed the log meanwhile and the account is still contactable on the channel;
-6. the channel sends; the outcome is written to the attempt. A permanent provider refusal marks
+5. the channel sends; the outcome is written to the attempt. A permanent provider refusal marks
    the channel unusable for the account; a transient one releases the claim and retries later
    with backoff (``RetryLater``), ending in the DLQ after maxReceiveCount.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -35,7 +37,11 @@ from . import selfservice
 
 FINAL = frozenset({"sent", "skipped", "failed"})
 OPEN = ("planned", "deferred")
-MAX_HOLD_S = 12 * 3600
+#: SQS allows 12 h of visibility counted from the receive; keep a margin for the time spent.
+MAX_HOLD_S = 12 * 3600 - 15 * 60
+#: A claim younger than this may belong to a delivery still sending (the function's timeout
+#: with room to spare); an older one died between claim and outcome.
+CLAIM_LEASE = timedelta(minutes=5)
 #: An attempt not sent within this long after its planned send time is dropped as stale.
 EXPIRES_AFTER = timedelta(days=2)
 REQUIRED = ("attempt_id", "tenant_id", "account_id", "entry_id", "channel")
@@ -68,6 +74,15 @@ def _iso(moment: datetime) -> str:
 
 
 def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: datetime | None = None) -> dict[str, Any]:
+    """Delivers one reminder message (see the module docstring); raises Hold or RetryLater when
+    the message must come back later, ValueError when it is not a reminder."""
+    try:
+        return _deliver(message, receive_count, real_now)
+    except _Settled as settled:
+        return settled.result
+
+
+def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime | None) -> dict[str, Any]:
     missing = [k for k in REQUIRED if not message.get(k)]
     if missing or message["channel"] not in contact_rules.AUTOMATED_CHANNELS:
         raise ValueError(f"not a reminder message (missing {', '.join(missing) or 'a known channel'})")
@@ -84,8 +99,7 @@ def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: dateti
     if account is None:
         return _finish(message, "skipped", reason="account_not_found", now=now)
     log = list(account.get("contact_log") or [])
-    if contact_rules.logged(log, message["attempt_id"]):
-        return _finish(message, "failed", reason="outcome_unknown", now=now)
+    _check_claim(message, log, now, receive_count)
 
     tenant = tenants_repo.get_tenant_cached(tenant_id)
     policy = effective_policy(tenant.policy if tenant else None)
@@ -102,12 +116,14 @@ def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: dateti
             raise Hold(max(1, min(MAX_HOLD_S, int((decision.send_at - now).total_seconds()) + 1)))
         new_log = contact_rules.trim_log(log, now) + [contact_rules.log_entry(now, channel, message["attempt_id"])]
         version = int(account.get("contact_version") or 0)
-        if accounts_repo.swap_contact_log(tenant_id, account_id, version, new_log, channel):
+        cutoff = contact_rules.promise_cutoff(decision.send_at.astimezone(ZoneInfo(account["timezone"])).date(), rules)
+        if accounts_repo.swap_contact_log(tenant_id, account_id, version, new_log, channel, cutoff):
             break
         account = accounts_repo.read_account(tenant_id, account_id)  # changed meanwhile: decide again
         if account is None:
             return _finish(message, "skipped", reason="account_not_found", now=now)
         log = list(account.get("contact_log") or [])
+        _check_claim(message, log, now, receive_count)
     else:
         raise RetryLater(backoff_seconds(receive_count), "contact log busy")
 
@@ -128,6 +144,26 @@ def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: dateti
         raise RetryLater(backoff_seconds(receive_count), exc.reason) from exc
     metrics.add_metric(name="RemindersSent", unit="Count", value=1)
     return _finish(message, "sent", now=now, provider_message_id=provider_id)
+
+
+def _check_claim(message: Mapping[str, Any], log: list[str], now: datetime, receive_count: int) -> None:
+    """Another delivery of this attempt already claimed it: wait while that one may still be
+    sending; once its lease is over it died before recording the outcome, which stays unknown
+    (never sent again). Raises, or returns when the attempt is not claimed."""
+    claimed = contact_rules.claimed_at(log, message["attempt_id"])
+    if claimed is None:
+        return
+    if now - claimed < CLAIM_LEASE:
+        raise RetryLater(backoff_seconds(receive_count), "another delivery is sending this attempt")
+    raise _Settled(_finish(message, "failed", reason="outcome_unknown", now=now))
+
+
+class _Settled(Exception):
+    """The attempt's outcome is decided without sending (carries the result)."""
+
+    def __init__(self, result: dict[str, Any]):
+        super().__init__(result.get("status"))
+        self.result = result
 
 
 def _address(account: Mapping[str, Any], channel: str) -> str:

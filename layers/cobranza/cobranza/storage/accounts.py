@@ -264,22 +264,27 @@ def read_account(tenant_id: str, account_id: str) -> dict[str, Any] | None:
 
 
 def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: list[str],
-                     channel: str | None = None) -> bool:
+                     channel: str | None = None, promise_cutoff: str | None = None) -> bool:
     """Replaces the account's contact log if nobody changed it since ``seen_version`` was read.
 
     With ``channel`` (a claim before sending), only while the account may still be contacted on
-    it: status active or promised, channel not opted out. That makes the claim the send-time
-    guard against a payment or an opt-out recorded a moment before.
+    it: status active, or promised with a promise dated before ``promise_cutoff`` (its grace
+    is over), and the channel not opted out. That makes the claim the send-time guard against a
+    payment, a promise or an opt-out recorded a moment before.
     """
-    condition = "attribute_exists(account_id) AND (#v = :seen OR (attribute_not_exists(#v) AND :seen = :zero))"
     names = {"#v": "contact_version"}
-    values: dict[str, Any] = {":seen": {"N": str(seen_version)}, ":zero": {"N": "0"},
-                              ":log": {"L": [{"S": e} for e in log]}, ":next": {"N": str(seen_version + 1)}}
+    values: dict[str, Any] = {":log": {"L": [{"S": e} for e in log]}, ":next": {"N": str(seen_version + 1)}}
+    if seen_version:
+        condition = "attribute_exists(account_id) AND #v = :seen"
+        values[":seen"] = {"N": str(seen_version)}
+    else:
+        condition = "attribute_exists(account_id) AND attribute_not_exists(#v)"
     if channel is not None:
-        condition += " AND #st IN (:active, :promised) AND NOT contains(#oo, :ch) AND NOT contains(#oo, :all)"
-        names.update({"#st": "status", "#oo": "opted_out_channels"})
+        condition += (" AND (#st = :active OR (#st = :promised AND #pd < :cutoff))"
+                      " AND NOT contains(#oo, :ch) AND NOT contains(#oo, :all)")
+        names.update({"#st": "status", "#oo": "opted_out_channels", "#pd": "promise_date"})
         values.update({":active": {"S": "active"}, ":promised": {"S": "promised"}, ":ch": {"S": channel},
-                       ":all": {"S": "all"}})
+                       ":all": {"S": "all"}, ":cutoff": {"S": promise_cutoff or "0000-00-00"}})
     try:
         aws.client("dynamodb").update_item(
             TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id),
