@@ -50,6 +50,7 @@ PRICE = {
 ACCOUNTS_MONTH = 1_000_000
 REMINDED_SHARE = 0.20
 NIGHTS = 30
+RETENTION_DAYS = 180  # the template's TimelineRetentionDays default
 
 
 @contextlib.contextmanager
@@ -233,14 +234,15 @@ def _cost_model(plan: dict, send: dict, account_bytes: int, attempt_bytes: int, 
         "cloudwatch_logs": log_gb * PRICE["logs_ingest_gb"],
     }
     monthly = {k: round(v * reminders, 2) for k, v in per_reminder.items()}
-    # storage: the accounts, and one attempt item per reminder (kept a year: 12 months' worth)
-    monthly["dynamodb_storage"] = round((ACCOUNTS_MONTH * account_bytes + 12 * reminders * attempt_bytes) / 1e9
-                                        * PRICE["dynamodb_gb_month"], 2)
+    # storage: the accounts, and one attempt item per reminder, kept TimelineRetentionDays (TTL)
+    retention_months = RETENTION_DAYS / 30
+    monthly["dynamodb_storage"] = round((ACCOUNTS_MONTH * account_bytes + retention_months * reminders * attempt_bytes)
+                                        / 1e9 * PRICE["dynamodb_gb_month"], 2)
     monthly["secrets_manager_api"] = round(NIGHTS * 24 * 12 * 5 * PRICE["secrets_api_call"], 2)  # 5 warm senders
     infra = round(sum(monthly.values()), 2)
     ses = round(reminders * PRICE["ses_email"], 2)
     return {
-        "accounts": ACCOUNTS_MONTH, "reminders_per_month": int(reminders),
+        "accounts": ACCOUNTS_MONTH, "reminders_per_month": int(reminders), "timeline_retention_days": RETENTION_DAYS,
         "item_bytes": {"account": account_bytes, "attempt": attempt_bytes},
         "per_reminder_units": {"dynamodb_wru": wru, "dynamodb_rru": round(rru, 3),
                                "sqs_requests": round(sqs_requests, 3), "lambda_gb_s": round(lambda_gb_s, 5),

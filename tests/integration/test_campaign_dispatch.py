@@ -97,7 +97,8 @@ def test_a_night_plans_the_due_step_deferred_to_the_window_and_a_rerun_plans_not
     assert {m["send_at"] for m in messages} == {"2026-11-23T13:00:00Z"}  # 07:00 in Mexico City
     (entry,) = timeline("acme", "C0")
     assert entry["status"] == "deferred" and entry["reason"] == "outside_hours"
-    assert entry["rules"]["window"] == "07:00-22:00" and entry["rules"]["timezone"] == "America/Mexico_City"
+    assert entry["rules"] == "07:00-22:00 America/Mexico_City; 1/day; 7/7 days; promise grace 2 days"
+    assert entry["expires_at"] == int(datetime(2027, 5, 22, 8, 0, tzinfo=timezone.utc).timestamp())  # 180 days
 
     again = plan()
     assert again["accounts_due"] == 0 and again["attempts"] == 0 and drain(queues["email"]) == []

@@ -37,12 +37,13 @@ def contactable(**overrides):
 def test_the_default_policy_gives_the_legal_window_and_the_default_caps():
     rules = cr.Rules.from_policy(DEFAULT_POLICY)
     assert rules == DEFAULT == cr.Rules.from_policy({})
-    assert rules.describe() == {"window": "07:00-22:00", "max_per_day": 1, "max_per_7_days": 7, "promise_grace_days": 2}
+    assert rules.summary("America/Mexico_City") == \
+        "07:00-22:00 America/Mexico_City; 1/day; 7/7 days; promise grace 2 days"
 
 
 def test_a_policy_may_narrow_the_window():
     assert (NARROW.window_start, NARROW.window_end) == (time(8, 0), time(21, 0))
-    assert NARROW.describe()["window"] == "08:00-21:00"
+    assert NARROW.summary("America/Cancun").startswith("08:00-21:00 America/Cancun;")
 
 
 @pytest.mark.parametrize(
@@ -56,7 +57,7 @@ def test_a_policy_may_narrow_the_window():
 )
 def test_a_policy_can_never_widen_the_window_beyond_the_legal_hours(start, end, expected):
     rules = cr.Rules.from_policy({"contact_rules": {"window_start": start, "window_end": end}})
-    assert rules.describe()["window"] == expected
+    assert rules.summary("America/Tijuana").split(" ")[0] == expected
 
 
 def test_a_policy_sets_the_caps_and_the_promise_grace():

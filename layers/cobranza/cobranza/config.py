@@ -48,6 +48,8 @@ class Settings:
     #: "real" (AWS): contact hours are judged on the wall clock. "event" (local stacks and
     #: demos only): a replayed night's reminders are judged in that night's time frame.
     clock_mode: str = "real"
+    #: Days the timeline keeps a contact attempt (the table's TTL).
+    timeline_retention_days: int = 180
     #: Only set against the local stack or in tests; boto3 also reads it by itself.
     endpoint_url: str | None = None
 
@@ -75,6 +77,7 @@ class Settings:
         "whatsapp_phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
         "whatsapp_token_secret_id": "WHATSAPP_TOKEN_SECRET_ID",
         "clock_mode": "CLOCK_MODE",
+        "timeline_retention_days": "TIMELINE_RETENTION_DAYS",
         "endpoint_url": "AWS_ENDPOINT_URL",
     }
 
@@ -101,6 +104,11 @@ class Settings:
             if not raw.isdigit() or int(raw) < 1024:
                 raise ConfigError("INGEST_CHUNK_BYTES must be a whole number of bytes, at least 1024")
             values["ingest_chunk_bytes"] = int(raw)  # type: ignore[assignment]
+        if "timeline_retention_days" in values:
+            raw = values["timeline_retention_days"]
+            if not raw.isdigit() or int(raw) < 1:
+                raise ConfigError("TIMELINE_RETENTION_DAYS must be a whole number of days")
+            values["timeline_retention_days"] = int(raw)  # type: ignore[assignment]
         if values.get("clock_mode", "real") not in ("real", "event"):
             raise ConfigError("CLOCK_MODE must be real or event")
         return cls(**values)

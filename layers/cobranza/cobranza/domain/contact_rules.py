@@ -46,9 +46,11 @@ class Rules:
         return cls(max(start, LEGAL_WINDOW[0]), min(end, LEGAL_WINDOW[1]), int(raw.get("max_per_day", 1)),
                    int(raw.get("max_per_7_days", 7)), int(raw.get("promise_grace_days", 2)))
 
-    def describe(self) -> dict[str, Any]:
-        return {"window": f"{self.window_start:%H:%M}-{self.window_end:%H:%M}", "max_per_day": self.max_per_day,
-                "max_per_7_days": self.max_per_7_days, "promise_grace_days": self.promise_grace_days}
+    def summary(self, tz: str | None) -> str:
+        """The rules an attempt was judged by, compact (it is stored with every attempt):
+        ``07:00-22:00 America/Mexico_City; 1/day; 7/7 days; promise grace 2 days``."""
+        return (f"{self.window_start:%H:%M}-{self.window_end:%H:%M} {tz}; {self.max_per_day}/day; "
+                f"{self.max_per_7_days}/7 days; promise grace {self.promise_grace_days} days")
 
 
 # ---------------------------------------------------------------- hours

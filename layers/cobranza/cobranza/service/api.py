@@ -216,7 +216,7 @@ def put_policy(tenant: TenantModel, body: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- contacts
 TIMELINE_FIELDS = ("kind", "status", "reason", "channel", "step", "stage", "segment", "attempt_id", "planned_for",
-                   "planned_at", "send_at", "sent_at", "updated_at", "provider_message_id", "last_error", "visit_id",
+                   "planned_at", "send_at", "sent_at", "updated_at", "provider_message_id", "last_error", "visit_id", "rules",
                    "channels", "source", "amount", "promise_date", "created_at")
 
 

@@ -153,6 +153,8 @@ class _Planner:
         self.policy, self.rules, self.today = policy, rules, today
         self.event_time, self.offset = event_time, offset
         self.outbox = Outbox()
+        retention = timedelta(days=get_settings().timeline_retention_days)
+        self.expires_at = int((event_time + retention).timestamp())
         self._ready: list[Callable[[], None]] = []
         self.counts: Counter[str] = Counter({"accounts_due": 0, "accounts_moved": 0, "attempts": 0,
                                              "messages_queued": 0, "visits_created": 0, "legal_handoffs": 0})
@@ -176,7 +178,7 @@ class _Planner:
                 if found is None:
                     self._count(entry)
                 if entry["channel"] in REMINDER_CHANNELS and status in OPEN_STATUSES:
-                    queued.append(self._message(entry))
+                    queued.append(self._message(item, entry))
             pending = _Pending(update, len(queued), self._ready)
             for message in queued:
                 self.outbox.add(message, pending.one_sent)
@@ -231,11 +233,11 @@ class _Planner:
         return {
             "account_key": timeline_repo.account_key(item["tenant_id"], item["account_id"]),
             "entry_id": timeline_repo.attempt_entry_id(self.today.isoformat(), step_id),
-            "tenant_id": item["tenant_id"], "account_id": item["account_id"], "kind": "contact",
+            "kind": "contact",
             "attempt_id": attempt_id(item["tenant_id"], item["account_id"], step_id, self.today),
             "channel": channel, "step": step_id, "stage": item["stage"], "segment": item.get("segment"),
             "planned_for": self.today.isoformat(), "planned_at": _iso(self.event_time),
-            "created_at": _iso(clock.utcnow()),
+            "expires_at": self.expires_at,  # the table's TTL: the timeline keeps attempts this long
         }
 
     def _attempt(self, item: dict[str, Any], step: segmentation.Step, contacts: list[datetime]) -> dict[str, Any]:
@@ -248,14 +250,14 @@ class _Planner:
             created = visits_repo.create_task({
                 "tenant_id": item["tenant_id"], "visit_id": task_id, "account_id": item["account_id"],
                 "status": "unassigned", "source": f"cadence:{step.step_id}", "scheduled_on": self.today.isoformat(),
-                "created_at": entry["created_at"], "attempt": 1,
+                "created_at": _iso(clock.utcnow()), "attempt": 1,
             })
             self.counts["visits_created"] += int(created)
             return dict(entry, status="visit_created", visit_id=task_id)
         decision = contact_rules.decide(item, step.channel, self.event_time, contacts, self.rules)
         entry.update(status=decision.status, reason=decision.reason,
                      send_at=_iso(decision.send_at) if decision.send_at else None,
-                     rules=dict(self.rules.describe(), timezone=item.get("timezone")))
+                     rules=self.rules.summary(item.get("timezone")))
         return entry
 
     def _handoff(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -263,9 +265,10 @@ class _Planner:
         return dict(entry, kind="legal_handoff", status="handed_off", reason="judicial_stage",
                     entry_id=f"{self.today.isoformat()}#legal_handoff")
 
-    def _message(self, entry: dict[str, Any]) -> dict[str, Any]:
-        message = {k: entry.get(k) for k in ("attempt_id", "tenant_id", "account_id", "entry_id", "channel", "step",
-                                             "stage", "planned_for", "send_at")}
+    def _message(self, item: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+        message = {"tenant_id": item["tenant_id"], "account_id": item["account_id"],
+                   **{k: entry.get(k) for k in ("attempt_id", "entry_id", "channel", "step", "stage", "planned_for",
+                                                "send_at")}}
         if self.offset:
             message["clock_offset_s"] = round(self.offset)
         return message
