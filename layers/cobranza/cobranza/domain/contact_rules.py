@@ -21,6 +21,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from .instants import utc_stamp
+
 LEGAL_WINDOW = (time(7, 0), time(22, 0))
 STOP_STATUSES = frozenset({"paid", "settled", "disputed", "withdrawn", "legal", "payment_reported"})
 ADDRESS_FIELD = {"email": "email", "sms": "phone", "whatsapp": "phone"}
@@ -174,8 +176,7 @@ LOG_DAYS = 8  # the caps look back seven local days; one more covers any time zo
 
 
 def log_entry(moment: datetime, channel: str, attempt_id: str) -> str:
-    stamp = moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return f"{stamp}|{channel}|{attempt_id}"
+    return f"{utc_stamp(moment)}|{channel}|{attempt_id}"
 
 
 def _instant(entry: str) -> datetime:

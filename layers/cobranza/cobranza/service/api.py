@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from .. import aws
 from ..config import get_settings
+from ..domain.instants import utc_stamp
 from ..domain.policy import PolicyError, effective_policy, validate_policy
 from ..storage import accounts as accounts_repo
 from ..storage import tenants as tenants_repo
@@ -159,13 +160,13 @@ def create_upload(tenant: TenantModel, body: Mapping[str, Any] | None, now: date
         Params={"Bucket": settings.data_bucket, "Key": key, "Metadata": {"upload-id": upload_id}},
         ExpiresIn=UPLOAD_URL_SECONDS,
     )
-    stamp = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = utc_stamp(now)
     uploads_repo.create_pending(tenant.tenant_id, upload_id, key, stamp)
     return {
         "upload_id": upload_id,
         "key": key,
         "mode": mode,
-        "expires_at": (now + timedelta(seconds=UPLOAD_URL_SECONDS)).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "expires_at": utc_stamp(now + timedelta(seconds=UPLOAD_URL_SECONDS)),
         "post": {"url": post["url"], "fields": post["fields"]},
         "put": {"url": put_url, "headers": {"x-amz-meta-upload-id": upload_id}},
     }

@@ -35,6 +35,7 @@ from ..storage import alarms as alarms_repo
 from ..storage import tenants as tenants_repo
 from ..storage import timeline as timeline_repo
 from ..storage import visits as visits_repo
+from ..domain.instants import utc_stamp
 from .accounts import needs_legal_handoff, refresh_derived
 
 REMINDER_CHANNELS = ("email", "sms", "whatsapp")
@@ -53,10 +54,6 @@ def attempt_id(tenant_id: str, account_id: str, step_id: str, on: date) -> str:
 def visit_id(tenant_id: str, account_id: str, step_id: str, on: date) -> str:
     seed = f"{tenant_id}|{account_id}|{step_id}|{on.isoformat()}"
     return "vis_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("UTC")).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def run_nightly(event_time: datetime, tenant_ids: Iterable[str] | None = None,
@@ -223,7 +220,7 @@ class _Planner:
             if handoff:  # before the account records it: a failed alarm write is retried by the rerun
                 alarms_repo.raise_alarm(tenant_id, "judicial_handoff", f"account#{account_id}",
                                         f"account {account_id} reached the judicial stage and joins the legal "
-                                        "hand-off list", _iso(self.event_time))
+                                        "hand-off list", utc_stamp(self.event_time))
             if fields:
                 accounts_repo.update_fields(tenant_id, account_id, fields)
 
@@ -236,7 +233,7 @@ class _Planner:
             "kind": "contact",
             "attempt_id": attempt_id(item["tenant_id"], item["account_id"], step_id, self.today),
             "channel": channel, "step": step_id, "stage": item["stage"], "segment": item.get("segment"),
-            "planned_for": self.today.isoformat(), "planned_at": _iso(self.event_time),
+            "planned_for": self.today.isoformat(), "planned_at": utc_stamp(self.event_time),
             "expires_at": self.expires_at,  # the table's TTL: the timeline keeps attempts this long
         }
 
@@ -250,13 +247,13 @@ class _Planner:
             created = visits_repo.create_task({
                 "tenant_id": item["tenant_id"], "visit_id": task_id, "account_id": item["account_id"],
                 "status": "unassigned", "source": f"cadence:{step.step_id}", "scheduled_on": self.today.isoformat(),
-                "created_at": _iso(clock.utcnow()), "attempt": 1,
+                "created_at": utc_stamp(clock.utcnow()), "attempt": 1,
             })
             self.counts["visits_created"] += int(created)
             return dict(entry, status="visit_created", visit_id=task_id)
         decision = contact_rules.decide(item, step.channel, self.event_time, contacts, self.rules)
         entry.update(status=decision.status, reason=decision.reason,
-                     send_at=_iso(decision.send_at) if decision.send_at else None,
+                     send_at=utc_stamp(decision.send_at) if decision.send_at else None,
                      rules=self.rules.summary(item.get("timezone")))
         return entry
 

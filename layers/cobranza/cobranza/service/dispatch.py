@@ -20,7 +20,7 @@ The steps, for every message, whatever the number of deliveries:
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Any, Mapping
@@ -33,6 +33,7 @@ from ..observability import logger, metrics
 from ..storage import accounts as accounts_repo
 from ..storage import tenants as tenants_repo
 from ..storage import timeline as timeline_repo
+from ..domain.instants import utc_stamp
 from . import selfservice
 
 FINAL = frozenset({"sent", "skipped", "failed"})
@@ -67,10 +68,6 @@ class RetryLater(Exception):
 def backoff_seconds(receive_count: int) -> int:
     """30 s, 60 s, 120 s ... capped at 15 minutes."""
     return min(900, 30 * 2 ** max(0, receive_count - 1))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: datetime | None = None) -> dict[str, Any]:
@@ -133,14 +130,14 @@ def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime 
     try:
         provider_id = get_channel(channel).send(reminder)
     except PermanentFailure as exc:
-        accounts_repo.add_to_set(tenant_id, account_id, "unusable_channels", [channel], _iso(now))
+        accounts_repo.add_to_set(tenant_id, account_id, "unusable_channels", [channel], utc_stamp(now))
         _release(tenant_id, account_id, message["attempt_id"])
         return _finish(message, "failed", reason=exc.reason, now=now)
     except UnknownOutcome as exc:
         return _finish(message, "failed", reason="outcome_unknown", now=now, detail=exc.reason)
     except TransientFailure as exc:
         _release(tenant_id, account_id, message["attempt_id"])
-        timeline_repo.update_entry(tenant_id, account_id, entry_id, {"last_error": exc.reason, "updated_at": _iso(now)})
+        timeline_repo.update_entry(tenant_id, account_id, entry_id, {"last_error": exc.reason, "updated_at": utc_stamp(now)})
         raise RetryLater(backoff_seconds(receive_count), exc.reason) from exc
     metrics.add_metric(name="RemindersSent", unit="Count", value=1)
     return _finish(message, "sent", now=now, provider_message_id=provider_id)
@@ -203,9 +200,9 @@ def _release(tenant_id: str, account_id: str, attempt: str) -> None:
 def _finish(message: Mapping[str, Any], status: str, *, now: datetime, reason: str | None = None,
             **fields: Any) -> dict[str, Any]:
     """Records the attempt's outcome (only if it is still open: a concurrent delivery wins)."""
-    values = {"status": status, "reason": reason, "updated_at": _iso(now), **fields}
+    values = {"status": status, "reason": reason, "updated_at": utc_stamp(now), **fields}
     if status == "sent":
-        values["sent_at"] = _iso(now)
+        values["sent_at"] = utc_stamp(now)
     recorded = timeline_repo.update_entry(message["tenant_id"], message["account_id"], message["entry_id"],
                                           {k: v for k, v in values.items() if v is not None}, expect_status=OPEN)
     if status != "sent":

@@ -40,6 +40,7 @@ from ..storage import accounts as accounts_repo
 from ..storage import alarms as alarms_repo
 from ..storage import tenants as tenants_repo
 from ..storage import uploads as uploads_repo
+from ..domain.instants import utc_stamp
 from .accounts import refresh_derived
 
 #: Fields that come from the lender's file (an update replaces all of them).
@@ -150,10 +151,6 @@ class Tally:
         return tally
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 # ---------------------------------------------------------------- entry point
 def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
     """Processes one portfolio object and returns its summary (also written to S3); a large CSV
@@ -175,7 +172,7 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
     logger.append_keys(tenant_id=pkey.tenant_id, upload_id=upload_id)
     size = obj.size or int(s3_object.get("ContentLength") or 0)
 
-    started = _iso(now)
+    started = utc_stamp(now)
     if not uploads_repo.claim_upload(pkey.tenant_id, upload_id, obj.key, started):
         s3_object["Body"].close()
         logger.info("upload already processed; event ignored")
@@ -453,7 +450,7 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
         "by_aging_bucket": {b: tally.by_aging_bucket[b] for b in segmentation.AGING_BUCKETS if tally.by_aging_bucket[b]},
         "by_segment": dict(sorted(tally.by_segment.items())),
         "started_at": job.started_at,
-        "finished_at": _iso(datetime.now(timezone.utc)),
+        "finished_at": utc_stamp(datetime.now(timezone.utc)),
     }
     if error is not None:
         summary["error"] = {"code": error.code, "message": error.message}

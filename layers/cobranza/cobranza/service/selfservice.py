@@ -8,7 +8,7 @@ channels: the sender's claim is conditioned on that set, so it takes effect befo
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
@@ -20,15 +20,12 @@ from ..domain.contact_rules import AUTOMATED_CHANNELS
 from ..storage import accounts as accounts_repo
 from ..storage import tenants as tenants_repo
 from ..storage import timeline as timeline_repo
+from ..domain.instants import utc_stamp
 from .errors import ApiError
 
 OPT_OUT_SOURCES = ("api", "sms_keyword", "email_link", "debtor_link", "agent", "phone_call")
 MAX_PROMISE_DAYS = 30
 BLOCKED_FOR_PROMISE = frozenset({"paid", "settled", "withdrawn", "legal", "disputed"})
-
-
-def _stamp(now: datetime) -> str:
-    return now.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def link_key() -> bytes | None:
@@ -62,7 +59,7 @@ def record_opt_out(tenant_id: str, account_id: str, channels: Iterable[str], sou
                    now: datetime | None = None) -> dict[str, Any]:
     now = now or clock.utcnow()
     channels = sorted(set(channels))
-    stamp = _stamp(now)
+    stamp = utc_stamp(now)
     if not accounts_repo.add_to_set(tenant_id, account_id, "opted_out_channels", channels, stamp):
         raise ApiError(404, "not_found", f"account {account_id} not found")
     timeline_repo.put_new({
@@ -163,7 +160,7 @@ def validate_promise(body: Any, account: Mapping[str, Any], today: date) -> tupl
 
 def record_promise(tenant_id: str, account: Mapping[str, Any], amount: Decimal, on: date, source: str,
                    now: datetime) -> dict[str, Any]:
-    stamp = _stamp(now)
+    stamp = utc_stamp(now)
     fields = {"status": "promised", "promise_date": on.isoformat(), "promise_amount": amount, "updated_at": stamp}
     allowed = {":s" + str(i): {"S": s} for i, s in enumerate(sorted(BLOCKED_FOR_PROMISE))}
     if not accounts_repo.update_fields(tenant_id, account["account_id"], fields,

@@ -116,15 +116,16 @@ def encode_token(key: Mapping[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
 
 
-def decode_token(token: str | None, tenant_id: str) -> dict[str, Any] | None:
-    """A pagination token, checked to belong to the caller's tenant."""
+def decode_token(token: str | None, owner: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A pagination token, checked to belong to ``owner`` (the wire key attributes it must carry,
+    e.g. the caller's tenant): a token is never a way into another tenant's items."""
     if not token:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, TypeError):
         raise ValueError("next_token is not valid") from None
-    if not isinstance(key, dict) or key.get("tenant_id") != {"S": tenant_id}:
+    if not isinstance(key, dict) or any(key.get(name) != value for name, value in owner.items()):
         raise ValueError("next_token is not valid")
     return key
 
@@ -140,7 +141,7 @@ def list_accounts(
         "ExpressionAttributeValues": {":t": {"S": tenant_id}},
         "Limit": limit,
     }
-    start = decode_token(next_token, tenant_id)
+    start = decode_token(next_token, {"tenant_id": {"S": tenant_id}})
     if start:
         kwargs["ExclusiveStartKey"] = start
     if filters:

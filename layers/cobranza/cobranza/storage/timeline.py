@@ -8,15 +8,13 @@ idempotent.
 """
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any, Iterable, Mapping
 
 from botocore.exceptions import ClientError
 
 from .. import aws
 from ..config import get_settings
-from .accounts import from_wire, to_wire
+from .accounts import decode_token, encode_token, from_wire, to_wire
 
 
 def account_key(tenant_id: str, account_id: str) -> str:
@@ -115,15 +113,8 @@ def list_entries(tenant_id: str, account_id: str, limit: int, next_token: str | 
         "ExpressionAttributeValues": {":k": {"S": account_key(tenant_id, account_id)}},
         "Limit": limit,
     }
-    if next_token:
-        try:
-            start = json.loads(base64.urlsafe_b64decode(next_token.encode()))
-        except (ValueError, TypeError):
-            raise ValueError("next_token is not valid") from None
-        if not isinstance(start, dict) or start.get("account_key") != {"S": account_key(tenant_id, account_id)}:
-            raise ValueError("next_token is not valid")
+    start = decode_token(next_token, {"account_key": {"S": account_key(tenant_id, account_id)}})
+    if start:
         kwargs["ExclusiveStartKey"] = start
     page = aws.client("dynamodb").query(**kwargs)
-    last = page.get("LastEvaluatedKey")
-    token = base64.urlsafe_b64encode(json.dumps(last, sort_keys=True).encode()).decode() if last else None
-    return [from_wire(i) for i in page.get("Items", [])], token
+    return [from_wire(i) for i in page.get("Items", [])], encode_token(page.get("LastEvaluatedKey"))
