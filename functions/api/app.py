@@ -14,7 +14,7 @@ from chalice import Chalice, Response
 from cobranza.config import get_settings
 from cobranza.observability import logger
 from cobranza.service import api as service
-from cobranza.service import selfservice
+from cobranza.service import auth, selfservice, visit_results, visits
 
 get_settings()  # fail the cold start on a bad environment
 
@@ -62,8 +62,16 @@ def _tenant():
     return service.authenticate(app.current_request.headers)
 
 
+def _agent() -> auth.Agent:
+    return auth.authenticate_agent(app.current_request.headers)
+
+
 def _query() -> dict[str, str]:
     return dict(app.current_request.query_params or {})
+
+
+def _created(body: Any) -> Response:
+    return Response(body=body, status_code=201, headers=JSON)
 
 
 # ---------------------------------------------------------------- accounts
@@ -143,3 +151,72 @@ def get_policy() -> Any:
 @view
 def put_policy() -> Any:
     return service.put_policy(_tenant(), app.current_request.json_body)
+
+
+# ---------------------------------------------------------------- field visits: the tenant (key) and supervisors
+@app.route("/v1/visits", methods=["POST"])
+@view
+def create_visit() -> Any:
+    return _created(visits.create_visit(_tenant().tenant_id, app.current_request.json_body))
+
+
+@app.route("/v1/visits", methods=["GET"])
+@view
+def list_visits() -> Any:
+    tenant_id, _ = auth.authenticate_tenant_or_supervisor(app.current_request.headers)
+    query = _query()
+    return visits.list_visits(tenant_id, query, service.parse_limit(query.get("limit")))
+
+
+@app.route("/v1/visits/{visit_id}", methods=["GET"])
+@view
+def get_visit(visit_id: str) -> Any:
+    tenant_id, supervisor = auth.authenticate_tenant_or_supervisor(app.current_request.headers)
+    return visits.get_visit(tenant_id, visit_id, supervisor)
+
+
+@app.route("/v1/agents/positions", methods=["GET"])
+@view
+def agent_positions() -> Any:
+    tenant_id, _ = auth.authenticate_tenant_or_supervisor(app.current_request.headers)
+    return visits.agent_positions(tenant_id)
+
+
+# ---------------------------------------------------------------- field visits: the agent's app (bearer JWT)
+@app.route("/v1/me/visits", methods=["GET"])
+@view
+def my_visits() -> Any:
+    return visits.my_visits(_agent(), _query())
+
+
+@app.route("/v1/me/visits/{visit_id}/checkin", methods=["POST"])
+@view
+def check_in(visit_id: str) -> Any:
+    return visit_results.check_in(_agent(), visit_id, app.current_request.json_body)
+
+
+@app.route("/v1/me/visits/{visit_id}/result", methods=["POST"])
+@view
+def post_result(visit_id: str) -> Any:
+    agent = _agent()
+    status, body = visit_results.submit_result(agent, visit_id, app.current_request.json_body)
+    return Response(body=body, status_code=status, headers=JSON)
+
+
+@app.route("/v1/me/photos", methods=["POST"])
+@view
+def create_photo_upload() -> Any:
+    return _created(visits.photo_upload(_agent(), app.current_request.json_body))
+
+
+@app.route("/v1/me/locations", methods=["POST"])
+@view
+def post_locations() -> Any:
+    return visits.record_locations(_agent(), app.current_request.json_body)
+
+
+# ---------------------------------------------------------------- photo links in the tenant's emails (signed token)
+@app.route("/v1/photos/{token}", methods=["GET"])
+@view
+def photo_link(token: str) -> Any:
+    return Response(body="", status_code=302, headers={"Location": visits.open_photo(token), "Cache-Control": "no-store"})

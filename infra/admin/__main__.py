@@ -4,6 +4,9 @@
         -> {"tenant_id": ..., "api_key": ...}   (the key is shown once; only its hash is stored)
     python -m infra.admin tenant key <tenant_id>
         -> {"tenant_id": ..., "api_key": ...}   (an additional key)
+    python -m infra.admin agent create <tenant_id> <email> --password PW [--supervisor]
+            [--home LAT,LON] [--zone Z]... [--capacity N] [--name NAME]
+        -> {"agent_id", "username", "user_pool_id", "client_id", ...}   (sign in with USER_PASSWORD_AUTH)
 
 Target: the running local stack (make serve) when there is one, else the CloudFormation stack
 named by --stack-name (default: $COBRANZA_STACK or "cobranza") with your AWS credentials.
@@ -38,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--timezone", default="America/Mexico_City", help="IANA zone of the tenant's 'today'")
     key = tenant.add_parser("key", help="issue an additional API key")
     key.add_argument("tenant_id")
+
+    agent = groups.add_parser("agent", help="field agents (Cognito users)").add_subparsers(dest="action", required=True)
+    create_agent = agent.add_parser("create", help="create a field agent (or supervisor) of a tenant")
+    create_agent.add_argument("tenant_id")
+    create_agent.add_argument("email")
+    create_agent.add_argument("--password", required=True, help="at least 10 characters, upper and lower case, a digit")
+    create_agent.add_argument("--supervisor", action="store_true", help="also sees every visit and agent of the tenant")
+    create_agent.add_argument("--home", metavar="LAT,LON", help="home base: where routes start and assignment measures from")
+    create_agent.add_argument("--zone", action="append", default=[], metavar="Z",
+                              help="a state, city, postal code or postal prefix like 06* (repeatable; none = everywhere)")
+    create_agent.add_argument("--capacity", type=int, help="visits a day (default: the policy's, 12)")
+    create_agent.add_argument("--name", help="display name")
     return parser
 
 
@@ -49,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             result = commands.create_tenant(target, args.tenant_id, args.name, args.notify, args.timezone)
         elif args.group == "tenant" and args.action == "key":
             result = commands.issue_key(target, args.tenant_id)
+        elif args.group == "agent" and args.action == "create":
+            result = commands.create_agent(target, args.tenant_id, args.email, args.password, args.supervisor,
+                                           args.home, args.zone, args.capacity, args.name)
         else:  # pragma: no cover - argparse enforces the choices
             raise SystemExit(2)
     except commands.AdminError as exc:

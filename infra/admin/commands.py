@@ -1,10 +1,13 @@
 """The admin commands, on top of the platform's own repositories."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from cobranza.domain.portfolio import normalize_email, valid_timezone, FieldError
-from cobranza.storage import tenants
+from cobranza.storage import agents, tenants
+from cobranza.domain.instants import utc_stamp
 from cobranza.storage.models import bind_models
 
 from .target import Target
@@ -45,3 +48,66 @@ def issue_key(target: Target, tenant_id: str) -> dict[str, Any]:
     if tenants.get_tenant(tenant_id) is None:
         raise AdminError("not_found", f"no tenant {tenant_id}")
     return {"tenant_id": tenant_id, "api_key": tenants.issue_api_key(tenant_id)}
+
+
+def parse_home(raw: str | None) -> tuple[Decimal, Decimal] | None:
+    """``--home LAT,LON`` as decimals (None when not given)."""
+    if raw is None:
+        return None
+    try:
+        lat, lon = (Decimal(part.strip()) for part in raw.split(","))
+    except (ValueError, ArithmeticError):
+        raise AdminError("invalid_home", "--home takes LAT,LON, e.g. 19.4326,-99.1332") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise AdminError("invalid_home", "--home: latitude -90..90, longitude -180..180")
+    return lat, lon
+
+
+def create_agent(target: Target, tenant_id: str, email: str, password: str, supervisor: bool, home: str | None,
+                 zones: list[str], capacity: int | None, name: str | None) -> dict[str, Any]:
+    """A Cognito user (custom:tenant_id, groups) and its agent record (home base, zones, capacity)."""
+    try:
+        email = normalize_email(email)
+    except FieldError:
+        raise AdminError("invalid_email", f"{email} is not a valid email address") from None
+    home_base = parse_home(home)
+    if capacity is not None and not 1 <= capacity <= 100:
+        raise AdminError("invalid_capacity", "--capacity: visits a day, 1 to 100")
+    zones = [z.strip() for z in zones if z.strip()]
+    _bind(target)
+    settings = target.settings()
+    if not settings.agent_pool_id or not settings.agent_pool_client_id:
+        raise AdminError("no_user_pool", "the stack has no AgentPool/AgentPoolClient (deploy the current template)")
+    if tenants.get_tenant(tenant_id) is None:
+        raise AdminError("not_found", f"no tenant {tenant_id}")
+    from cobranza import aws
+
+    cognito = aws.client("cognito-idp")
+    pool = settings.agent_pool_id
+    try:
+        user = cognito.admin_create_user(
+            UserPoolId=pool, Username=email, MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"},
+                            {"Name": "custom:tenant_id", "Value": tenant_id}],
+        )["User"]
+    except cognito.exceptions.UsernameExistsException:
+        raise AdminError("agent_exists", f"a user {email} already exists in the agents' pool") from None
+    username = user["Username"]
+    try:
+        cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+    except cognito.exceptions.InvalidPasswordException as exc:
+        cognito.admin_delete_user(UserPoolId=pool, Username=username)
+        raise AdminError("invalid_password", exc.response["Error"].get("Message", "the password breaks the pool's policy")) from None
+    groups = ["agents", "supervisors"] if supervisor else ["agents"]
+    for group in groups:
+        cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
+    attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+    agent_id = attributes.get("sub") or username
+    agents.create_agent({
+        "tenant_id": tenant_id, "agent_id": agent_id, "email": email, "name": name or email.split("@")[0],
+        "role": "supervisor" if supervisor else "agent", "zones": zones or None,
+        "home_lat": home_base[0] if home_base else None, "home_lon": home_base[1] if home_base else None,
+        "capacity": capacity, "active": True, "created_at": utc_stamp(datetime.now(timezone.utc)),
+    })
+    return {"agent_id": agent_id, "username": email, "user_pool_id": pool, "client_id": settings.agent_pool_client_id,
+            "tenant_id": tenant_id, "groups": groups}

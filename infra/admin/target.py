@@ -37,6 +37,9 @@ class Target:
             alarms_table=r.get("AlarmsTable", ""),
             timeline_table=r.get("TimelineTable", ""),
             visits_table=r.get("VisitsTable", ""),
+            agents_table=r.get("AgentsTable", ""),
+            agent_pool_id=r.get("AgentPool"),
+            agent_pool_client_id=r.get("AgentPoolClient"),
             email_queue_url=r.get("EmailQueue", ""),
             sms_queue_url=r.get("SmsQueue", ""),
             whatsapp_queue_url=r.get("WhatsAppQueue", ""),
@@ -67,15 +70,28 @@ def resolve(stack_name: str | None, endpoint_url: str | None) -> Target:
 
 
 def _local(endpoint: str) -> Target:
-    """Local physical names are a function of the template (infra.local.template)."""
+    """Local physical names are a function of the template (infra.local.template), except the ids
+    moto assigns at creation (Cognito): those come from the running stack's state file, or are
+    looked up by name when the stack at `endpoint` did not write one (tests)."""
+    from infra.local.resources import bind_existing_ids
+    from infra.local.state import NoRunningStack, read_state
     from infra.local.template import LocalTemplate
 
     if not _reachable(endpoint):
         raise SystemExit(f"no local stack answers at {endpoint}: start it with `make serve`")
     _use_local_credentials(endpoint)
     template = LocalTemplate(REPO_ROOT / "template.yaml", aws_endpoint=endpoint)
+    try:
+        state = read_state(REPO_ROOT)
+    except NoRunningStack:
+        state = {}
+    if state.get("aws_endpoint", "").rstrip("/") == endpoint.rstrip("/"):
+        resources = {**template.names(), **(state.get("resources") or {})}
+    else:
+        bind_existing_ids(template, endpoint_url=endpoint)
+        resources = template.names()
     sender = str(template.parameters.get("SenderEmail", "no-reply@example.com"))
-    return Target("local", template.names(), endpoint, template.region, sender)
+    return Target("local", resources, endpoint, template.region, sender)
 
 
 def _use_local_credentials(endpoint: str) -> None:

@@ -196,6 +196,48 @@ def failed_item_ids(response: Any, message_ids: Iterable[str]) -> set[str] | Non
     return kept
 
 
+# --------------------------------------------------------------------------- DynamoDB streams
+
+
+def dynamodb_stream_record(record: Mapping[str, Any], *, stream_arn: str, region: str) -> dict:
+    """A `GetRecords` record (as boto3 returns it) in the shape Pipes and Lambda hand on.
+
+    `ApproximateCreationDateTime` becomes epoch seconds, binary attribute values base64 text, and
+    the stream ARN is added as `eventSourceARN` (moto's records also say us-east-1 everywhere).
+    """
+    ddb = record["dynamodb"]
+    created = ddb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        created = int(created.timestamp())
+    inner: dict[str, Any] = {"ApproximateCreationDateTime": created, "Keys": _json_attributes(ddb.get("Keys") or {})}
+    for image in ("NewImage", "OldImage"):
+        if image in ddb:
+            inner[image] = _json_attributes(ddb[image])
+    inner["SequenceNumber"] = ddb["SequenceNumber"]
+    inner["SizeBytes"] = ddb.get("SizeBytes", 0)
+    inner["StreamViewType"] = ddb.get("StreamViewType")
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": inner,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def _json_attributes(value: Any) -> Any:
+    """DynamoDB JSON as it travels in events: botocore's decoded `B`/`BS` bytes back to base64."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Mapping):
+        return {key: _json_attributes(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_attributes(item) for item in value]
+    return value
+
+
 # --------------------------------------------------------------------------- Lambda destinations
 
 

@@ -1,4 +1,4 @@
-"""Read-only peeks into the in-process moto server's state, for what the AWS API cannot tell.
+"""Peeks into the in-process moto server's state, for what the AWS API cannot tell (and one cleanup).
 
 The local SQS poller shortens the visibility of messages a handler failed, so retries come back
 in a second instead of after the queue's timeout. It must not undo a handler that deferred a
@@ -26,3 +26,18 @@ def sqs_visible_at(account_id: str, region: str, queue_name: str, receipt_handle
     except Exception:  # best effort by design
         return None
     return None
+
+
+def forget_shard_iterator(iterator: str | None) -> None:
+    """Drop a used DynamoDB stream iterator from moto, which otherwise keeps every one it hands
+    out (about 2 KB each: a pipe polling a few times a second would grow by tens of MB an hour).
+    moto's iterators look like `<stream arn>|1|<random>`; anything else is left alone."""
+    if not iterator or "|" not in iterator:
+        return
+    try:
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        _, _, _, region, account_id = iterator.split(":", 5)[:5]
+        dynamodbstreams_backends[account_id][region].shard_iterators.pop(iterator, None)
+    except Exception:  # best effort by design
+        return

@@ -40,11 +40,30 @@ class Poller(threading.Thread):
     in-process, so the extra requests cost next to nothing.
     """
 
-    def __init__(self, name: str, sqs: Any, queue_url: str) -> None:
+    idle_wait = IDLE_WAIT_S
+
+    def __init__(self, name: str, sqs: Any, queue_url: str | None) -> None:
         super().__init__(name=name, daemon=True)
         self.sqs = sqs
         self.queue_url = queue_url
         self._stop_event = threading.Event()
+
+    @property
+    def source_name(self) -> str:
+        """What `wait_idle` names when this source is still busy."""
+        return (self.queue_url or self.name).rsplit("/", 1)[-1]
+
+    def backlog(self) -> int:
+        """Work waiting at the source (messages queued, in flight or delayed), for `wait_idle`."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -60,7 +79,7 @@ class Poller(threading.Thread):
                 busy = False
                 self._stop_event.wait(1.0)
             if not busy:
-                self._stop_event.wait(IDLE_WAIT_S)
+                self._stop_event.wait(self.idle_wait)
 
     def poll_once(self) -> bool:
         raise NotImplementedError

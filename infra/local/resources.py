@@ -5,8 +5,8 @@ Works against the moto server (clients with an `endpoint_url`) and inside moto's
 
 Each supported resource type has a small creator registered with `@creates(...)`; resources are
 created in dependency order (a dead-letter queue before the queue whose RedrivePolicy names it, a
-user pool before its clients), and identifiers AWS assigns at creation (Cognito ids) are recorded
-with `LocalTemplate.bind` so later `!Ref`s resolve to them. CloudFormation properties are passed
+user pool before its clients), and identifiers AWS assigns at creation (Cognito ids, stream ARNs)
+are recorded with `LocalTemplate.bind` so later `!Ref`s and `!GetAtt`s resolve to them. CloudFormation properties are passed
 through to the API after renaming the few that differ and dropping what the API does not take
 (checked against botocore's model); IAM and resource policies are not emulated.
 """
@@ -202,7 +202,9 @@ def _create_table(ctx: _Context, resource: Resource) -> None:
         params["StreamSpecification"] = dict(params["StreamSpecification"], StreamEnabled=True)
     if "BillingMode" not in params and "ProvisionedThroughput" not in params:
         params["BillingMode"] = "PAY_PER_REQUEST"
-    client.create_table(**fit_to_shape(client, "CreateTable", params))
+    table = client.create_table(**fit_to_shape(client, "CreateTable", params))["TableDescription"]
+    if table.get("LatestStreamArn"):  # its label is the creation time: known only now
+        ctx.template.bind(resource.logical_id, StreamArn=table["LatestStreamArn"])
     ttl = props.get("TimeToLiveSpecification")
     if ttl and _truthy(ttl.get("Enabled")):
         client.update_time_to_live(
@@ -379,6 +381,19 @@ def _create_user_pool_group(ctx: _Context, resource: Resource) -> None:
     client.create_group(**fit_to_shape(client, "CreateGroup", props))
 
 
+# --------------------------------------------------------------------------- EventBridge Pipes
+
+
+@creates("AWS::Pipes::Pipe")
+def _create_pipe(ctx: _Context, resource: Resource) -> None:
+    """Recorded in moto (ListPipes, DescribePipe); `infra.local.pipes` moves the records."""
+    client = ctx.client("pipes")
+    props = dict(ctx.properties(resource), Name=ctx.template.base_name(resource.logical_id))
+    if isinstance(props.get("Tags"), list):
+        props["Tags"] = {tag["Key"]: str(tag["Value"]) for tag in props["Tags"]}
+    client.create_pipe(**fit_to_shape(client, "CreatePipe", props))
+
+
 # --------------------------------------------------------------------------- SSM & SES
 
 
@@ -420,3 +435,26 @@ def _verify_ses_identity(ctx: _Context, identity: str) -> None:
         ses.verify_email_identity(EmailAddress=identity)
     else:
         ses.verify_domain_identity(Domain=identity)
+
+
+def bind_existing_ids(template: LocalTemplate, session_or_clients: Any = None, *, endpoint_url: str | None = None) -> None:
+    """Bind the ids AWS assigned when a running stack created its Cognito pools and clients,
+    found by name (for commands that reach a stack they did not start, without its state file)."""
+    clients = client_factory(session_or_clients, endpoint_url=endpoint_url, region=template.region)
+    pools = template.of_type("AWS::Cognito::UserPool")
+    if not pools:
+        return
+    idp = clients("cognito-idp")
+    existing = {pool["Name"]: pool["Id"] for pool in idp.list_user_pools(MaxResults=60)["UserPools"]}
+    for logical_id in pools:
+        if template.base_name(logical_id) in existing:
+            template.bind(logical_id, ref=existing[template.base_name(logical_id)])
+    for logical_id, resource in template.of_type("AWS::Cognito::UserPoolClient").items():
+        props = template.resolve(resource.properties)
+        if props["UserPoolId"] not in existing.values():
+            continue
+        name = props.get("ClientName", template.base_name(logical_id))
+        listed = idp.list_user_pool_clients(UserPoolId=props["UserPoolId"], MaxResults=60)["UserPoolClients"]
+        client_id = next((c["ClientId"] for c in listed if c["ClientName"] == name), None)
+        if client_id:
+            template.bind(logical_id, ref=client_id)

@@ -1,5 +1,5 @@
-"""The local stack: moto server + resources from the template + the template's events, dispatched
-to the handlers running in warm worker processes. No Docker.
+"""The local stack: moto server + resources from the template + the template's events (and pipes),
+dispatched to the handlers running in warm worker processes. No Docker.
 
     with LocalStack(root) as stack:                  # or stack.start() / stack.stop()
         s3 = stack.client("s3")
@@ -36,6 +36,7 @@ from infra.local.clock import Clock, ScheduleTarget, schedule_targets
 from infra.local.events import Sequencer
 from infra.local.logs import STACK_LOG, LogEcho
 from infra.local.net import bind_server, free_port
+from infra.local.pipes import PipePoller, pipe_specs
 from infra.local.pollers import Poller, S3EventSource, SqsEventSource
 from infra.local.resources import client_factory, create_resources, declared_notifications
 from infra.local.runtime import CREDENTIALS, FunctionPool, InvokeResult, worker_config
@@ -275,6 +276,7 @@ class LocalStack:
         )
         self._wire_s3_events()
         self._wire_sqs_events()
+        self._wire_pipes()
         if api_functions:
             self._api = ApiServer(template, self._invoke, host=HOST, port=self._api_port)
             self._api_port = self._api.port
@@ -509,21 +511,20 @@ class LocalStack:
                     retry_visibility=self._retry_visibility,
                 ))
 
+    def _wire_pipes(self) -> None:
+        """A poller per DynamoDB stream -> SQS pipe, its iterators taken now (StartingPosition)."""
+        for pipe in pipe_specs(self.template):
+            poller = PipePoller(pipe, streams=self.client("dynamodbstreams"), sqs=self.client("sqs"),
+                                activity=self._activity)
+            poller.prime()
+            self._pollers.append(poller)
+
     def _queue_backlog(self) -> dict[str, int]:
         backlog = {}
-        sqs = self.client("sqs")
         for poller in self._pollers:
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=poller.queue_url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
-            count = sum(int(value) for value in attributes.values())
+            count = poller.backlog()
             if count:
-                backlog[poller.queue_url.rsplit("/", 1)[-1]] = count
+                backlog[poller.source_name] = count
         return backlog
 
     # ------------------------------------------------------------------ helpers

@@ -9,8 +9,8 @@ Local naming (deterministic, unlike CloudFormation's random suffixes):
 - most resources: `<StackName>-<LogicalId>` unless the template names them;
 - `!Ref Queue` is the queue URL on the local endpoint, `!Ref Topic` the topic ARN;
 - buckets use their `BucketName` (or a lower-case `<stack>-<logicalid>`);
-- identifiers AWS generates at creation (Cognito pool and client ids) are placeholders until
-  `bind()` records the real ones (`create_resources` does so).
+- identifiers AWS generates at creation (Cognito pool and client ids, a table's StreamArn) are
+  placeholders until `bind()` records the real ones (`create_resources` does so).
 """
 
 from __future__ import annotations
@@ -156,6 +156,7 @@ _NO_VALUE = object()  # AWS::NoValue: drops the enclosing key or list item
 _ATTRIBUTES: dict[str, dict[str, str]] = {
     "AWS::DynamoDB::Table": {
         "Arn": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+        # A placeholder: the real label is the creation time (`create_resources` binds it).
         "StreamArn": "arn:aws:dynamodb:{region}:{account}:table/{name}/stream/1970-01-01T00:00:00.000",
     },
     "AWS::SQS::Queue": {
@@ -186,6 +187,11 @@ _ATTRIBUTES: dict[str, dict[str, str]] = {
         "UserPoolId": "{ref}",
     },
     "AWS::Cognito::UserPoolClient": {"ClientId": "{ref}"},
+    "AWS::Pipes::Pipe": {
+        "Arn": "arn:aws:pipes:{region}:{account}:pipe/{name}",
+        "CurrentState": "RUNNING",
+        "StateReason": "",
+    },
     "AWS::SSM::Parameter": {},  # Type and Value come from the properties (see _attribute)
 }
 
@@ -208,6 +214,7 @@ _NAME_PROPERTIES = {
     "AWS::Cognito::UserPool": "UserPoolName",
     "AWS::SES::EmailIdentity": "EmailIdentity",
     "AWS::SecretsManager::Secret": "Name",
+    "AWS::Pipes::Pipe": "Name",
 }
 
 

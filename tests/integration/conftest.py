@@ -29,7 +29,7 @@ def _reset_caches() -> None:
 @pytest.fixture
 def stack(monkeypatch):
     """Every resource of the template, in moto; the functions' environment set."""
-    for function in ("IngestFunction", "CampaignFunction", "DispatchFunction", "ApiFunction"):
+    for function in ("IngestFunction", "CampaignFunction", "DispatchFunction", "ApiFunction", "NotifyFunction"):
         for key, value in TEMPLATE.function_environment(function).items():
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -41,9 +41,23 @@ def stack(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         create_resources(TEMPLATE)
+        # ids moto assigned at creation (the environment above had the template's placeholders)
+        monkeypatch.setenv("AGENT_POOL_ID", TEMPLATE.physical_name("AgentPool"))
+        monkeypatch.setenv("AGENT_POOL_CLIENT_ID", TEMPLATE.physical_name("AgentPoolClient"))
         _reset_caches()
+        _trust_moto_pool_keys(monkeypatch)
         yield TEMPLATE
     _reset_caches()
+
+
+def _trust_moto_pool_keys(monkeypatch) -> None:
+    """The API fetches the pool's JWKS over HTTP; in-process, it gets moto's published keys."""
+    from moto.utilities.utils import load_resource
+
+    from cobranza.service import auth
+
+    auth.signing_keys.reset()
+    monkeypatch.setattr(auth.signing_keys, "fetch", lambda url: load_resource("cognitoidp/resources/jwks-public.json"))
 
 
 @pytest.fixture

@@ -40,13 +40,15 @@ def test_pynamodb_models_match_the_template_tables(stack):
     tables = {logical_id: TEMPLATE.resources[logical_id].properties for logical_id in TEMPLATE.tables}
     by_setting = {"accounts_table": "AccountsTable", "tenants_table": "TenantsTable",
                   "api_keys_table": "ApiKeysTable", "uploads_table": "UploadsTable",
-                  "alarms_table": "AlarmsTable", "timeline_table": "TimelineTable", "visits_table": "VisitsTable"}
+                  "alarms_table": "AlarmsTable", "timeline_table": "TimelineTable", "visits_table": "VisitsTable",
+                  "agents_table": "AgentsTable"}
     for model in ALL_MODELS:
         declared = tables[by_setting[model.Meta.settings_field]]
         schema = model_key_schema(model)
         assert schema["KeySchema"] == declared["KeySchema"], model.__name__
         declared_indexes = [{"IndexName": i["IndexName"], "KeySchema": i["KeySchema"]} for i in declared.get("GlobalSecondaryIndexes", [])]
-        assert schema["GlobalSecondaryIndexes"] == declared_indexes, model.__name__
+        by_name = lambda indexes: sorted(indexes, key=lambda i: i["IndexName"])  # noqa: E731
+        assert by_name(schema["GlobalSecondaryIndexes"]) == by_name(declared_indexes), model.__name__
         types = {a["AttributeName"]: a["AttributeType"] for a in declared["AttributeDefinitions"]}
         for name, attr in model.get_attributes().items():
             if name in types:

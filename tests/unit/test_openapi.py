@@ -179,7 +179,7 @@ def test_the_upload_ticket_matches_its_schema(spec, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     settings = Settings(data_bucket="cobranza-data-123456789012-us-east-1", accounts_table="a", tenants_table="t",
                         api_keys_table="k", uploads_table="u", idempotency_table="i", alarms_table="al",
-                        timeline_table="tl", visits_table="v", email_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/e",
+                        timeline_table="tl", visits_table="v", agents_table="ag", email_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/e",
                         sms_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/s",
                         whatsapp_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/w",
                         sender_email="no-reply@example.com")

@@ -26,6 +26,7 @@ class Settings:
     alarms_table: str
     timeline_table: str
     visits_table: str
+    agents_table: str
     email_queue_url: str
     sms_queue_url: str
     whatsapp_queue_url: str
@@ -45,6 +46,9 @@ class Settings:
     whatsapp_api_url: str | None = None
     whatsapp_phone_number_id: str | None = None
     whatsapp_token_secret_id: str | None = None
+    #: The field agents' Cognito user pool and the mobile app's client (the API checks JWTs).
+    agent_pool_id: str | None = None
+    agent_pool_client_id: str | None = None
     #: "real" (AWS): contact hours are judged on the wall clock. "event" (local stacks and
     #: demos only): a replayed night's reminders are judged in that night's time frame.
     clock_mode: str = "real"
@@ -63,6 +67,7 @@ class Settings:
         "alarms_table": "ALARMS_TABLE",
         "timeline_table": "TIMELINE_TABLE",
         "visits_table": "VISITS_TABLE",
+        "agents_table": "AGENTS_TABLE",
         "email_queue_url": "EMAIL_QUEUE_URL",
         "sms_queue_url": "SMS_QUEUE_URL",
         "whatsapp_queue_url": "WHATSAPP_QUEUE_URL",
@@ -76,6 +81,8 @@ class Settings:
         "whatsapp_api_url": "WHATSAPP_API_URL",
         "whatsapp_phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
         "whatsapp_token_secret_id": "WHATSAPP_TOKEN_SECRET_ID",
+        "agent_pool_id": "AGENT_POOL_ID",
+        "agent_pool_client_id": "AGENT_POOL_CLIENT_ID",
         "clock_mode": "CLOCK_MODE",
         "timeline_retention_days": "TIMELINE_RETENTION_DAYS",
         "endpoint_url": "AWS_ENDPOINT_URL",

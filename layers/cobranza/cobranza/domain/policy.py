@@ -7,9 +7,15 @@ its thresholds. ``effective_policy`` returns the merged, validated document.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Mapping
 
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+
+from .geo import FLAG_REASONS
+from .questionnaires import (DEFAULT_QUESTIONNAIRE_ID, DEFAULT_QUESTIONNAIRES, QUESTION_ID_PATTERN, QUESTIONNAIRE_SCHEMA,
+                             questionnaire_problems)
+from .visits import DEFAULT_OUTCOME_RULES, OUTCOME_RULES_SCHEMA
 
 CHANNELS = ["email", "sms", "whatsapp", "field_visit"]
 
@@ -63,7 +69,20 @@ DEFAULT_POLICY: dict[str, Any] = {
         "max_future_minutes": 5,
         "max_age_days": 7,
         "reject_distance_m": 1000,
+        # Reasons that reject instead of flag (mock locations and distances over
+        # reject_distance_m always reject).
+        "reject_reasons": [],
     },
+    "visits": {
+        "capacity_per_day": 12,
+        "questionnaire": DEFAULT_QUESTIONNAIRE_ID,
+        "sla_days": 3,
+        "photo_max_mb": 10,
+    },
+    # Questionnaire id -> definition (domain.questionnaires).
+    "questionnaires": copy.deepcopy(DEFAULT_QUESTIONNAIRES),
+    # Visit outcome -> next step (domain.visits.next_step).
+    "outcome_rules": copy.deepcopy(DEFAULT_OUTCOME_RULES),
     "alarms": {"upload_reject_share": 0.05, "snapshot_max_withdraw_share": 0.5},
     "notifications": {"emails": []},
 }
@@ -158,8 +177,29 @@ POLICY_SCHEMA: dict[str, Any] = {
                 "max_future_minutes": {"type": "integer", "minimum": 0, "maximum": 5},
                 "max_age_days": {"type": "integer", "minimum": 0, "maximum": 7},
                 "reject_distance_m": {"type": "number", "minimum": 150, "maximum": 1000},
+                "reject_reasons": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {"type": "string", "enum": list(FLAG_REASONS)},
+                },
             },
         },
+        "visits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "capacity_per_day": {"type": "integer", "minimum": 1, "maximum": 100},
+                "questionnaire": {"type": "string", "minLength": 1},
+                "sla_days": {"type": "integer", "minimum": 1, "maximum": 30},
+                "photo_max_mb": {"type": "integer", "minimum": 1, "maximum": 10},
+            },
+        },
+        "questionnaires": {
+            "type": "object",
+            "maxProperties": 20,
+            "additionalProperties": QUESTIONNAIRE_SCHEMA,
+        },
+        "outcome_rules": OUTCOME_RULES_SCHEMA,
         "alarms": {
             "type": "object",
             "additionalProperties": False,
@@ -175,6 +215,9 @@ POLICY_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+_QUESTIONNAIRE_ID = re.compile(QUESTION_ID_PATTERN)
 
 
 class PolicyError(ValueError):
@@ -208,6 +251,27 @@ def validate_policy(document: Mapping[str, Any]) -> None:
             "invalid policy",
             [{"field": "contact_rules", "message": "window_start must be before window_end"}],
         )
+    problems = _questionnaire_problems(document)
+    if problems:
+        raise PolicyError("invalid policy", problems)
+
+
+def _questionnaire_problems(document: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every questionnaire's definition errors, and a ``visits.questionnaire`` that names none.
+    A section the document leaves out is the default's (as in ``effective_policy``)."""
+    questionnaires = document.get("questionnaires", DEFAULT_QUESTIONNAIRES)
+    problems = []
+    for qid, questionnaire in questionnaires.items():
+        if not _QUESTIONNAIRE_ID.match(qid):
+            problems.append({"field": f"questionnaires.{qid}", "message": "questionnaire ids are snake_case"})
+        for problem in questionnaire_problems(questionnaire):
+            field = ".".join(part for part in ("questionnaires", qid, problem["field"]) if part)
+            problems.append({"field": field, "message": problem["message"]})
+    chosen = (document.get("visits") or {}).get("questionnaire", DEFAULT_QUESTIONNAIRE_ID)
+    if chosen not in questionnaires:
+        problems.append({"field": "visits.questionnaire",
+                         "message": f"no questionnaire {chosen!r} in questionnaires"})
+    return problems
 
 
 def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:

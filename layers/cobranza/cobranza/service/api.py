@@ -19,6 +19,7 @@ from ..storage import uploads as uploads_repo
 from ..files.reports import report_prefix
 from ..storage.models import TenantModel
 from .accounts import derive_for_item
+from .auth import authenticate_tenant
 from .errors import ApiError
 from . import selfservice
 from ..storage import timeline as timeline_repo
@@ -35,14 +36,7 @@ ACCOUNT_FILTERS = {"stage": "stage", "segment": "segment", "bucket": "aging_buck
 
 def authenticate(headers: Mapping[str, str]) -> TenantModel:
     """The tenant of the request's ``x-api-key`` (401 without a valid one)."""
-    api_key = headers.get("x-api-key") or ""
-    if not api_key:
-        raise ApiError(401, "unauthorized", "missing x-api-key header")
-    tenant_id = tenants_repo.tenant_for_key(api_key)
-    tenant = tenants_repo.get_tenant(tenant_id) if tenant_id else None
-    if tenant is None:
-        raise ApiError(401, "unauthorized", "invalid API key")
-    return tenant
+    return authenticate_tenant(headers)
 
 
 def tenant_today(tenant: TenantModel, now: datetime | None = None) -> date:
@@ -218,14 +212,17 @@ def put_policy(tenant: TenantModel, body: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- contacts
 TIMELINE_FIELDS = ("kind", "status", "reason", "channel", "step", "stage", "segment", "attempt_id", "planned_for",
                    "planned_at", "send_at", "sent_at", "updated_at", "provider_message_id", "last_error", "visit_id", "rules",
-                   "channels", "source", "amount", "promise_date", "created_at")
+                   "channels", "source", "amount", "promise_date", "created_at", "outcome", "agent_id", "reasons",
+                   "distance_m", "account_status", "revisit_visit_id", "captured_at")
 
 
 def timeline_view(entry: Mapping[str, Any]) -> dict[str, Any]:
     view = {k: entry[k] for k in TIMELINE_FIELDS if entry.get(k) not in (None, "")}
     if isinstance(view.get("amount"), Decimal):
         view["amount"] = f"{view['amount']:.2f}"
-    view["at"] = entry.get("sent_at") or entry.get("send_at") or entry.get("planned_at") or entry.get("created_at")
+    if isinstance(view.get("distance_m"), Decimal):
+        view["distance_m"] = float(view["distance_m"])
+    view["at"] = entry.get("captured_at") or entry.get("sent_at") or entry.get("send_at") or entry.get("planned_at") or entry.get("created_at")
     return view
 
 

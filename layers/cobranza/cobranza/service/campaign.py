@@ -36,6 +36,7 @@ from ..storage import tenants as tenants_repo
 from ..storage import timeline as timeline_repo
 from ..storage import visits as visits_repo
 from ..domain.instants import utc_stamp
+from . import visits
 from .accounts import needs_legal_handoff, refresh_derived
 
 REMINDER_CHANNELS = ("email", "sms", "whatsapp")
@@ -49,11 +50,6 @@ OPEN_STATUSES = ("planned", "deferred")
 def attempt_id(tenant_id: str, account_id: str, step_id: str, on: date) -> str:
     seed = f"{tenant_id}|{account_id}|{step_id}|{on.isoformat()}"
     return "att_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
-
-
-def visit_id(tenant_id: str, account_id: str, step_id: str, on: date) -> str:
-    seed = f"{tenant_id}|{account_id}|{step_id}|{on.isoformat()}"
-    return "vis_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
 
 
 def run_nightly(event_time: datetime, tenant_ids: Iterable[str] | None = None,
@@ -150,11 +146,13 @@ class _Planner:
         self.policy, self.rules, self.today = policy, rules, today
         self.event_time, self.offset = event_time, offset
         self.outbox = Outbox()
+        self.assigner = visits.Assigner(tenant_id, policy)  # reads the agents on the first visit task
         retention = timedelta(days=get_settings().timeline_retention_days)
         self.expires_at = int((event_time + retention).timestamp())
         self._ready: list[Callable[[], None]] = []
         self.counts: Counter[str] = Counter({"accounts_due": 0, "accounts_moved": 0, "attempts": 0,
-                                             "messages_queued": 0, "visits_created": 0, "legal_handoffs": 0})
+                                             "messages_queued": 0, "visits_created": 0, "visits_assigned": 0,
+                                             "legal_handoffs": 0})
         self.by_channel: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
         self.by_stage: Counter[str] = Counter()
@@ -243,14 +241,15 @@ class _Planner:
             stop = contact_rules.status_stop_reason(item, self.today, self.rules)
             if stop:  # no visit to a debtor who paid, disputes or promised
                 return dict(entry, status="skipped", reason=stop)
-            task_id = visit_id(item["tenant_id"], item["account_id"], step.step_id, self.today)
-            created = visits_repo.create_task({
-                "tenant_id": item["tenant_id"], "visit_id": task_id, "account_id": item["account_id"],
-                "status": "unassigned", "source": f"cadence:{step.step_id}", "scheduled_on": self.today.isoformat(),
-                "created_at": utc_stamp(clock.utcnow()), "attempt": 1,
-            })
-            self.counts["visits_created"] += int(created)
-            return dict(entry, status="visit_created", visit_id=task_id)
+            task = visits.new_task(item["tenant_id"], item, visits.campaign_visit_id(
+                item["tenant_id"], item["account_id"], step.step_id, self.today), self.today,
+                f"cadence:{step.step_id}", clock.utcnow(), self.policy)
+            created = visits_repo.create_task(task)  # unassigned first: a rerun never takes a second slot
+            if created:
+                self.counts["visits_created"] += 1
+                if self.assigner.assign(task)["status"] == "assigned" and visits_repo.save_assignment(task):
+                    self.counts["visits_assigned"] += 1
+            return dict(entry, status="visit_created", visit_id=task["visit_id"], agent_id=task.get("agent_id"))
         decision = contact_rules.decide(item, step.channel, self.event_time, contacts, self.rules)
         entry.update(status=decision.status, reason=decision.reason,
                      send_at=utc_stamp(decision.send_at) if decision.send_at else None,

@@ -136,26 +136,34 @@ def self_promise(token: str, body: Mapping[str, Any] | None, now: datetime | Non
 def validate_promise(body: Any, account: Mapping[str, Any], today: date) -> tuple[Decimal, date]:
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object with amount and date")
+    amount, on, problems = parse_promise(body, Decimal(account["balance"]), today)
+    if problems:
+        raise ApiError(422, "validation_failed", "the promise is not valid", problems)
+    if account.get("status", "active") in BLOCKED_FOR_PROMISE:
+        raise ApiError(409, "conflict", f"the account is {account.get('status')}; no promise can be recorded")
+    return amount, on
+
+
+def parse_promise(body: Mapping[str, Any], balance: Decimal, today: date,
+                  field: str = "") -> tuple[Decimal, date, list[dict[str, str]]]:
+    """A promise's amount (positive, at most the balance) and date (today to 30 days ahead),
+    with the problems found (``field`` prefixes their names)."""
     problems = []
     try:
         amount = Decimal(str(body.get("amount")))
-        if not amount.is_finite() or amount <= 0 or amount > Decimal(account["balance"]):
+        if not amount.is_finite() or amount <= 0 or amount > balance:
             raise InvalidOperation
     except (InvalidOperation, ValueError):
         amount = Decimal(0)
-        problems.append({"field": "amount", "message": "a positive amount, at most the balance"})
+        problems.append({"field": field + "amount", "message": "a positive amount, at most the balance"})
     try:
         on = date.fromisoformat(str(body.get("date")))
         if not today <= on <= today + timedelta(days=MAX_PROMISE_DAYS):
             raise ValueError
     except ValueError:
         on = today
-        problems.append({"field": "date", "message": f"an ISO date from today to {MAX_PROMISE_DAYS} days ahead"})
-    if problems:
-        raise ApiError(422, "validation_failed", "the promise is not valid", problems)
-    if account.get("status", "active") in BLOCKED_FOR_PROMISE:
-        raise ApiError(409, "conflict", f"the account is {account.get('status')}; no promise can be recorded")
-    return amount, on
+        problems.append({"field": field + "date", "message": f"an ISO date from today to {MAX_PROMISE_DAYS} days ahead"})
+    return amount, on, problems
 
 
 def record_promise(tenant_id: str, account: Mapping[str, Any], amount: Decimal, on: date, source: str,

@@ -34,6 +34,21 @@ def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
+def batch_get(keys: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Items of several tables in one strongly consistent BatchGetItem (plus a retry of any
+    unprocessed keys): ``{table: [wire key, ...]}`` -> ``{table: [plain item, ...]}``."""
+    request = {table: {"Keys": list(k), "ConsistentRead": True} for table, k in keys.items() if k}
+    found: dict[str, list[dict[str, Any]]] = {table: [] for table in keys}
+    for _ in range(5):
+        response = aws.client("dynamodb").batch_get_item(RequestItems=request)
+        for table, items in response.get("Responses", {}).items():
+            found[table].extend(from_wire(i) for i in items)
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return found
+    raise RuntimeError("DynamoDB kept the reads unprocessed")
+
+
 def iter_tenant_accounts(tenant_id: str, low: str | None = None, high: str | None = None) -> Iterator[dict[str, Any]]:
     """A tenant's accounts in account_id order (DynamoDB's sort-key order): every one, or those
     with ``low <= account_id < high`` (either bound may be None)."""

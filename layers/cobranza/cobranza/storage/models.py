@@ -175,8 +175,37 @@ class TimelineEntryModel(Model):
     status = UnicodeAttribute(null=True)
 
 
+class _VisitIndex(GlobalSecondaryIndex["VisitModel"]):
+    class Meta:
+        projection = AllProjection()
+
+
+class VisitAgentIndex(_VisitIndex):
+    class Meta(_VisitIndex.Meta):
+        index_name = "agent-index"
+
+    agent_key = UnicodeAttribute(hash_key=True)  # <tenant_id>#<agent_id>
+    scheduled_on = UnicodeAttribute(range_key=True)
+
+
+class VisitStatusIndex(_VisitIndex):
+    class Meta(_VisitIndex.Meta):
+        index_name = "status-index"
+
+    status_key = UnicodeAttribute(hash_key=True)  # <tenant_id>#<status>
+    scheduled_on = UnicodeAttribute(range_key=True)
+
+
+class VisitDateIndex(_VisitIndex):
+    class Meta(_VisitIndex.Meta):
+        index_name = "date-index"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    scheduled_on = UnicodeAttribute(range_key=True)
+
+
 class VisitModel(Model):
-    """A field-visit task (storage/visits.py)."""
+    """A field-visit task (storage/visits.py writes and reads them as plain items)."""
 
     class Meta:
         table_name: str | None = None
@@ -186,10 +215,28 @@ class VisitModel(Model):
     visit_id = UnicodeAttribute(range_key=True)
     account_id = UnicodeAttribute()
     status = UnicodeAttribute()
+    agent_key = UnicodeAttribute(null=True)
+    status_key = UnicodeAttribute(null=True)
+    scheduled_on = UnicodeAttribute(null=True)
+
+    agent_index = VisitAgentIndex()
+    status_index = VisitStatusIndex()
+    date_index = VisitDateIndex()
+
+
+class AgentModel(Model):
+    """A field agent of a tenant (storage/agents.py); agent_id is the Cognito sub."""
+
+    class Meta:
+        table_name: str | None = None
+        settings_field = "agents_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    agent_id = UnicodeAttribute(range_key=True)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (AccountModel, TenantModel, ApiKeyModel, UploadModel, AlarmModel,
-                                       TimelineEntryModel, VisitModel)
+                                       TimelineEntryModel, VisitModel, AgentModel)
 
 _bound: Settings | None = None
 

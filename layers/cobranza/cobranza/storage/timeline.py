@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..config import get_settings
-from .accounts import decode_token, encode_token, from_wire, to_wire
+from .accounts import batch_get, decode_token, encode_token, from_wire, to_wire
 
 
 def account_key(tenant_id: str, account_id: str) -> str:
@@ -54,25 +54,12 @@ def get_entry(tenant_id: str, account_id: str, entry_id: str) -> dict[str, Any] 
 def read_attempt_and_account(tenant_id: str, account_id: str, entry_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """An attempt and its account in one strongly consistent BatchGetItem."""
     settings = get_settings()
-    request = {
-        settings.timeline_table: {"Keys": [{"account_key": {"S": account_key(tenant_id, account_id)},
-                                            "entry_id": {"S": entry_id}}], "ConsistentRead": True},
-        settings.accounts_table: {"Keys": [{"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}}],
-                                  "ConsistentRead": True},
-    }
-    found: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(5):
-        response = aws.client("dynamodb").batch_get_item(RequestItems=request)
-        for table, items in response.get("Responses", {}).items():
-            found.setdefault(table, []).extend(items)
-        request = response.get("UnprocessedKeys") or {}
-        if not request:
-            break
-    else:
-        raise RuntimeError("DynamoDB kept the reads unprocessed")
-    attempt = found.get(settings.timeline_table) or [None]
-    account = found.get(settings.accounts_table) or [None]
-    return (from_wire(attempt[0]) if attempt[0] else None, from_wire(account[0]) if account[0] else None)
+    found = batch_get({
+        settings.timeline_table: [{"account_key": {"S": account_key(tenant_id, account_id)}, "entry_id": {"S": entry_id}}],
+        settings.accounts_table: [{"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}}],
+    })
+    attempt, account = found[settings.timeline_table], found[settings.accounts_table]
+    return (attempt[0] if attempt else None, account[0] if account else None)
 
 
 def update_entry(tenant_id: str, account_id: str, entry_id: str, fields: Mapping[str, Any],
