@@ -70,6 +70,12 @@ def _query() -> dict[str, str]:
     return dict(app.current_request.query_params or {})
 
 
+def _base_url() -> str:
+    """The API's URL as this request reached it (https://<host>/<stage>)."""
+    context = app.current_request.context
+    return f"https://{context.get('domainName', 'localhost')}/{context.get('stage', 'api')}"
+
+
 def _created(body: Any) -> Response:
     return Response(body=body, status_code=201, headers=JSON)
 
@@ -172,7 +178,7 @@ def list_visits() -> Any:
 @view
 def get_visit(visit_id: str) -> Any:
     tenant_id, supervisor = auth.authenticate_tenant_or_supervisor(app.current_request.headers)
-    return visits.get_visit(tenant_id, visit_id, supervisor)
+    return visits.get_visit(tenant_id, visit_id, supervisor, _base_url())
 
 
 @app.route("/v1/agents/positions", methods=["GET"])

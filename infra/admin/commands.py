@@ -1,6 +1,7 @@
 """The admin commands, on top of the platform's own repositories."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -20,10 +21,15 @@ class AdminError(Exception):
 
 
 def _bind(target: Target) -> None:
+    """Points the platform's code at the target stack (models and plain repositories alike)."""
     from cobranza import aws
+    from cobranza.config import get_settings
 
+    settings = target.settings()
+    os.environ.update(settings.environment())
+    get_settings.cache_clear()
     aws.reset()
-    bind_models(target.settings())
+    bind_models(settings)
 
 
 def create_tenant(target: Target, tenant_id: str, name: str | None, notify: list[str], timezone: str) -> dict[str, Any]:
@@ -67,7 +73,7 @@ def create_agent(target: Target, tenant_id: str, email: str, password: str, supe
                  zones: list[str], capacity: int | None, name: str | None) -> dict[str, Any]:
     """A Cognito user (custom:tenant_id, groups) and its agent record (home base, zones, capacity)."""
     try:
-        email = normalize_email(email)
+        email = normalize_email(email).lower()  # the sign-in name: one spelling, whatever the case typed
     except FieldError:
         raise AdminError("invalid_email", f"{email} is not a valid email address") from None
     home_base = parse_home(home)

@@ -414,3 +414,54 @@ def test_each_result_emails_the_tenant_once_whatever_the_redeliveries(api, field
     assert len(sent) == 1
     assert sent[0].destinations["ToAddresses"] == ["cobranza@acme.mx"]
     assert "Promesa de pago" in sent[0].body and "2,500.00" in sent[0].body and "V1" in sent[0].subject
+
+
+# ---------------------------------------------------------------- tracking and the nightly field-visit step
+def test_pings_from_the_offline_buffer_give_supervisors_each_agents_last_position(api, field):
+    pings = [{"lat": 19.43, "lon": -99.13, "accuracy_m": 9, "battery_pct": 80, "captured_at": "2026-11-23T16:30:00Z"},
+             {"lat": 19.44, "lon": -99.14, "accuracy_m": 7, "battery_pct": 71, "captured_at": "2026-11-23T16:55:00Z"},
+             {"lat": 19.42, "lon": -99.12, "accuracy_m": 5, "battery_pct": 90, "captured_at": "2026-11-23T16:00:00Z"},
+             {"lat": 123, "lon": -99.1, "accuracy_m": 5, "captured_at": "2026-11-23T16:10:00Z"}]
+    status, answer = call(api, "post", "/v1/me/locations", token=field["ana"]["token"], body={"pings": pings})
+    assert status == 200 and answer["accepted"] == 3 and [r["index"] for r in answer["rejected"]] == [3]
+    # an older batch arriving later does not move the agent back
+    call(api, "post", "/v1/me/locations", token=field["ana"]["token"], body={"pings": [pings[2]]})
+    for credentials in ({"key": field["key"]}, {"token": field["sup"]["token"]}):
+        status, positions = call(api, "get", "/v1/agents/positions", **credentials)
+        assert status == 200
+        ana = next(a for a in positions["items"] if a["agent_id"] == field["ana"]["agent_id"])
+        assert ana["position"] == {"lat": 19.44, "lon": -99.14, "accuracy_m": 7.0, "battery_pct": 71,
+                                   "captured_at": "2026-11-23T16:55:00Z"}
+        assert ana["last_seen_at"] == "2026-11-23T17:00:00Z"
+    assert call(api, "get", "/v1/agents/positions", token=field["ana"]["token"])[0] == 403
+
+
+def test_a_ping_far_from_a_later_fix_in_time_makes_the_visit_too_fast(api, field):
+    visit = plan_visit(api, field, "V1")
+    # five minutes before the result the phone was in Guadalajara: 460 km away
+    call(api, "post", "/v1/me/locations", token=field["ana"]["token"],
+         body={"pings": [{"lat": 20.67, "lon": -103.35, "accuracy_m": 10, "captured_at": "2026-11-23T16:45:00Z"}]})
+    status, answer = post_result(api, field["ana"], visit["visit_id"], result_body(ZOCALO))
+    assert status == 201 and answer["verification"]["status"] == "flagged"
+    assert answer["verification"]["reasons"] == ["too_fast"]
+
+
+def test_the_nightly_field_visit_step_assigns_the_task_to_the_agent_covering_the_zone(stack, tenant, upload, agents, clock):
+    from cobranza.storage import visits as visits_repo
+    from tests.helpers import scheduled_event
+
+    ana = agents("ana", home=north_of(ZOCALO, 2000), zones=["CDMX"])
+    # due 2026-10-19: day +35 (field visit, needs coordinates and tier >= medium) on 2026-11-23
+    upload("portfolios/acme/late.csv", ROWS.replace(b"2026-10-01", b"2026-10-19"))
+    result = load_function("campaign").handler(scheduled_event("2026-11-23T08:00:00Z"), LambdaContext())["tenants"]["acme"]
+    # V1, V2, V4 and G1 (V3 has no coordinates); nobody covers Jalisco, so G1 stays unassigned
+    assert result["visits_created"] == 4 and result["visits_assigned"] == 3
+    items, _ = visits_repo.list_visits("acme", agent_id=ana["agent_id"], day="2026-11-23")
+    assert sorted(v["account_id"] for v in items) == ["V1", "V2", "V4"]
+    unassigned, _ = visits_repo.list_visits("acme", status="unassigned")
+    assert [v["account_id"] for v in unassigned] == ["G1"]
+    rerun = load_function("campaign").handler(scheduled_event("2026-11-23T08:00:00Z"), LambdaContext())["tenants"]["acme"]
+    assert rerun["visits_created"] == 0
+    from cobranza.storage import agents as agents_repo
+
+    assert agents_repo.get_agent("acme", ana["agent_id"])["load_2026-11-23"] == 3  # a rerun takes no slot

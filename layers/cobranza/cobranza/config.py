@@ -120,6 +120,11 @@ class Settings:
             raise ConfigError("CLOCK_MODE must be real or event")
         return cls(**values)
 
+    def environment(self) -> dict[str, str]:
+        """The environment variables that give these settings (for tools acting on a stack)."""
+        return {self._ENV[f.name]: str(getattr(self, f.name)) for f in fields(self)
+                if getattr(self, f.name) not in (None, "")}
+
     def queue_url(self, channel: str) -> str:
         """The reminder queue of a channel (email, sms, whatsapp)."""
         return {"email": self.email_queue_url, "sms": self.sms_queue_url, "whatsapp": self.whatsapp_queue_url}[channel]

@@ -178,7 +178,7 @@ def campaign_visit_id(tenant_id: str, account_id: str, step_id: str, on: date) -
 
 
 # ---------------------------------------------------------------- views and lists
-def visit_view(visit: Mapping[str, Any], photo_links: bool = False) -> dict[str, Any]:
+def visit_view(visit: Mapping[str, Any], photo_links: str | None = None) -> dict[str, Any]:
     snapshot = visit.get("account") or {}
     view = {
         "visit_id": visit["visit_id"], "account_id": visit["account_id"], "status": visit["status"],
@@ -195,7 +195,7 @@ def visit_view(visit: Mapping[str, Any], photo_links: bool = False) -> dict[str,
         "photos": sorted(visit.get("photos") or []),
     }
     if photo_links and view["photos"]:
-        view["photo_urls"] = {key: photo_url(visit["tenant_id"], key) for key in view["photos"]}
+        view["photo_urls"] = {key: photo_url(visit["tenant_id"], key, base=photo_links) for key in view["photos"]}
     return view
 
 
@@ -237,11 +237,12 @@ def list_visits(tenant_id: str, query: Mapping[str, str], limit: int) -> dict[st
     return {"items": [visit_view(v) for v in items], "next_token": token}
 
 
-def get_visit(tenant_id: str, visit_id: str, agent: Agent | None = None) -> dict[str, Any]:
+def get_visit(tenant_id: str, visit_id: str, agent: Agent | None = None, base_url: str | None = None) -> dict[str, Any]:
+    """One visit with links to its photos (``base_url``: the API's public URL)."""
     visit = visits_repo.get_visit(tenant_id, visit_id)
     if visit is None or (agent is not None and not agent.is_supervisor and visit.get("agent_id") != agent.agent_id):
         raise ApiError(404, "not_found", f"visit {visit_id} not found")
-    return visit_view(visit, photo_links=True)
+    return visit_view(visit, photo_links=get_settings().self_service_url or base_url or "")
 
 
 def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = None) -> dict[str, Any]:
@@ -344,9 +345,9 @@ def own_visit(agent: Agent, visit_id: str) -> dict[str, Any]:
     return visit
 
 
-def photo_url(tenant_id: str, key: str, now: datetime | None = None) -> str | None:
+def photo_url(tenant_id: str, key: str, now: datetime | None = None, base: str | None = None) -> str | None:
     """An expiring link to a visit photo (``GET /v1/photos/{token}``), for emails and views."""
-    base, secret = get_settings().self_service_url, link_key()
+    base, secret = base or get_settings().self_service_url, link_key()
     if not base or not secret:
         return None
     token = links.sign(secret, tenant_id, key, now or clock.utcnow(), days=PHOTO_LINK_DAYS)
