@@ -5,11 +5,16 @@
    event triggers ingestion exactly as in AWS) and wait for the pipeline;
 3. read the upload summary and an account through the HTTP API with the tenant's key;
 4. run the nightly campaign for a few consecutive simulated days and let the channel workers
-   deliver (SES, SNS SMS, the WhatsApp recorder); print reminders by channel, stage and status.
+   deliver (SES, SNS SMS, the WhatsApp recorder); print reminders by channel, stage and status;
+5. a day in the field: agents created with the admin command sign in to the local user pool,
+   read their day, and post results (most honest, one far from the address, one from a mock
+   location, one replayed twice from an offline phone); print verified/flagged/rejected and the
+   emails the lender's team received.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -26,6 +31,13 @@ from infra.admin.target import Target
 DEMO_TENANT = "demo"
 DEMO_ROWS = int(os.environ.get("DEMO_ROWS", "2000"))
 NIGHTS = 3
+NOTIFY = "cobranza@demo.example.com"
+AGENT_PASSWORD = "Gestor2026demo"
+#: (name, home base, zones): no zones = covers everywhere.
+DEMO_AGENTS = (("ana.gestora", (19.4326, -99.1332), ["CDMX", "Mexico"]),
+               ("luis.gestor", (20.6767, -103.3475), ["Jalisco"]),
+               ("marta.gestora", (25.6866, -100.3161), []))
+EXTRA_VISITS = 12
 
 
 def _target(stack: Any) -> Target:
@@ -68,6 +80,7 @@ def run(stack: Any) -> int:
 
     tenant = create_demo_tenant(stack)
     key = tenant["api_key"]
+    agents = _create_agents(stack)
     portfolio = out / "cartera_demo.csv"
     generated = sample_data.write_portfolio(portfolio, DEMO_ROWS, seed=42, as_of=today)
     print(f"[demo] tenant {DEMO_TENANT} created; portfolio of {generated['rows']} rows generated "
@@ -99,6 +112,7 @@ def run(stack: Any) -> int:
         result = stack.fire_schedule("CampaignFunction", datetime.combine(day, dtime(16, 0), tzinfo=timezone.utc))
         stack.wait_idle(timeout=600)
         nights.append((day, (result or {}).get("tenants", {}).get(DEMO_TENANT, {})))
+    field = _field_day(stack, key, agents)
     data = stack.moto_data()
     emails = len(data.get("ses", {}).get("RawMessage", []))
     sms = len(data.get("sns", {}).get("SMS", {}))
@@ -130,6 +144,13 @@ def run(stack: Any) -> int:
                   f"legal hand-offs {result.get('legal_handoffs', 0)}; visit tasks {result.get('visits_created', 0)}")
     print(f"   attempts by final status: {_fmt(outcomes)}")
     print(f"   delivered: email (SES) {emails}, SMS (SNS) {sms}, WhatsApp (provider API recorder) {whatsapp}")
+    print(f" a day in the field ({len(agents)} agents signed in to the local user pool):")
+    print(f"   visit tasks {field['tasks']} (assigned {field['assigned']}, unassigned {field['unassigned']}); "
+          f"results posted {field['posted']}")
+    print(f"   verification: {_fmt(field['verification'])}; flag/reject reasons {_fmt(field['reasons']) or 'none'}")
+    print(f"   outcomes: {_fmt(field['outcomes'])}")
+    print(f"   offline replay: the same result sent twice -> {field['replay']}")
+    print(f"   emails to the lender's team ({NOTIFY}): {field['emails']}, one per result")
     print(f" total {time.monotonic() - started:.1f} s; logs in .local/logs/")
     print("=" * 72)
     return 0
@@ -150,3 +171,123 @@ def _attempt_outcomes(stack: Any) -> dict[str, int]:
 
 def _fmt(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+# ---------------------------------------------------------------- a day in the field
+def _create_agents(stack: Any) -> list[dict[str, Any]]:
+    target = _target(stack)
+    agents = []
+    for name, home, zones in DEMO_AGENTS:
+        agents.append(commands.create_agent(target, DEMO_TENANT, f"{name}@demo.example.com", AGENT_PASSWORD, False,
+                                            f"{home[0]},{home[1]}", zones, None, name))
+    agents.append(commands.create_agent(target, DEMO_TENANT, "supervisora@demo.example.com", AGENT_PASSWORD, True,
+                                        None, [], 1, "supervisora"))
+    return agents
+
+
+def _call(stack: Any, method: str, path: str, body: Any = None, key: str | None = None,
+          token: str | None = None) -> tuple[int, Any]:
+    headers = {"content-type": "application/json"} if body is not None else {}
+    if key:
+        headers["x-api-key"] = key
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(stack.api_endpoint + path, method=method, headers=headers,
+                                     data=json.dumps(body).encode() if body is not None else None)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def _moved(lat: float, lon: float, metres: float, bearing_deg: float) -> tuple[float, float]:
+    """A point ``metres`` away in direction ``bearing_deg`` (small distances)."""
+    dlat = metres * math.cos(math.radians(bearing_deg)) / 111_195.0
+    dlon = metres * math.sin(math.radians(bearing_deg)) / (111_195.0 * math.cos(math.radians(lat)))
+    return round(lat + dlat, 6), round(lon + dlon, 6)
+
+
+OUTCOME_CYCLE = ("promise_to_pay", "not_home", "relative_contacted", "paid_reported", "refused", "not_home",
+                 "promise_to_pay", "wrong_address", "dispute", "partial_payment_reported")
+
+
+def _field_day(stack: Any, key: str, agents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The lender plans a few more visits; each field agent signs in, reads its day and posts
+    results. Returns what happened, counted."""
+    status, listed = _call(stack, "GET", "/v1/accounts?stage=extrajudicial&limit=100", key=key)
+    candidates = [a for a in (listed or {}).get("items", []) if a.get("location") and a["status"] == "active"]
+    for account in candidates[:EXTRA_VISITS]:
+        _call(stack, "POST", "/v1/visits", {"account_id": account["account_id"]}, key=key)
+    cognito = stack.client("cognito-idp")
+    now = datetime.now(timezone.utc)
+    verification: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    posted, replay, n = 0, "not tried", 0
+    for agent in agents:
+        token = cognito.initiate_auth(ClientId=agent["client_id"], AuthFlow="USER_PASSWORD_AUTH",
+                                      AuthParameters={"USERNAME": agent["username"], "PASSWORD": AGENT_PASSWORD}
+                                      )["AuthenticationResult"]["IdToken"]
+        days = sorted({(now + timedelta(days=d)).date().isoformat() for d in range(-1, NIGHTS + 1)})
+        visits = [v for day in days for v in (_call(stack, "GET", f"/v1/me/visits?date={day}", token=token)[1] or {}).get("items", [])
+                  if v["status"] in ("assigned", "checked_in") and v.get("location")]
+        # one working day, in route order: 15 minutes a visit plus the drive at 30 km/h
+        clock, here = now - timedelta(hours=10), None
+        for visit in visits:
+            lat, lon = visit["location"]["lat"], visit["location"]["lon"]
+            drive_km = 0.0 if here is None else math.dist(here, (lat, lon)) * 111.2
+            clock += timedelta(minutes=15 + drive_km * 2)
+            here = (lat, lon)
+            if clock > now - timedelta(minutes=5):
+                break  # the rest waits for tomorrow
+            n += 1
+            distance, mock = 35.0, False  # honest: in front of the house
+            if n % 9 == 4:
+                distance = 420.0  # posted from the corner café
+            if n == 6:
+                mock = True  # a fake-GPS app
+            spot = _moved(lat, lon, distance, 40.0 * n)
+            outcome = OUTCOME_CYCLE[n % len(OUTCOME_CYCLE)]
+            captured = clock
+            body: dict[str, Any] = {
+                "idempotency_key": f"demo-{visit['visit_id']}", "captured_at": captured.isoformat(),
+                "location": {"lat": spot[0], "lon": spot[1], "accuracy_m": 8 + n % 20, "is_mock": mock,
+                             "provider": "gps"},
+                "battery_pct": max(15, 95 - 3 * n), "outcome": outcome,
+                "answers": {"holder_lives_here": outcome != "moved", "who_answered": "titular" if n % 3 else "familiar",
+                            "relationship": None if n % 3 else "hermana", "property_condition": "buena",
+                            "zone_risk": ("bajo", "medio", "alto")[n % 3], "best_contact_time": "tarde"},
+            }
+            if outcome == "promise_to_pay":
+                balance = float(visit.get("account", {}).get("balance") or 1000)
+                body["promise"] = {"amount": f"{max(100.0, round(balance / 3, 2)):.2f}",
+                                   "date": (captured + timedelta(days=7)).date().isoformat()}
+            body["answers"] = {k: v for k, v in body["answers"].items() if v is not None}
+            code, answer = _call(stack, "POST", f"/v1/me/visits/{visit['visit_id']}/result", body, token=token)
+            if code != 201:
+                print(f"[demo] result refused ({code}): {json.dumps(answer)[:300]}")
+                continue
+            posted += 1
+            if replay == "not tried":  # the phone lost the answer and sends it again from its buffer
+                again = _call(stack, "POST", f"/v1/me/visits/{visit['visit_id']}/result", body, token=token)
+                replay = "same answer, stored once" if again == (code, answer) else f"different answer {again[0]}"
+            verification[answer["verification"]["status"]] += 1
+            reasons.update(answer["verification"]["reasons"])
+            outcomes[outcome] += 1
+    stack.wait_idle(timeout=120)
+    data = stack.moto_data()
+    emails = sum(1 for m in data.get("ses", {}).get("Message", []) if NOTIFY in json.dumps(m))
+    tasks = _count_visits(stack)
+    return {"tasks": sum(tasks.values()), "assigned": sum(v for k, v in tasks.items() if k != "unassigned"),
+            "unassigned": tasks.get("unassigned", 0), "posted": posted, "verification": dict(sorted(verification.items())),
+            "reasons": dict(sorted(reasons.items())), "outcomes": dict(sorted(outcomes.items())), "replay": replay,
+            "emails": emails}
+
+
+def _count_visits(stack: Any) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for page in stack.client("dynamodb").get_paginator("scan").paginate(
+            TableName=stack.names["VisitsTable"], ProjectionExpression="#s", ExpressionAttributeNames={"#s": "status"}):
+        counts.update(item["status"]["S"] for item in page["Items"])
+    return counts
