@@ -46,9 +46,13 @@ def tenant_policy(tenant_id: str) -> dict[str, Any]:
     return effective_policy(tenant.policy)
 
 
-def tenant_today(tenant_id: str, now: datetime) -> date:
+def tenant_zone(tenant_id: str) -> ZoneInfo:
     tenant = tenants_repo.get_tenant_cached(tenant_id)
-    return now.astimezone(ZoneInfo(tenant.timezone if tenant else "America/Mexico_City")).date()
+    return ZoneInfo(tenant.timezone if tenant else "America/Mexico_City")
+
+
+def tenant_today(tenant_id: str, now: datetime) -> date:
+    return now.astimezone(tenant_zone(tenant_id)).date()
 
 
 def photo_prefix(tenant_id: str, visit_id: str) -> str:
@@ -190,12 +194,21 @@ def visit_view(visit: Mapping[str, Any], photo_links: str | None = None) -> dict
         "location": {"lat": float(snapshot["lat"]), "lon": float(snapshot["lon"])} if snapshot.get("lat") is not None else None,
         "created_at": visit.get("created_at"), "assigned_at": visit.get("assigned_at"),
         "checkin": _json_ready(visit.get("checkin")),
-        "result": _json_ready(visit.get("result")),
+        "result": _result_view(visit.get("result")),
         "revisit_visit_id": visit.get("revisit_visit_id"),
         "photos": sorted(visit.get("photos") or []),
     }
     if photo_links and view["photos"]:
         view["photo_urls"] = {key: photo_url(visit["tenant_id"], key, base=photo_links) for key in view["photos"]}
+    return view
+
+
+def _result_view(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not result:
+        return None
+    view = _json_ready(result)
+    if result.get("promise"):
+        view["promise"] = {"amount": f"{Decimal(str(result['promise']['amount'])):.2f}", "date": result["promise"]["date"]}
     return view
 
 
@@ -259,7 +272,7 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
     me = (found[settings.agents_table] or [{}])[0]
     visits = [v for v in visits_repo.agent_day(agent.tenant_id, agent.agent_id, day) if v["status"] != "cancelled"]
     accounts = _accounts(agent.tenant_id, {v["account_id"] for v in visits})
-    start, start_from = _route_start(me, day)
+    start, start_from = _route_start(me, day, tenant_zone(agent.tenant_id))
     stops = [(v["visit_id"], *_coordinates(v, accounts.get(v["account_id"]))) for v in visits]
     order = {vid: i for i, vid in enumerate(visit_rules.nearest_neighbour_route(start, stops))}
     forms = policy.get("questionnaires", {})
@@ -273,7 +286,8 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
             view["account"] = {
                 "account_id": account["account_id"], "debtor_name": account.get("debtor_name"),
                 "status": account.get("status", "active"), "balance": f"{Decimal(account['balance']):.2f}",
-                "currency": account.get("currency"), "days_past_due": account.get("days_past_due"),
+                "currency": account.get("currency"),
+                "days_past_due": None if account.get("days_past_due") is None else int(account["days_past_due"]),
                 "stage": account.get("stage"), "phone": account.get("phone"),
                 "promise": {"amount": f"{account['promise_amount']:.2f}", "date": account.get("promise_date")}
                 if account.get("promise_amount") is not None else None,
@@ -303,9 +317,10 @@ def _coordinates(visit: Mapping[str, Any], account: Mapping[str, Any] | None) ->
     return float(source["lat"]), float(source["lon"])
 
 
-def _route_start(agent: Mapping[str, Any], day: str) -> tuple[tuple[float, float] | None, str | None]:
-    """Where the day's route starts: the agent's last position if it is from that day, else home."""
-    if agent.get("position_lat") is not None and str(agent.get("position_at", ""))[:10] == day:
+def _route_start(agent: Mapping[str, Any], day: str, zone: ZoneInfo) -> tuple[tuple[float, float] | None, str | None]:
+    """Where the day's route starts: the agent's last position if it is from that (local) day, else home."""
+    at = agent.get("position_at")
+    if agent.get("position_lat") is not None and at and parse_instant(at).astimezone(zone).date().isoformat() == day:
         return (float(agent["position_lat"]), float(agent["position_lon"])), "last_position"
     if agent.get("home_lat") is not None:
         return (float(agent["home_lat"]), float(agent["home_lon"])), "home"
