@@ -5,10 +5,10 @@ import json
 import sys
 from pathlib import Path
 
-from bench import campaign, imports, ingest
+from bench import campaign, imports, ingest, visits
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = {"cold_imports": imports.run, "ingest": ingest.run, "campaign": campaign.run}
+SECTIONS = {"cold_imports": imports.run, "ingest": ingest.run, "campaign": campaign.run, "visits": visits.run}
 
 
 def main(argv: list[str]) -> int:

@@ -18,11 +18,18 @@
   are reported too, and ``cpu_ms_per_result_incl_botocore`` takes off only moto's work (botocore's
   request building and answer parsing left in, as a Lambda pays them).
 - ``results_per_s``, ``p50_ms``, ``p99_ms``, ``errors``: sustained result submissions against the
-  local stack (``infra.local.stack.LocalStack``: moto server, the API on 127.0.0.1, handlers in
-  warm worker processes, the pipe and NotifyFunction running behind) on this machine. A load
-  script in its own process posts a bounded number of results (``LOAD_RESULTS`` over
-  ``LOAD_CONCURRENCY`` keep-alive connections, one agent per connection posting its visits one
-  after another, as a phone does), after a warm-up request per connection.
+  local stack (``infra.local.stack.LocalStack``, default ``api_workers=2``: moto server, the API on
+  127.0.0.1, handlers in warm worker processes, the pipe and NotifyFunction running behind) on this
+  machine. A load script in its own process posts a bounded number of results (``LOAD_RESULTS``
+  over ``LOAD_CONCURRENCY`` connections, one agent per connection posting its visits one after
+  another, as a phone does), after a warm-up request per connection and ``SOLO_PER_AGENT`` results
+  per agent posted with nothing else in flight (``p50_ms_alone``: the latency without queueing).
+  Keep-alive is asked for, but the local API's werkzeug server closes every connection.
+  moto's TransactWriteItems deep-copies every table it touches (items and stream records) before
+  writing, so on the stack as it is each result costs the emulator time in proportion to all the
+  data, and concurrent requests sometimes break the copy (a 500 that botocore retries):
+  ``local_stack_with_item_level_transaction_backup`` runs the same load with moto's backup limited
+  to the items each transaction names (see ``_moto_transactions``), the emulator without that cost.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ import contextlib
 import http.client
 import io
 import json
+import logging
 import math
 import os
 import random
@@ -60,6 +68,7 @@ AGENTS = 4
 PHOTO_SHARE = 0.35
 LOAD_RESULTS = 400
 LOAD_CONCURRENCY = 8
+SOLO_PER_AGENT = 2  # results posted with no other request in flight: the latency without queueing
 API_WORKERS = 2  # LocalStack's default
 CAPTURE_SPACING = timedelta(minutes=9)  # between one agent's results
 
@@ -135,6 +144,11 @@ def _result_body(rng: random.Random, key: str, account: dict, captured: datetime
     return body, outcome, check
 
 
+def _say(message: str, started: float = 0.0) -> None:
+    print(f"[bench.visits] {message}" + (f" ({time.perf_counter() - started:.1f} s)" if started else ""),
+          file=sys.stderr, flush=True)
+
+
 def _percentile(values: list[float], p: float) -> float:
     """Nearest rank."""
     ordered = sorted(values)
@@ -163,18 +177,21 @@ class _ThreadClock:
 
 
 @contextlib.contextmanager
-def _timed_moto(meter: _ThreadClock):
+def _timed_moto(meter: _ThreadClock, by_operation: Counter[str] | None = None):
     """moto's own work: the time inside its botocore stub (a ``before-send`` handler)."""
     from moto.core.botocore_stubber import BotocoreStubber
 
     original = BotocoreStubber.__call__
 
-    def timed(self, *args, **kwargs):
+    def timed(self, event_name, *args, **kwargs):
+        before = meter.total
         meter.enter()
         try:
-            return original(self, *args, **kwargs)
+            return original(self, event_name, *args, **kwargs)
         finally:
             meter.exit()
+            if by_operation is not None:
+                by_operation[event_name.split(".", 1)[1]] += meter.total - before
 
     BotocoreStubber.__call__ = timed
     try:
@@ -340,6 +357,7 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
             forward_once(streams, pipe_sqs, pipe, pipe_state)  # the setup's records (filtered out)
             pipe_requests.clear()
 
+            _say(f"moto in process: {len(plan)} visits planned, {sum(1 for *_, key in plan if key)} photos")
             # ---- the results (API side), one after another, as the phones post them
             _reset_caches()
             session = aws.botocore_session()  # before any client: clients copy the session's handlers
@@ -349,7 +367,8 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
             session.register("after-call-error.*.*", in_aws.exit)
             per_result, cpu, cpu_botocore, jwt_cpu, wall = [], [], [], [], []
             outcomes, checks, verification = Counter(), Counter(), Counter()
-            with _timed_moto(in_moto), _timed_jwt(in_jwt):
+            moto_by_operation: Counter[str] = Counter()
+            with _timed_moto(in_moto, moto_by_operation), _timed_jwt(in_jwt):
                 for i in range(n):
                     k, visit_id, _, key = plan[i]
                     body, outcome, check = bodies[i]
@@ -432,6 +451,9 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
         "jwt_share_of_cpu": round(statistics.median(jwt_cpu) / statistics.median(cpu), 3),
         "notify_cpu_ms_per_result": round(notify_cpu * 1000 / n, 2),
         "in_process_wall_ms_p50_on_moto": round(statistics.median(wall) * 1000, 1),
+        "moto_cpu_ms_per_call_in_process": {op: round(seconds * 1000 / api_requests[op], 1)
+                                            for op, seconds in sorted(moto_by_operation.items())
+                                            if api_requests.get(op)},
     }
 
 
@@ -488,16 +510,134 @@ def _api_worker_cpu(pids: list[int]) -> float:
     return total
 
 
-def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENCY) -> dict:
+@contextlib.contextmanager
+def _moto_transactions(item_level_backup: bool):
+    """Watches moto's TransactWriteItems in the local stack's moto server (it runs in this process):
+    calls, thread CPU time, cancellations, and internal errors (answered 500, retried by botocore).
+
+    moto backs up every table a transaction touches with ``copy.deepcopy`` (items, and the stream
+    with every record's images), to roll back on failure: each transaction costs time in
+    proportion to all the data of those tables, and another server thread writing meanwhile breaks
+    the copy ("dictionary changed size during iteration"). With ``item_level_backup`` the backup
+    is only the items the transaction names (and the stream's length), restored the same way on
+    failure: the emulator's cost without that artifact."""
+    import copy as real_copy
+
+    from moto.core.exceptions import JsonRESTError, ServiceException
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.models.table import Table
+
+    stats = {"calls": 0, "cpu_s": 0.0, "cancelled": 0, "internal_errors": 0}
+    lock = threading.Lock()
+    original = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    class NoTableCopy:
+        """moto's `copy` module, but a Table is "copied" as itself (the items are backed up instead)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, *args: Any, **kwargs: Any) -> Any:
+            return value if isinstance(value, Table) else real_copy.deepcopy(value, *args, **kwargs)
+
+    def backup(backend: Any, transact_items: list[dict]) -> tuple[list, dict]:
+        items, streams = [], {}
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            key = op.get("Key") or {}
+            if op_type == "Put":
+                key = {name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr)
+                       if name and name in op["Item"]}
+            try:
+                hash_key, range_key = backend.get_keys_value(table, key)
+                current = table.get_item(hash_key, range_key)
+            except Exception:  # noqa: BLE001 - moto rejects it itself, before writing anything
+                continue
+            items.append((table, hash_key, range_key, real_copy.deepcopy(current)))
+            if table.stream_shard is not None:
+                streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+        return items, streams
+
+    def restore(saved: tuple[list, dict]) -> None:
+        items, streams = saved
+        for table, hash_key, range_key, item in reversed(items):
+            if range_key is not None:
+                if item is None:
+                    table.items[hash_key].pop(range_key, None)
+                else:
+                    table.items[hash_key][range_key] = item
+            elif item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+        for shard, length in streams.values():
+            del shard.items[length:]
+
+    def transact_write_items(self: Any, transact_items: list[dict]) -> None:
+        started = time.thread_time()
+        saved = backup(self, transact_items) if item_level_backup else None
+        try:
+            return original(self, transact_items)
+        except Exception as exc:
+            if saved is not None:
+                restore(saved)
+            with lock:
+                if type(exc).__name__ == "TransactionCanceledException":
+                    stats["cancelled"] += 1
+                elif not isinstance(exc, (JsonRESTError, ServiceException)):
+                    stats["internal_errors"] += 1
+            raise
+        finally:
+            with lock:
+                stats["calls"] += 1
+                stats["cpu_s"] += time.thread_time() - started
+
+    def counted_elsewhere(record: logging.LogRecord) -> bool:  # the server's traceback of such an error
+        return "dictionary changed size during iteration" not in record.getMessage()
+
+    dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
+    if item_level_backup:
+        dynamodb_models.copy = NoTableCopy()
+    logging.getLogger("werkzeug").addFilter(counted_elsewhere)
+    try:
+        yield stats
+    finally:
+        logging.getLogger("werkzeug").removeFilter(counted_elsewhere)
+        dynamodb_models.DynamoDBBackend.transact_write_items = original
+        dynamodb_models.copy = real_copy
+
+
+def _emails(stack: Any) -> dict:
+    """The tenant's emails in the local stack's moto (this process): sent, and sent twice (one
+    subject per visit: each planned visit is to another account)."""
+    from moto.backends import get_backend
+
+    sent = list(get_backend("ses")[stack.template.account_id][stack.template.region].sent_messages)
+    subjects = Counter(m.subject for m in sent if NOTIFY in (m.destinations or {}).get("ToAddresses", []))
+    return {"sent": sum(subjects.values()), "distinct": len(subjects),
+            "sent_twice": sorted(subject for subject, count in subjects.items() if count > 1)[:5]}
+
+
+def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENCY,
+                 item_level_backup: bool = False) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
     from infra.admin import commands
     from infra.local.demo import _target
     from infra.local.stack import LocalStack
 
     rng = random.Random(20261124)
     per_worker = math.ceil(results / concurrency)
-    with _environment():
-        with LocalStack(ROOT, aws_port=0, api_port=0, log_dir=ROOT / ".local" / "bench-logs",
-                        api_workers=API_WORKERS) as stack:
+    t0 = time.perf_counter()
+    with _environment(), _moto_transactions(item_level_backup) as moto_stats:
+        logs = ROOT / ".local" / ("bench-logs-item-level-backup" if item_level_backup else "bench-logs")
+        with LocalStack(ROOT, aws_port=0, api_port=0, log_dir=logs, api_workers=API_WORKERS) as stack:
+            _say("local stack up" + (" (moto transactions: item-level backup)" if item_level_backup else ""), t0)
+            t0 = time.perf_counter()
             target = _target(stack)
             now = datetime.now(timezone.utc)
             tenant = commands.create_tenant(target, TENANT, "Financiera Bench", [NOTIFY], "America/Mexico_City")
@@ -505,10 +645,12 @@ def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENC
             made = [commands.create_agent(target, TENANT, f"gestor{k}@bench-visitas.mx", PASSWORD, False,
                                           f"{homes[k][0]},{homes[k][1]}", ["CDMX"], 100, f"Gestor {k}")
                     for k in range(concurrency)]
-            data, accounts = _portfolio(concurrency * (per_worker + 1), now.astimezone(ZONE).date() - timedelta(days=45), seed=8)
+            data, accounts = _portfolio(concurrency * (per_worker + 1 + SOLO_PER_AGENT), now.astimezone(ZONE).date() - timedelta(days=45), seed=8)
             s3 = stack.client("s3")
             s3.put_object(Bucket=stack.bucket, Key=f"portfolios/{TENANT}/cartera.csv", Body=data)
             stack.wait_idle(timeout=300)
+            _say(f"tenant, {concurrency} agents and {len(accounts)} accounts", t0)
+            t0 = time.perf_counter()
             cognito = stack.client("cognito-idp")
             tokens = [cognito.initiate_auth(ClientId=a["client_id"], AuthFlow="USER_PASSWORD_AUTH",
                                             AuthParameters={"USERNAME": a["username"], "PASSWORD": PASSWORD})
@@ -517,8 +659,7 @@ def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENC
 
             def plan_agent(k: int) -> list[dict]:
                 connection, items = _Http(port), []
-                mine = accounts[k::concurrency]
-                for j, account in enumerate(mine):
+                for account in accounts[k::concurrency]:
                     status, visit = connection.request("POST", "/v1/visits", {"account_id": account["account_id"],
                                                                               "agent_id": made[k]["agent_id"]},
                                                        key=tenant["api_key"])
@@ -526,8 +667,6 @@ def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENC
                     items.append({"visit_id": visit["visit_id"], "account": account})
                 connection.close()
                 return items
-
-            from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(4) as pool:
                 planned = list(pool.map(plan_agent, range(concurrency)))
@@ -540,66 +679,81 @@ def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENC
                     if rng.random() < PHOTO_SHARE:
                         key = f"visits/{TENANT}/{item['visit_id']}/ph_{k}_{j}.jpg"
                         s3.put_object(Bucket=stack.bucket, Key=key, Body=JPEG)  # PhotoFunction registers it
-                        photos += j > 0
+                        photos += j > SOLO_PER_AGENT
                     captured = now - CAPTURE_SPACING * (len(items) - j + 1)
                     body, _, _ = _result_body(rng, f"load-{k}-{j}", item["account"], captured, key)
                     bodies.append({"path": f"/v1/me/visits/{item['visit_id']}/result", "body": body})
-                workers.append({"token": tokens[k], "warmup": bodies[:1], "items": bodies[1:]})
+                workers.append({"token": tokens[k], "warmup": bodies[:1], "solo": bodies[1:1 + SOLO_PER_AGENT],
+                                "items": bodies[1 + SOLO_PER_AGENT:]})
             measured = sum(len(w["items"]) for w in workers)
             stack.wait_idle(timeout=300)
+            _say(f"{sum(len(p) for p in planned)} visits planned, photos registered", t0)
+            t0 = time.perf_counter()
 
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
                 json.dump({"port": port, "workers": workers}, fh)
                 plan_path = fh.name
             stack_cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             workers_cpu0 = _api_worker_cpu(stack.worker_pids())
+            moto0 = dict(moto_stats)
             env = dict(os.environ, PYTHONPATH=str(ROOT))
             out = subprocess.run([sys.executable, "-m", "bench.visits", "load", plan_path], cwd=ROOT, env=env,
                                  capture_output=True, text=True, check=True)
             os.unlink(plan_path)
             load = json.loads(out.stdout.strip().splitlines()[-1])
+            moto = {name: moto_stats[name] - moto0[name] for name in moto_stats}
             workers_cpu = _api_worker_cpu(stack.worker_pids()) - workers_cpu0
+            _say(f"load: {load['completed']} results, {load['errors']} errors", t0)
             idle_started = time.perf_counter()
             stack.wait_idle(timeout=300)  # the last emails
             drain = time.perf_counter() - idle_started
             stack_cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-            ses = stack.moto_data().get("ses", {})
-            emails = sum(1 for m in ses.get("Message", []) + ses.get("RawMessage", []) if NOTIFY in json.dumps(m))
+            emails = _emails(stack)
     stack_cpu = (stack_cpu1.ru_utime - stack_cpu0.ru_utime) + (stack_cpu1.ru_stime - stack_cpu0.ru_stime)
-    done = load["completed"]
+    done, latencies = load["completed"], load["latencies_ms"]
+    tenth = max(1, len(latencies) // 10)
     return {
         "results_per_s": round(done / load["wall_s"], 1),
-        "p50_ms": round(_percentile(load["latencies_ms"], 50), 1),
-        "p99_ms": round(_percentile(load["latencies_ms"], 99), 1),
+        "p50_ms": round(_percentile(latencies, 50), 1),
+        "p99_ms": round(_percentile(latencies, 99), 1),
         "errors": load["errors"],
         "load": {
             "results": measured, "completed": done, "concurrency": concurrency, "api_workers": API_WORKERS,
             "machine_cpus": os.cpu_count(), "warmup_requests": load["warmup"], "wall_s": round(load["wall_s"], 2),
-            "mean_ms": round(statistics.fmean(load["latencies_ms"]), 1),
-            "max_ms": round(max(load["latencies_ms"]), 1), "connections_opened": load["connections_opened"],
+            "mean_ms": round(statistics.fmean(latencies), 1), "max_ms": round(max(latencies), 1),
+            "p50_ms_first_10pct": round(statistics.median(latencies[:tenth]), 1),
+            "p50_ms_last_10pct": round(statistics.median(latencies[-tenth:]), 1),
+            "results_alone": len(load["solo_ms"]), "p50_ms_alone": round(statistics.median(load["solo_ms"]), 1),
+            "max_ms_alone": round(max(load["solo_ms"]), 1),
+            "connections_opened": load["connections_opened"],
             "error_samples": load["error_samples"], "verification": load["verification"],
             "photos_per_result": round(photos / measured, 3),
-            "emails_sent": emails, "email_backlog_drain_s_after_last_result": round(drain, 2),
-            "api_worker_cpu_ms_per_result": round(workers_cpu * 1000 / max(1, done + load["warmup"]), 1),
+            "emails_sent": emails["sent"], "emails_distinct": emails["distinct"],
+            "emails_sent_twice": emails["sent_twice"], "email_backlog_drain_s_after_last_result": round(drain, 2),
+            "api_worker_cpu_ms_per_result": round(workers_cpu * 1000 / (done + load["warmup"] + len(load["solo_ms"])), 1),
             "stack_process_cpu_ms_per_result": round(stack_cpu * 1000 / max(1, done), 1),
-            "note": ("load script in its own process; each connection is one agent posting its visits one after "
-                     "another (keep-alive, 127.0.0.1); the pipe and NotifyFunction run during the load; "
-                     "stack_process = moto server + API gateway + pollers, in the bench's process"),
+            "moto_transact_write_calls": moto["calls"],
+            "moto_transact_write_cpu_ms_mean": round(moto["cpu_s"] * 1000 / max(1, moto["calls"]), 1),
+            "moto_transactions_cancelled": moto["cancelled"],
+            "moto_internal_errors_retried": moto["internal_errors"],
+            "moto_transaction_backup": "items named by the transaction" if item_level_backup else "whole tables (moto as is)",
         },
     }
 
 
 def _load(plan_path: str) -> dict:
-    """The load script (its own process): warm-up, then every result posted, latencies recorded."""
+    """The load script (its own process): warm-up, then every result posted, latencies recorded
+    in the order they complete."""
     plan = json.loads(Path(plan_path).read_text())
     workers = plan["workers"]
     connections = [_Http(plan["port"]) for _ in workers]
     latencies: list[float] = []
+    solo: list[float] = []
     errors: list[str] = []
     verification: Counter[str] = Counter()
     lock = threading.Lock()
 
-    def post(k: int, item: dict, record: bool) -> None:
+    def post(k: int, item: dict, record: list[float] | None) -> None:
         started = time.perf_counter()
         try:
             status, answer = connections[k].request("POST", item["path"], item["body"], token=workers[k]["token"])
@@ -610,14 +764,14 @@ def _load(plan_path: str) -> dict:
         with lock:
             if problem:
                 errors.append(problem)
-            elif record:
+            elif record is latencies:
                 verification[answer["verification"]["status"]] += 1
-            if record:
-                latencies.append(elapsed)
+            if record is not None:
+                record.append(elapsed)
 
     def run(k: int, phase: str) -> None:
         for item in workers[k][phase]:
-            post(k, item, phase == "items")
+            post(k, item, {"items": latencies, "solo": solo}.get(phase))
 
     def all_workers(phase: str) -> float:
         threads = [threading.Thread(target=run, args=(k, phase)) for k in range(len(workers))]
@@ -629,10 +783,13 @@ def _load(plan_path: str) -> dict:
         return time.perf_counter() - started
 
     all_workers("warmup")
+    for k in range(len(workers)):  # one connection at a time
+        run(k, "solo")
     warmup_errors = len(errors)
     wall = all_workers("items")
     return {"completed": len(latencies) - (len(errors) - warmup_errors), "errors": len(errors), "wall_s": wall,
-            "latencies_ms": latencies, "warmup": sum(len(w["warmup"]) for w in workers),
+            "latencies_ms": latencies, "solo_ms": solo,
+            "warmup": sum(len(w["warmup"]) for w in workers),
             "connections_opened": sum(c.opened for c in connections), "error_samples": errors[:5],
             "verification": dict(verification.most_common())}
 
@@ -640,6 +797,10 @@ def _load(plan_path: str) -> dict:
 def run() -> dict:
     figures = _in_process()
     figures.update(_local_stack())
+    lean = _local_stack(item_level_backup=True)
+    figures["local_stack_with_item_level_transaction_backup"] = {
+        "results_per_s": lean["results_per_s"], "p50_ms": lean["p50_ms"], "p99_ms": lean["p99_ms"],
+        "errors": lean["errors"], **lean["load"]}
     return figures
 
 
@@ -648,5 +809,6 @@ if __name__ == "__main__":
         print(json.dumps(_load(sys.argv[2])))
     else:  # python -m bench.visits [moto|stack]: one part, printed
         part = sys.argv[1] if len(sys.argv) > 1 else "all"
-        result = {"moto": _in_process, "stack": _local_stack, "all": run}[part]()
+        result = {"moto": _in_process, "stack": _local_stack, "all": run,
+                  "stack-lean": lambda: _local_stack(item_level_backup=True)}[part]()
         print(json.dumps(result, indent=2))

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from chalice import Chalice, Response
 
 from cobranza.config import get_settings
-from cobranza.observability import logger
+from cobranza.observability import logger, metrics
 from cobranza.service import api as service
 from cobranza.service import auth, selfservice, visit_results, visits
 
@@ -48,7 +48,10 @@ def _snake(name: str) -> str:
 def product_error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """Chalice's own errors (bad JSON, unsupported media type, 500) in the product's shape."""
     logger.append_keys(request_id=event.context.get("requestId"), route=event.context.get("resourcePath"))
-    response = get_response(event)
+    try:
+        response = get_response(event)
+    finally:
+        metrics.flush_metrics(raise_on_empty_metrics=False)  # one EMF line per request that counted something
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = "internal" if response.status_code >= 500 else _snake(str(body["Code"]))
