@@ -405,6 +405,8 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
                 esm.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
                                                                   for j, m in enumerate(messages)])
             notify_cpu = (time.thread_time() - notify_cpu0) - (in_aws.total - notify_aws0)
+            # botocore's "max_attempts" counts retries: total attempts above 1 may deliver an email twice
+            send_attempts = aws.send_client("ses").meta.config.retries.get("total_max_attempts")
             notify_requests = dict(aws.request_counts)
             emails = [m for m in get_backend("ses")[template.account_id][template.region].sent_messages
                       if NOTIFY in m.destinations.get("ToAddresses", [])]
@@ -434,6 +436,7 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
         "notify_batches": batches,
         "notify_failures": failures,
         "emails_sent": len(emails),
+        "ses_send_client_total_max_attempts": send_attempts,
         "results": n,
         "agents": agents_count,
         "photos_per_result": round(photos / n, 3),

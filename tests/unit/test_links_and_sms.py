@@ -256,3 +256,19 @@ def test_the_english_reminder_offers_stop():
 
 def test_an_unknown_locale_falls_back_to_spanish():
     assert sms.render("fr", CONTEXT) == sms.render("es-MX", CONTEXT)
+
+
+def test_message_senders_make_exactly_one_attempt(monkeypatch):
+    """A retried send whose first try timed out could reach the debtor twice (botocore's
+    max_attempts counts retries; total_max_attempts counts tries)."""
+    from cobranza import aws
+
+    for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "testing"),
+                        ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_EC2_METADATA_DISABLED", "true")):
+        monkeypatch.setenv(name, value)
+    aws.reset()
+    try:
+        assert aws.send_client("ses").meta.config.retries["total_max_attempts"] == 1
+        assert aws.send_client("sns").meta.config.retries["total_max_attempts"] == 1
+    finally:
+        aws.reset()

@@ -83,11 +83,12 @@ def _cached(key: str, service: str, config: Config) -> Any:
     return found
 
 
-_SEND_CONFIG = _CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1}, read_timeout=10))
+_SEND_CONFIG = _CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=10))
 
 
 def send_client(service: str) -> Any:
-    """A client for sending messages to people (SES, SNS): botocore never retries it, because a
+    """A client for sending messages to people (SES, SNS): one attempt, never retried by botocore
+    (``total_max_attempts`` 1; ``max_attempts`` would count retries), because a
     retried request whose first try timed out could deliver the message twice. The sender
     retries through SQS when the provider clearly did not take the message."""
     return _cached(f"send:{service}", service, _SEND_CONFIG)
