@@ -62,7 +62,7 @@ def product_error_shape(event: Any, get_response: Callable[[Any], Response]) -> 
 
 
 def _tenant():
-    return service.authenticate(app.current_request.headers)
+    return auth.authenticate_tenant(app.current_request.headers)
 
 
 def _agent() -> auth.Agent:

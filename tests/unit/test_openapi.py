@@ -361,6 +361,7 @@ class _Field:
         monkeypatch.setattr(visits_repo, "agent_day", lambda tenant_id, agent_id, day: list(self.visits.values()))
         monkeypatch.setattr(visits_repo, "list_visits", lambda tenant_id, **kw: (list(self.visits.values()), "eyJ2In0"))
         monkeypatch.setattr(agents_repo, "list_agents", lambda tenant_id: [self.agent, self.supervisor])
+        monkeypatch.setattr(agents_repo, "get_agent", lambda tenant_id, agent_id: self.agent if agent_id == "sub-ana" else None)
         monkeypatch.setattr(agents_repo, "reserve_slot", lambda agent, day, capacity: True)
         monkeypatch.setattr(agents_repo, "record_position", lambda *args: True)
 

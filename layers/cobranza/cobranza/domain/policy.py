@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
-from .geo import FLAG_REASONS
+from .geo import DEFAULT_RULES as DEFAULT_GEO_RULES, FLAG_REASONS
 from .questionnaires import (DEFAULT_QUESTIONNAIRE_ID, DEFAULT_QUESTIONNAIRES, QUESTION_ID_PATTERN, QUESTIONNAIRE_SCHEMA,
                              questionnaire_problems)
 from .visits import DEFAULT_OUTCOME_RULES, OUTCOME_RULES_SCHEMA
@@ -62,17 +62,9 @@ DEFAULT_POLICY: dict[str, Any] = {
         "max_per_7_days": 7,
         "promise_grace_days": 2,
     },
-    "geo_verification": {
-        "radius_m": 150,
-        "max_accuracy_m": 100,
-        "max_speed_kmh": 200,
-        "max_future_minutes": 5,
-        "max_age_days": 7,
-        "reject_distance_m": 1000,
-        # Reasons that reject instead of flag (mock locations and distances over
-        # reject_distance_m always reject).
-        "reject_reasons": [],
-    },
+    # reject_reasons: reasons that reject instead of flag (mock locations and distances over
+    # reject_distance_m always reject).
+    "geo_verification": copy.deepcopy(DEFAULT_GEO_RULES),
     "visits": {
         "capacity_per_day": 12,
         "questionnaire": DEFAULT_QUESTIONNAIRE_ID,

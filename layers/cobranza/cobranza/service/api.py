@@ -19,7 +19,6 @@ from ..storage import uploads as uploads_repo
 from ..files.reports import report_prefix
 from ..storage.models import TenantModel
 from .accounts import derive_for_item
-from .auth import authenticate_tenant
 from .errors import ApiError
 from . import selfservice
 from ..storage import timeline as timeline_repo
@@ -32,11 +31,6 @@ MAX_UPLOAD_BYTES = 5 * 1024**3  # a presigned POST allows up to 5 GB
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 _UPLOAD_SUFFIXES = (".csv", ".csv.gz", ".xlsx", ".txt")
 ACCOUNT_FILTERS = {"stage": "stage", "segment": "segment", "bucket": "aging_bucket", "status": "status"}
-
-
-def authenticate(headers: Mapping[str, str]) -> TenantModel:
-    """The tenant of the request's ``x-api-key`` (401 without a valid one)."""
-    return authenticate_tenant(headers)
 
 
 def tenant_today(tenant: TenantModel, now: datetime | None = None) -> date:

@@ -180,13 +180,13 @@ def _agent_update(agent: Mapping[str, Any], fix: _Fix, visit_id: str, now: datet
         entry = agents_repo.encode_fix(fix.stamp, fix.lat, fix.lon, fix.accuracy_m, visit_id)
         values[":fixes"] = {"L": [{"S": e} for e in agents_repo.merged_fixes(agent.get("fixes") or [], entry, oldest)]}
         sets.append("fixes = :fixes")
-    expression = "SET " + ", ".join(sets)
+    removes: list[str] = []
     if revisit_day is not None:
-        load_expression, load_names, load_values = agents_repo.load_update(agent, revisit_day)
-        set_part, _, remove_part = load_expression.partition(" REMOVE ")
-        expression += ", " + set_part.removeprefix("SET ") + (" REMOVE " + remove_part if remove_part else "")
+        take, removes, load_names, load_values = agents_repo.load_update(agent, revisit_day)
+        sets.append(take)
         names.update(load_names)
         values.update(load_values)
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     if version:
         condition, values[":v0"] = "attribute_exists(agent_id) AND #v = :v0", {"N": str(version)}
     else:

@@ -267,9 +267,7 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
                        [{"field": name} for name in unknown])
     day = parse_day(query.get("date")) or tenant_today(agent.tenant_id, now).isoformat()
     policy = tenant_policy(agent.tenant_id)
-    settings = get_settings()
-    found = accounts_repo.batch_get({settings.agents_table: [agents_repo.item_key(agent.tenant_id, agent.agent_id)]})
-    me = (found[settings.agents_table] or [{}])[0]
+    me = agents_repo.get_agent(agent.tenant_id, agent.agent_id) or {}
     visits = [v for v in visits_repo.agent_day(agent.tenant_id, agent.agent_id, day) if v["status"] != "cancelled"]
     accounts = _accounts(agent.tenant_id, {v["account_id"] for v in visits})
     start, start_from = _route_start(me, day, tenant_zone(agent.tenant_id))

@@ -85,20 +85,21 @@ def stale_loads(agent: Mapping[str, Any], day: date) -> list[str]:
     return sorted(k for k in agent if k.startswith(LOAD_PREFIX) and k < oldest)
 
 
-def load_update(agent: Mapping[str, Any], day: date) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """The update-expression parts that take one slot of ``day`` (and drop stale counters)."""
+def load_update(agent: Mapping[str, Any], day: date) -> tuple[str, list[str], dict[str, str], dict[str, Any]]:
+    """What takes one slot of ``day`` in an update: the SET clause, the REMOVE clauses (stale
+    counters), names and values."""
     names = {"#load": load_field(day)}
     removes = []
     for i, name in enumerate(stale_loads(agent, day)):
         names[f"#old{i}"] = name
         removes.append(f"#old{i}")
-    expression = "SET #load = if_not_exists(#load, :zero) + :one" + (" REMOVE " + ", ".join(removes) if removes else "")
-    return expression, names, {":zero": {"N": "0"}, ":one": {"N": "1"}}
+    return "#load = if_not_exists(#load, :zero) + :one", removes, names, {":zero": {"N": "0"}, ":one": {"N": "1"}}
 
 
 def reserve_slot(agent: Mapping[str, Any], day: date, capacity: int) -> bool:
     """Takes one of the agent's slots for ``day`` if fewer than ``capacity`` are taken."""
-    expression, names, values = load_update(agent, day)
+    take, removes, names, values = load_update(agent, day)
+    expression = "SET " + take + (" REMOVE " + ", ".join(removes) if removes else "")
     values[":cap"] = {"N": str(capacity)}
     try:
         aws.client("dynamodb").update_item(

@@ -102,8 +102,7 @@ def list_visits(tenant_id: str, *, status: str | None = None, agent_id: str | No
     if start:
         kwargs["ExclusiveStartKey"] = start
     page = aws.client("dynamodb").query(**kwargs)
-    items = [from_wire(i) for i in page.get("Items", [])]
-    return [i for i in items if i["tenant_id"] == tenant_id], encode_token(page.get("LastEvaluatedKey"))
+    return [from_wire(i) for i in page.get("Items", [])], encode_token(page.get("LastEvaluatedKey"))
 
 
 def agent_day(tenant_id: str, agent_id: str, day: str) -> list[dict[str, Any]]:
