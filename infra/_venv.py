@@ -44,7 +44,7 @@ def ensure_venv(module: str, required: Iterable[str] = ("boto3",)) -> None:
     argv = [str(venv_python), "-m", module, *sys.argv[1:]]
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(str(venv_python), argv, env)
+    os.execve(str(venv_python), argv, env)  # nosec B606  # re-runs this command in the project's venv, no shell
 
 
 def _running_in_venv() -> bool:

@@ -47,7 +47,9 @@ from bisect import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
+from cobranza import clock
 from cobranza.domain.segmentation import AGING_BUCKETS, aging_bucket  # noqa: F401  (re-exported)
 
 __all__ = [
@@ -311,13 +313,13 @@ def _build_cities() -> tuple[City, ...]:
     for name, state, lada, weight, points in _CITY_DATA:
         if len(points) == 1:
             _, cp, lat, lon = points[0]
-            pick = random.Random(f"colonias:{name}:{state}")  # deterministic across runs
+            pick = random.Random(f"colonias:{name}:{state}")  # nosec B311  # deterministic sample data, not security
             extra = pick.sample(_GENERIC_COLONIAS, 4)
             base = int(cp)
             step = 10 if base % 1000 + 10 * len(extra) < 1000 else 2  # stay in the same zone
             points = points + tuple(
                 (col, f"{base + step * (k + 1):05d}", lat, lon) for k, col in enumerate(extra))
-            assert all(p[1][:3] == cp[:3] for p in points)
+            assert all(p[1][:3] == cp[:3] for p in points)  # nosec B101  # a self-check of the built-in sample data
         cities.append(City(name, state, lada, weight, points))
     return tuple(cities)
 
@@ -481,7 +483,7 @@ def iter_rows(rows: int, seed: int = 42, as_of: dt.date = DEFAULT_AS_OF, *,
     """
     if rows < 0:
         raise ValueError("rows must be >= 0")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311  # seeded, reproducible sample data, not security
     r = rng.random
     gauss = rng.gauss
     exp = math.exp
@@ -820,6 +822,11 @@ def _parse_date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {value!r}") from exc
 
 
+def today(zone: str = "America/Mexico_City") -> dt.date:
+    """Today's date in ``zone`` (a tenant's default zone), on the platform's clock."""
+    return clock.utcnow().astimezone(ZoneInfo(zone)).date()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m infra.sample_data",
@@ -827,7 +834,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, required=True, help="number of accounts")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--as-of", type=_parse_date, default=None,
-                        help="reference date for aging (default: today)")
+                        help="reference date for aging (default: today in Mexico City)")
     parser.add_argument("--format", choices=FORMATS, default="csv", dest="fmt")
     parser.add_argument("--out", default=None,
                         help="output path (default: cartera_<rows>_<seed><ext> in the current directory)")
@@ -838,7 +845,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rows < 0:
         parser.error("--rows must be >= 0")
-    as_of = args.as_of or dt.date.today()
+    as_of = args.as_of or today()
     out = args.out or f"cartera_{args.rows}_{args.seed}{_EXTENSIONS[args.fmt]}"
     if os.path.dirname(out):
         Path(out).parent.mkdir(parents=True, exist_ok=True)

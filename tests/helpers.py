@@ -5,12 +5,23 @@ import importlib.util
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import quote_plus
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+def local_today(zone: str = "America/Mexico_City") -> date:
+    """Today's date in ``zone`` on the platform's clock, as the local stack's workers (separate
+    processes: never patched, shifted only by ``COBRANZA_CLOCK_SHIFT_DAYS``) reckon it.
+    Integration tests fix the platform's clock instead (their ``clock`` fixture)."""
+    from cobranza import clock
+
+    return clock.utcnow().astimezone(ZoneInfo(zone)).date()
 
 
 def load_function(name: str) -> ModuleType:

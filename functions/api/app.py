@@ -1,7 +1,9 @@
 """Tenant and field-agent HTTP API (SPEC §7): a Chalice app behind API Gateway REST.
 
-Thin by design: each view authenticates, calls one use case of cobranza.service.api and
-returns its result. Errors always have the shape {"error": {"code", "message", "details"}}.
+Thin by design: each view authenticates, has its parameters and body checked against the
+OpenAPI document (cobranza.service.contract, always in that order: credential, parameters,
+body), calls one use case and returns its result. Errors always have the shape
+{"error": {"code", "message", "details"}}.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from chalice import Chalice, Response
 from cobranza.config import get_settings
 from cobranza.observability import logger, metrics
 from cobranza.service import api as service
-from cobranza.service import auth, selfservice, visit_results, visits
+from cobranza.service import auth, contract, selfservice, visit_results, visits
 
 get_settings()  # fail the cold start on a bad environment
 
@@ -70,7 +72,19 @@ def _agent() -> auth.Agent:
 
 
 def _query() -> dict[str, str]:
-    return dict(app.current_request.query_params or {})
+    """The query parameters, once the path and query are checked against the document."""
+    request = app.current_request
+    query = dict(request.query_params or {})
+    contract.check_parameters(contract.operation(request.method, request.path), request.uri_params, query)
+    return query
+
+
+def _body() -> Any:
+    """The body (JSON, or a form where the route takes one), checked against the document:
+    call it after the credential is checked."""
+    request = app.current_request
+    return contract.check_body(contract.operation(request.method, request.path), request.raw_body,
+                               request.headers.get("content-type"))
 
 
 def _base_url() -> str:
@@ -87,32 +101,38 @@ def _created(body: Any) -> Response:
 @app.route("/v1/accounts", methods=["GET"])
 @view
 def list_accounts() -> Any:
-    return service.list_accounts(_tenant(), _query())
+    tenant = _tenant()
+    return service.list_accounts(tenant, _query())
 
 
 @app.route("/v1/accounts/{account_id}", methods=["GET"])
 @view
 def get_account(account_id: str) -> Any:
-    return service.get_account(_tenant(), account_id)
+    tenant = _tenant()
+    _query()
+    return service.get_account(tenant, account_id)
 
 
 @app.route("/v1/accounts/{account_id}/timeline", methods=["GET"])
 @view
 def get_timeline(account_id: str) -> Any:
-    return service.get_timeline(_tenant(), account_id, _query())
+    tenant = _tenant()
+    return service.get_timeline(tenant, account_id, _query())
 
 
 @app.route("/v1/accounts/{account_id}/opt-outs", methods=["POST"])
 @view
 def create_opt_out(account_id: str) -> Any:
     tenant = _tenant()
-    return Response(body=service.opt_out(tenant, account_id, app.current_request.json_body), status_code=201, headers=JSON)
+    _query()
+    return _created(service.opt_out(tenant, account_id, _body()))
 
 
 # ---------------------------------------------------------------- the debtor's link (signed token, no key)
 @app.route("/v1/self/{token}", methods=["GET"])
 @view
 def self_view(token: str) -> Any:
+    _query()
     return selfservice.self_view(token)
 
 
@@ -122,17 +142,19 @@ def self_view(token: str) -> Any:
 def self_opt_out(token: str) -> Any:
     """From the page (JSON ``{"channels": [...]}``) or a mail client's one-click unsubscribe
     (RFC 8058: a form post, the channel in the link's query)."""
-    request = app.current_request
-    body = request.json_body if request.headers.get("content-type", "").startswith("application/json") else None
-    channels = (body or {}).get("channels") if isinstance(body, dict) else None
-    channels = channels or (request.query_params or {}).get("channel")
-    return selfservice.self_opt_out(token, channels)
+    query = _query()
+    selfservice.check_link(token, allow_expired=True)
+    body = _body()  # a form post's only field says "one click": the channel is in the link's query
+    channels = body.get("channels") if isinstance(body, dict) else None
+    return selfservice.self_opt_out(token, channels or query.get("channel"))
 
 
 @app.route("/v1/self/{token}/promise", methods=["POST"])
 @view
 def self_promise(token: str) -> Any:
-    return Response(body=selfservice.self_promise(token, app.current_request.json_body), status_code=201, headers=JSON)
+    _query()
+    selfservice.check_link(token)
+    return _created(selfservice.self_promise(token, _body()))
 
 
 # ---------------------------------------------------------------- uploads
@@ -140,33 +162,42 @@ def self_promise(token: str) -> Any:
 @view
 def create_upload() -> Any:
     tenant = _tenant()
-    return Response(body=service.create_upload(tenant, app.current_request.json_body), status_code=201, headers=JSON)
+    _query()
+    return _created(service.create_upload(tenant, _body()))
 
 
 @app.route("/v1/uploads/{upload_id}", methods=["GET"])
 @view
 def get_upload(upload_id: str) -> Any:
-    return service.get_upload(_tenant(), upload_id)
+    tenant = _tenant()
+    _query()
+    return service.get_upload(tenant, upload_id)
 
 
 # ---------------------------------------------------------------- policy
 @app.route("/v1/policy", methods=["GET"])
 @view
 def get_policy() -> Any:
-    return service.get_policy(_tenant())
+    tenant = _tenant()
+    _query()
+    return service.get_policy(tenant)
 
 
 @app.route("/v1/policy", methods=["PUT"])
 @view
 def put_policy() -> Any:
-    return service.put_policy(_tenant(), app.current_request.json_body)
+    tenant = _tenant()
+    _query()
+    return service.put_policy(tenant, _body())
 
 
 # ---------------------------------------------------------------- field visits: the tenant (key) and supervisors
 @app.route("/v1/visits", methods=["POST"])
 @view
 def create_visit() -> Any:
-    return _created(visits.create_visit(_tenant().tenant_id, app.current_request.json_body))
+    tenant = _tenant()
+    _query()
+    return _created(visits.create_visit(tenant.tenant_id, _body()))
 
 
 @app.route("/v1/visits", methods=["GET"])
@@ -181,6 +212,7 @@ def list_visits() -> Any:
 @view
 def get_visit(visit_id: str) -> Any:
     tenant_id, supervisor = auth.authenticate_tenant_or_supervisor(app.current_request.headers)
+    _query()
     return visits.get_visit(tenant_id, visit_id, supervisor, _base_url())
 
 
@@ -188,6 +220,7 @@ def get_visit(visit_id: str) -> Any:
 @view
 def agent_positions() -> Any:
     tenant_id, _ = auth.authenticate_tenant_or_supervisor(app.current_request.headers)
+    _query()
     return visits.agent_positions(tenant_id)
 
 
@@ -195,37 +228,46 @@ def agent_positions() -> Any:
 @app.route("/v1/me/visits", methods=["GET"])
 @view
 def my_visits() -> Any:
-    return visits.my_visits(_agent(), _query())
+    agent = _agent()
+    return visits.my_visits(agent, _query())
 
 
 @app.route("/v1/me/visits/{visit_id}/checkin", methods=["POST"])
 @view
 def check_in(visit_id: str) -> Any:
-    return visit_results.check_in(_agent(), visit_id, app.current_request.json_body)
+    agent = _agent()
+    _query()
+    return visit_results.check_in(agent, visit_id, _body())
 
 
 @app.route("/v1/me/visits/{visit_id}/result", methods=["POST"])
 @view
 def post_result(visit_id: str) -> Any:
     agent = _agent()
-    status, body = visit_results.submit_result(agent, visit_id, app.current_request.json_body)
+    _query()
+    status, body = visit_results.submit_result(agent, visit_id, _body())
     return Response(body=body, status_code=status, headers=JSON)
 
 
 @app.route("/v1/me/photos", methods=["POST"])
 @view
 def create_photo_upload() -> Any:
-    return _created(visits.photo_upload(_agent(), app.current_request.json_body))
+    agent = _agent()
+    _query()
+    return _created(visits.photo_upload(agent, _body()))
 
 
 @app.route("/v1/me/locations", methods=["POST"])
 @view
 def post_locations() -> Any:
-    return visits.record_locations(_agent(), app.current_request.json_body)
+    agent = _agent()
+    _query()
+    return visits.record_locations(agent, _body())
 
 
 # ---------------------------------------------------------------- photo links in the tenant's emails (signed token)
 @app.route("/v1/photos/{token}", methods=["GET"])
 @view
 def photo_link(token: str) -> Any:
+    _query()
     return Response(body="", status_code=302, headers={"Location": visits.open_photo(token), "Cache-Control": "no-store"})

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from cobranza import clock
 from cobranza.domain.portfolio import normalize_email, valid_timezone, FieldError
 from cobranza.storage import agents, tenants
 from cobranza.domain.instants import utc_stamp
@@ -113,7 +113,7 @@ def create_agent(target: Target, tenant_id: str, email: str, password: str, supe
         "tenant_id": tenant_id, "agent_id": agent_id, "email": email, "name": name or email.split("@")[0],
         "role": "supervisor" if supervisor else "agent", "zones": zones or None,
         "home_lat": home_base[0] if home_base else None, "home_lon": home_base[1] if home_base else None,
-        "capacity": capacity, "active": True, "created_at": utc_stamp(datetime.now(timezone.utc)),
+        "capacity": capacity, "active": True, "created_at": utc_stamp(clock.utcnow()),
     })
     return {"agent_id": agent_id, "username": email, "user_pool_id": pool, "client_id": settings.agent_pool_client_id,
             "tenant_id": tenant_id, "groups": groups}

@@ -5,7 +5,6 @@ platform's Settings are built, so the admin code is identical for both targets.
 """
 from __future__ import annotations
 
-import json
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from pathlib import Path
 from cobranza.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LOCAL_STATE = REPO_ROOT / ".local" / "stack.json"
 
 
 @dataclass(frozen=True)
@@ -49,22 +47,28 @@ class Target:
         )
 
 
-def _reachable(url: str) -> bool:
+def _reachable(url: str, timeout: float = 2) -> bool:
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/moto-api/", timeout=2):
+        with urllib.request.urlopen(url.rstrip("/") + "/moto-api/", timeout=timeout):  # nosec B310  # the local stack's http endpoint
             return True
     except Exception:  # noqa: BLE001 - any failure means "not running"
         return False
 
 
 def resolve(stack_name: str | None, endpoint_url: str | None) -> Target:
-    """The local stack at ``endpoint_url``, or the running one (make serve), else the deployed
-    stack named ``stack_name`` (default $COBRANZA_STACK or "cobranza")."""
+    """The local stack at ``endpoint_url``, or the running one (make serve: its state file names
+    a live process), else the deployed stack named ``stack_name`` (default $COBRANZA_STACK or
+    "cobranza"). A running local stack is never mistaken for none because it answers slowly."""
+    from infra.local.state import NoRunningStack, read_state
+
     if endpoint_url:
         return _local(endpoint_url)
-    if stack_name is None and LOCAL_STATE.exists():
-        state = json.loads(LOCAL_STATE.read_text())
-        if _reachable(state["aws_endpoint"]):
+    if stack_name is None:
+        try:
+            state = read_state(REPO_ROOT)
+        except NoRunningStack:
+            pass
+        else:
             return _local(state["aws_endpoint"])
     return _deployed(stack_name or os.environ.get("COBRANZA_STACK", "cobranza"))
 
@@ -77,7 +81,7 @@ def _local(endpoint: str) -> Target:
     from infra.local.state import NoRunningStack, read_state
     from infra.local.template import LocalTemplate
 
-    if not _reachable(endpoint):
+    if not _reachable(endpoint, timeout=30):
         raise SystemExit(f"no local stack answers at {endpoint}: start it with `make serve`")
     _use_local_credentials(endpoint)
     template = LocalTemplate(REPO_ROOT / "template.yaml", aws_endpoint=endpoint)

@@ -15,18 +15,18 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from infra.local.events import api_gateway_event, split_raw_path
-from infra.local.net import bind_server
+from infra.local.net import HttpServer
 from infra.local.runtime import InvokeResult
 from infra.local.template import LocalTemplate
 
@@ -34,12 +34,15 @@ log = logging.getLogger("infra.local")
 
 # API Gateway's own responses we produce: (default status, default body, the DEFAULT_* type whose
 # template applies when the specific type is not customised).
+#: API Gateway refuses a request payload over 10 MB itself (REQUEST_TOO_LARGE).
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 _GATEWAY_DEFAULTS = {
     "MISSING_AUTHENTICATION_TOKEN": (403, '{"message":"Missing Authentication Token"}', "DEFAULT_4XX"),
+    "REQUEST_TOO_LARGE": (413, '{"message":"Request Too Long"}', "DEFAULT_4XX"),
     "DEFAULT_5XX": (502, '{"message": "Internal server error"}', "DEFAULT_5XX"),
 }
 _ERROR_TYPES = {
-    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",  # nosec B105  # an error type name, not a password
     "DEFAULT_5XX": "InternalServerErrorException",
 }
 
@@ -140,7 +143,8 @@ class GatewayResponses:
         }
 
     def render(self, api_id: str | None, response_type: str, *, message: str, request_id: str) -> Response:
-        """`response_type` is MISSING_AUTHENTICATION_TOKEN (no such route) or DEFAULT_5XX (handler failed)."""
+        """`response_type` is MISSING_AUTHENTICATION_TOKEN (no such route), REQUEST_TOO_LARGE (a
+        payload over 10 MB) or DEFAULT_5XX (handler failed)."""
         responses = self._by_api.get(api_id or "") or next(iter(self._by_api.values()), {})
         default_status, default_body, family = _GATEWAY_DEFAULTS[response_type]
         declared = responses.get(response_type) or responses.get(family) or {}
@@ -155,7 +159,8 @@ class GatewayResponses:
         for key, value in (declared.get("ResponseParameters") or {}).items():
             if key.startswith("gatewayresponse.header."):
                 response.headers[key.split(".", 2)[2]] = str(value).strip("'")
-        response.headers["x-amzn-ErrorType"] = _ERROR_TYPES[response_type]
+        if response_type in _ERROR_TYPES:
+            response.headers["x-amzn-ErrorType"] = _ERROR_TYPES[response_type]
         response.headers["x-amzn-RequestId"] = request_id
         return response
 
@@ -166,32 +171,37 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class ApiServer:
-    """Serves the template's Api events; `invoke(function_id, event)` runs the handler."""
+    """Serves the template's Api events; `invoke(function_id, event)` runs the handler.
+
+    The port is bound at construction (its number is known) but refuses connections until
+    `start()`, so the stack opens it last, once everything behind it is ready."""
 
     def __init__(self, template: LocalTemplate, invoke: Callable[[str, Any], InvokeResult],
-                 host: str = "127.0.0.1", port: int = 3000) -> None:
+                 host: str = "127.0.0.1", port: int = 3000, *, sock: socket.socket | None = None) -> None:
+        """`sock`: the port, already bound by `net.bind_socket` (the stack reserves it first thing)."""
         self.routes = RouteTable.from_template(template)
         self._gateway = GatewayResponses(template)
         self._invoke = invoke
         self._account_id = template.account_id
         self._api_ids = {lid: template.physical_name(lid) for lid in template.apis}
-        self._server: BaseWSGIServer = bind_server(host, port, self._wsgi, "local API", request_handler=_QuietHandler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="local-api", daemon=True
-        )
+        self._server = HttpServer(host, port, self._wsgi, "local API", request_handler=_QuietHandler,
+                                  name="local-api", sock=sock)
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._server.port
+
+    @property
+    def listening(self) -> bool:
+        return self._server.listening
 
     def start(self) -> None:
-        self._thread.start()
+        """Open the port: from now on connections are accepted and served."""
+        self._server.open()
 
     def stop(self) -> None:
-        if self._thread.is_alive():  # shutdown() would wait forever for a loop that never ran
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
+        """Close the port and end open connections (also when never started)."""
+        self._server.close()
 
     def _wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
@@ -213,7 +223,10 @@ class ApiServer:
                                         message="Missing Authentication Token", request_id=str(uuid.uuid4()))
         route, params = found
         content_type = (request.mimetype or "").lower()
-        body = request.get_data(cache=False)
+        body = b"" if (request.content_length or 0) > MAX_PAYLOAD_BYTES else request.get_data(cache=False)
+        if len(body) > MAX_PAYLOAD_BYTES or (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            return self._gateway.render(route.api_id, "REQUEST_TOO_LARGE", message="Request Too Long",
+                                        request_id=str(uuid.uuid4()))
         binary = _is_binary(content_type, route.binary_media_types, body)
         event = api_gateway_event(
             method=request.method,

@@ -1,8 +1,11 @@
 """Command line of the local stack.
 
-    python -m infra.local serve [--aws-port 4566] [--api-port 3000] [--no-clock]
+    python -m infra.local serve [--aws-port 4566] [--api-port 3000] [--no-clock] [--ready-timeout 300]
     python -m infra.local invoke <FunctionLogicalId> [--event FILE|-]
-    python -m infra.local demo
+    python -m infra.local demo [--ready-timeout 300]
+
+`serve` is ready when the API port answers: the resources exist, the workers have imported their
+handlers, the demo tenant exists and `.local/stack.json` is written by then.
 
 `invoke` behaves like `sam local invoke` against the running stack: a fresh process with the
 function's environment (pointed at the stack found in `.local/stack.json`), the JSON result on
@@ -12,7 +15,9 @@ stdout, the function's logs on stderr, exit code 1 when the handler failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import logging
 import signal
@@ -33,9 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__.split("\n\n")[0])
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--root", type=Path, default=REPO_ROOT, help="project directory (holds template.yaml)")
+    starting = argparse.ArgumentParser(add_help=False)
+    starting.add_argument("--ready-timeout", type=float, default=None, metavar="SECONDS",
+                          help="how long to wait for the functions' workers to start (default 300)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", parents=[common], help="run the local stack until Ctrl-C")
+    serve = commands.add_parser("serve", parents=[common, starting], help="run the local stack until Ctrl-C")
     serve.add_argument("--aws-port", type=int, default=4566)
     serve.add_argument("--api-port", type=int, default=3000)
     serve.add_argument("--no-clock", action="store_true", help="do not fire schedules on the wall clock")
@@ -44,23 +52,33 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("function", metavar="FunctionLogicalId")
     invoke.add_argument("--event", "-e", help="JSON event file ('-' for stdin); default {} or a Scheduled Event")
 
-    demo = commands.add_parser("demo", parents=[common], help="start a stack, run infra.local.demo.run(stack), stop")
+    demo = commands.add_parser("demo", parents=[common, starting],
+                               help="start a stack, run infra.local.demo.run(stack), stop")
     demo.add_argument("--aws-port", type=int, default=4566)
     demo.add_argument("--api-port", type=int, default=3000)
 
     args = parser.parse_args(argv)
     root = args.root.resolve()
     if args.command == "serve":
-        return serve_command(root, args.aws_port, args.api_port, clock=not args.no_clock)
+        return serve_command(root, args.aws_port, args.api_port, clock=not args.no_clock,
+                             ready_timeout=args.ready_timeout)
     if args.command == "invoke":
         return invoke_command(root, args.function, args.event)
-    return demo_command(root, args.aws_port, args.api_port)
+    return demo_command(root, args.aws_port, args.api_port, ready_timeout=args.ready_timeout)
+
+
+def _stack_options(ready_timeout: float | None) -> dict[str, Any]:
+    return {} if ready_timeout is None else {"ready_timeout": ready_timeout}
+
+
+def _raise_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 # --------------------------------------------------------------------------- serve
 
 
-def serve_command(root: Path, aws_port: int, api_port: int, *, clock: bool) -> int:
+def serve_command(root: Path, aws_port: int, api_port: int, *, clock: bool, ready_timeout: float | None = None) -> int:
     from infra.local.logs import console_logging
     from infra.local.stack import LocalStack
     from infra.local.state import NoRunningStack, read_state
@@ -73,25 +91,42 @@ def serve_command(root: Path, aws_port: int, api_port: int, *, clock: bool) -> i
         print(f"a local stack is already running (pid {running['pid']}, {running['aws_endpoint']})", file=sys.stderr)
         return 1
     console_logging(logging.INFO)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     started = time.perf_counter()
-    stack = LocalStack(root, aws_port, api_port, clock=clock, echo_logs=True, write_state_file=True)
+    stack = LocalStack(root, aws_port, api_port, clock=clock, echo_logs=True, write_state_file=True,
+                       **_stack_options(ready_timeout))
+    hook = _demo_attribute("on_serve")
+    hook_output = io.StringIO()
+
+    def prepare(running: Any) -> None:
+        """The demo tenant exists before the API port opens; what the hook prints follows the banner."""
+        if hook is not None:
+            with contextlib.redirect_stdout(hook_output):
+                hook(running)
+
+    # Ctrl-C or SIGTERM while starting interrupts the start, which then stops what it started
+    # (SIGINT explicitly too: a shell starts background commands with it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        stack.start()
+        stack.start(prepare)
     except OSError as exc:
         print(f"cannot start the local stack: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted while starting; stopped", file=sys.stderr)
+        return 130
     try:
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
         _print_banner(stack, time.perf_counter() - started, clock)
-        hook = _demo_attribute("on_serve")
-        if hook is not None:
-            hook(stack)
+        print(hook_output.getvalue(), end="", flush=True)
         while not stop.wait(0.5):
             pass
-        print("stopping...", file=sys.stderr)
+    except KeyboardInterrupt:  # arrived before the handlers above were in place
+        pass
     finally:
+        print("stopping...", file=sys.stderr)
         stack.stop()
     return 0
 
@@ -170,7 +205,7 @@ def invoke_command(root: Path, function_id: str, event_path: str | None) -> int:
 # --------------------------------------------------------------------------- demo
 
 
-def demo_command(root: Path, aws_port: int, api_port: int) -> int:
+def demo_command(root: Path, aws_port: int, api_port: int, *, ready_timeout: float | None = None) -> int:
     from infra.local.logs import console_logging
     from infra.local.stack import LocalStack
 
@@ -179,12 +214,20 @@ def demo_command(root: Path, aws_port: int, api_port: int) -> int:
         print("error: infra/local/demo.py with a run(stack) function is missing", file=sys.stderr)
         return 2
     console_logging(logging.WARNING)
+    stack = LocalStack(root, aws_port, api_port, echo_logs=True, write_state_file=True,
+                       **_stack_options(ready_timeout))
     try:
-        with LocalStack(root, aws_port, api_port, echo_logs=True, write_state_file=True) as stack:
-            outcome = run(stack)
+        stack.start()
     except OSError as exc:
         print(f"cannot start the local stack: {exc}", file=sys.stderr)
         return 1
+    try:
+        outcome = run(stack)
+    except OSError as exc:  # not a start failure: say what did fail
+        print(f"the demo failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
     if outcome is None or outcome is True:
         return 0
     if outcome is False:

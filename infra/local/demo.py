@@ -24,6 +24,7 @@ from datetime import datetime, time as dtime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from cobranza import clock
 from infra import sample_data
 from infra.admin import commands
 from infra.admin.target import Target
@@ -32,7 +33,7 @@ DEMO_TENANT = "demo"
 DEMO_ROWS = int(os.environ.get("DEMO_ROWS", "2000"))
 NIGHTS = 3
 NOTIFY = "cobranza@demo.example.com"
-AGENT_PASSWORD = "Gestor2026demo"
+AGENT_PASSWORD = "Gestor2026demo"  # nosec B105  # demo agents in the throwaway local user pool
 #: (name, home base, zones): no zones = covers everywhere.
 DEMO_AGENTS = (("ana.gestora", (19.4326, -99.1332), ["CDMX", "Mexico"]),
                ("luis.gestor", (20.6767, -103.3475), ["Jalisco"]),
@@ -66,7 +67,7 @@ def on_serve(stack: Any) -> None:
 def _http(stack: Any, path: str, api_key: str) -> tuple[int, Any]:
     request = urllib.request.Request(stack.api_endpoint + path, headers={"x-api-key": api_key})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:  # nosec B310  # the local stack's http API
             return response.status, json.load(response)
     except urllib.error.HTTPError as exc:
         return exc.code, json.load(exc)
@@ -76,7 +77,7 @@ def run(stack: Any) -> int:
     started = time.monotonic()
     out = Path(stack.root) / ".local" / "demo"
     out.mkdir(parents=True, exist_ok=True)
-    today = datetime.now(timezone.utc).date()
+    today = sample_data.today()  # the demo tenant's date (America/Mexico_City), as ingestion reckons it
 
     tenant = create_demo_tenant(stack)
     key = tenant["api_key"]
@@ -195,7 +196,7 @@ def _call(stack: Any, method: str, path: str, body: Any = None, key: str | None 
     request = urllib.request.Request(stack.api_endpoint + path, method=method, headers=headers,
                                      data=json.dumps(body).encode() if body is not None else None)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:  # nosec B310  # the local stack's http API
             return response.status, json.load(response)
     except urllib.error.HTTPError as exc:
         return exc.code, json.load(exc)
@@ -220,7 +221,7 @@ def _field_day(stack: Any, key: str, agents: list[dict[str, Any]]) -> dict[str, 
     for account in candidates[:EXTRA_VISITS]:
         _call(stack, "POST", "/v1/visits", {"account_id": account["account_id"]}, key=key)
     cognito = stack.client("cognito-idp")
-    now = datetime.now(timezone.utc)
+    now = clock.utcnow()
     verification: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
@@ -233,13 +234,13 @@ def _field_day(stack: Any, key: str, agents: list[dict[str, Any]]) -> dict[str, 
         visits = [v for day in days for v in (_call(stack, "GET", f"/v1/me/visits?date={day}", token=token)[1] or {}).get("items", [])
                   if v["status"] in ("assigned", "checked_in") and v.get("location")]
         # one working day, in route order: 15 minutes a visit plus the drive at 30 km/h
-        clock, here = now - timedelta(hours=10), None
+        walked_to, here = now - timedelta(hours=10), None
         for visit in visits:
             lat, lon = visit["location"]["lat"], visit["location"]["lon"]
             drive_km = 0.0 if here is None else math.dist(here, (lat, lon)) * 111.2
-            clock += timedelta(minutes=15 + drive_km * 2)
+            walked_to += timedelta(minutes=15 + drive_km * 2)
             here = (lat, lon)
-            if clock > now - timedelta(minutes=5):
+            if walked_to > now - timedelta(minutes=5):
                 break  # the rest waits for tomorrow
             n += 1
             distance, mock = 35.0, False  # honest: in front of the house
@@ -249,7 +250,7 @@ def _field_day(stack: Any, key: str, agents: list[dict[str, Any]]) -> dict[str, 
                 mock = True  # a fake-GPS app
             spot = _moved(lat, lon, distance, 40.0 * n)
             outcome = OUTCOME_CYCLE[n % len(OUTCOME_CYCLE)]
-            captured = clock
+            captured = walked_to
             body: dict[str, Any] = {
                 "idempotency_key": f"demo-{visit['visit_id']}", "captured_at": captured.isoformat(),
                 "location": {"lat": spot[0], "lon": spot[1], "accuracy_m": 8 + n % 20, "is_mock": mock,

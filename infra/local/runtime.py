@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import queue
-import subprocess
+import subprocess  # nosec B404  # starts the function workers, see Popen below
 import sys
 import threading
 import time
@@ -29,10 +29,13 @@ from infra.local.worker import WorkerConfig
 
 log = logging.getLogger("infra.local")
 
-INIT_TIMEOUT_S = 60.0
+# How long a worker may take to import its handler (init) before it counts as failed. A bound for a
+# stuck init, not an expected duration: on a loaded machine a dozen workers importing boto3 and
+# Powertools at once take tens of seconds, and a slow init must not look like a broken one.
+INIT_TIMEOUT_S = 300.0
 # Where `infra` lives, so `python -m infra.local.worker` imports even for projects elsewhere (tests).
 _INFRA_ROOT = str(Path(__file__).resolve().parents[2])
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # nosec B105  # moto's dummy credentials
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,21 @@ def worker_config(
     )
 
 
+class InitTimeout(TimeoutError):
+    """Workers of a function had not finished their init in time (`FunctionPool.wait_ready(strict=True)`)."""
+
+    def __init__(self, logical_id: str, timeout: float) -> None:
+        super().__init__(f"{logical_id}: init not finished after {timeout:.0f} s")
+        self.logical_id = logical_id
+
+
 class Worker:
     """One worker process (a warm container)."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.init_error: dict | None = None
+        self.ready = False  # its init finished (handler imported)
         self._conn: Any = None
         self._process: Any = None
         self._stop_lock = threading.Lock()
@@ -128,7 +140,7 @@ class Worker:
         # The child inherits its own copy of the log file; ours is closed once it has started.
         sink: Any = open(self.config.log_path, "ab") if self.config.log_path else 2
         try:
-            self._process = subprocess.Popen(
+            self._process = subprocess.Popen(  # nosec B603  # sys.executable with fixed arguments, no shell
                 [sys.executable, "-m", "infra.local.worker", str(child_conn.fileno())],
                 pass_fds=[child_conn.fileno()],
                 env=self.config.environment,
@@ -141,9 +153,9 @@ class Worker:
             child_conn.close()
             if self.config.log_path:
                 sink.close()
+        self._conn = parent_conn
         with contextlib.suppress(OSError):  # a child that died at once is reported by wait_ready()
             parent_conn.send(asdict(self.config))
-        self._conn = parent_conn
 
     @property
     def pid(self) -> int | None:
@@ -155,24 +167,47 @@ class Worker:
         process = self._process
         return process is not None and process.poll() is None and self.init_error is None
 
-    def wait_ready(self, timeout: float = INIT_TIMEOUT_S) -> bool:
-        """Wait for the handler import; False (and `init_error` set) when it failed."""
+    def poll_ready(self, timeout: float) -> bool | None:
+        """Wait up to `timeout` for the handler import: True when done, False when it failed
+        (`init_error` set, process stopped), None when the worker is still initialising."""
+        if self.ready or self.init_error is not None:
+            return self.ready
         try:
-            if not self._conn.poll(timeout):
-                raise TimeoutError(f"init took longer than {timeout:.0f} s")
-            status, detail = self._conn.recv()
-        except (EOFError, OSError, TimeoutError) as exc:
-            status, detail = "init_error", {
-                "errorMessage": f"Runtime exited during init ({str(exc) or 'no reply'}); "
-                f"see {self.config.log_path or 'the output above'}",
-                "errorType": "Runtime.ExitError",
-                "stackTrace": [],
-            }
+            conn = self._conn
+            if conn is None:
+                raise EOFError("the worker was stopped")
+            if not conn.poll(max(0.0, timeout)):
+                return None
+            status, detail = conn.recv()
+        except (EOFError, OSError) as exc:
+            status, detail = "init_error", self._exit_error(f"Runtime exited during init ({str(exc) or 'no reply'})")
         if status == "init_error":
             self.init_error = detail
             self.stop()
             return False
+        self.ready = True
         return True
+
+    def wait_ready(self, timeout: float = INIT_TIMEOUT_S) -> bool:
+        """Wait for the handler import; False (and `init_error` set) when it failed or was still
+        running after `timeout` (then the process is stopped)."""
+        ready = self.poll_ready(timeout)
+        if ready is None:
+            self.give_up_init(timeout)
+            return False
+        return ready
+
+    def give_up_init(self, waited: float) -> None:
+        """A worker whose init is still running after `waited` seconds counts as failed: stopped."""
+        self.init_error = self._exit_error(f"{self.config.logical_id}: init not finished after {waited:.0f} s")
+        self.stop(graceful=False)
+
+    def _exit_error(self, message: str) -> dict:
+        return {
+            "errorMessage": f"{message}; see {self.config.log_path or 'the output above'}",
+            "errorType": "Runtime.ExitError",
+            "stackTrace": [],
+        }
 
     def invoke(self, event: Any, request_id: str) -> InvokeResult:
         started = time.perf_counter()
@@ -215,7 +250,7 @@ class Worker:
             self._process = self._conn = None
         if process is None:
             return
-        if graceful:
+        if graceful and self.ready:  # one still importing its handler would only read the request later
             try:
                 conn.send(None)
                 process.wait(timeout)
@@ -228,7 +263,8 @@ class Worker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        conn.close()
+        if conn is not None:  # None when the spawn itself was interrupted
+            conn.close()
 
 
 class FunctionPool:
@@ -249,14 +285,23 @@ class FunctionPool:
     def spawn(self) -> None:
         for _ in range(self.size):
             worker = Worker(self.config)
+            self._all.append(worker)  # first: `stop` ends it even if its spawn is interrupted
             worker.spawn()
-            self._all.append(worker)
 
-    def wait_ready(self) -> dict | None:
-        """Wait for every worker's init; returns the init error if any (workers stay replaceable)."""
+    def wait_ready(self, timeout: float = INIT_TIMEOUT_S, *, strict: bool = False) -> dict | None:
+        """Wait for every worker's init, at most `timeout` for all of them; returns an init error
+        if any (a failed worker is replaced by the next invoke). A worker still initialising after
+        `timeout` fails its init too, or, with `strict`, raises InitTimeout (left to `stop`)."""
+        deadline = time.monotonic() + timeout
         error = None
-        for worker in self._all:
-            if not worker.wait_ready():
+        for worker in list(self._all):
+            ready = worker.poll_ready(deadline - time.monotonic())
+            if ready is None:
+                if strict:
+                    raise InitTimeout(self.logical_id, timeout)
+                worker.give_up_init(timeout)
+                ready = False
+            if not ready:
                 error = worker.init_error
             self._idle.put(worker)
         return error

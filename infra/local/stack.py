@@ -8,14 +8,22 @@ dispatched to the handlers running in warm worker processes. No Docker.
         stack.fire_schedule("CampaignFunction", datetime(2026, 3, 1, 8, tzinfo=UTC))
 
 moto keeps its state per process, so one process runs at most one LocalStack at a time.
+
+Starting is decided by readiness, not by time. Both ports are taken first (a busy one fails at once,
+naming it); moto then answers, the resources are created, the workers are spawned and `start()`
+waits until each has imported its handler (at most `ready_timeout`, 300 s, an error naming the
+functions that were not ready); then the state file is written and the API port opens, last. So
+when the API port answers, everything behind it exists, and so does `.local/stack.json`. A start
+that fails stops what it started (ports, workers, threads) before it raises. `stop()` closes the
+API port first, then removes the state file, then ends the rest.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
+import socket
 import threading
 import time
 import urllib.request
@@ -26,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 from infra.local.activity import Activity
@@ -35,11 +42,11 @@ from infra.local.async_invoke import AsyncInvoker, Destinations
 from infra.local.clock import Clock, ScheduleTarget, schedule_targets
 from infra.local.events import Sequencer
 from infra.local.logs import STACK_LOG, LogEcho
-from infra.local.net import bind_server, free_port
+from infra.local.net import HttpServer, bind_socket
 from infra.local.pipes import PipePoller, pipe_specs
 from infra.local.pollers import Poller, S3EventSource, SqsEventSource
 from infra.local.resources import client_factory, create_resources, declared_notifications
-from infra.local.runtime import CREDENTIALS, FunctionPool, InvokeResult, worker_config
+from infra.local.runtime import CREDENTIALS, INIT_TIMEOUT_S, FunctionPool, InitTimeout, InvokeResult, worker_config
 from infra.local.state import remove_state, write_state
 from infra.local.template import FunctionSpec, LocalTemplate
 from infra.local.whatsapp import WhatsAppRecorder
@@ -47,6 +54,9 @@ from infra.local.whatsapp import WhatsAppRecorder
 log = logging.getLogger("infra.local")
 
 HOST = "127.0.0.1"
+# How long `start()` waits for the workers to import their handlers: a bound, not a duration.
+READY_TIMEOUT_S = INIT_TIMEOUT_S
+MOTO_DATA_TIMEOUT_S = 300.0  # `moto_data()`: a bound for a request to our own server, not a duration
 # Cognito ids derived from the pool/client definition instead of random: the same ids on every
 # start, so a mobile app configured against the local pool keeps working across restarts.
 _MOTO_ENV = {
@@ -62,41 +72,36 @@ class _QuietMotoHandler(MotoRequestHandler):
         return
 
 
-class _MotoServer(ThreadedMotoServer):
-    """ThreadedMotoServer that reports a failed bind instead of hanging, logs no requests, and
-    releases its port on stop (upstream `stop()` leaves the socket open)."""
+class _MotoServer:
+    """moto's server app, as `ThreadedMotoServer` runs it, on an `HttpServer`: the port bound at
+    construction (`SO_REUSEADDR`, a clear error when taken), no request log, and on `stop` the
+    port released and open connections ended (upstream `stop()` leaves the socket open)."""
 
-    def __init__(self, ip_address: str, port: int) -> None:
-        super().__init__(ip_address=ip_address, port=port, verbose=False)
-        self._error: BaseException | None = None
+    def __init__(self, host: str, port: int) -> None:
+        self._http = HttpServer(host, port, DomainDispatcherApplication(create_backend_app), "moto server",
+                                request_handler=_QuietMotoHandler, name="moto-server")
 
-    def _server_entry(self) -> None:
-        try:
-            app = DomainDispatcherApplication(create_backend_app)
-            self._server = bind_server(self._ip_address, self._port, app, "moto server",
-                                       request_handler=_QuietMotoHandler)
-        except BaseException as exc:  # handed to start()
-            self._error = exc
-            self._server_ready_event.set()
-            return
-        self._server_ready_event.set()
-        self._server.serve_forever(poll_interval=0.1)  # a quick stop()
-
-    def start(self) -> None:
-        super().start()
-        if self._error is not None:
-            raise self._error
+    @property
+    def port(self) -> int:
+        return self._http.port
 
     @property
     def listening(self) -> bool:
-        return self._server is not None
+        return self._http.listening
+
+    def start(self) -> None:
+        self._http.open()
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        super().stop()
-        self._server.server_close()
-        self._server = None
+        self._http.close()
+
+
+def _reset_moto() -> None:
+    """Empty every moto backend (moto's state is per process and outlives a stack): what
+    `POST /moto-api/reset` does, called directly so that there is no request to time out."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
 
 
 class LocalStack:
@@ -117,10 +122,12 @@ class LocalStack:
         api_workers: int = 2,
         retry_delay: float = 0.2,
         retry_visibility: int = 1,
+        ready_timeout: float = READY_TIMEOUT_S,
     ) -> None:
         """Ports may be 0 (pick free ones: tests). `clock` fires schedules on the wall clock and
         `echo_logs` echoes notable function log lines to stderr (both for serve mode);
-        `write_state_file` publishes `.local/stack.json` for other commands."""
+        `write_state_file` publishes `.local/stack.json` for other commands; `ready_timeout` bounds
+        the wait for the workers' init in `start()`."""
         self.root = Path(root).resolve()
         self.template_path = Path(template).resolve() if template else self.root / "template.yaml"
         self.log_dir = Path(log_dir) if log_dir else self.root / ".local" / "logs"
@@ -133,6 +140,7 @@ class LocalStack:
         self.api_workers = api_workers
         self._retry_delay = retry_delay
         self._retry_visibility = retry_visibility
+        self._ready_timeout = ready_timeout
 
         self._template: LocalTemplate | None = None
         self._moto: _MotoServer | None = None
@@ -142,6 +150,7 @@ class LocalStack:
         self._pools_lock = threading.Lock()
         self._pollers: list[Poller] = []
         self._api: ApiServer | None = None
+        self._api_socket: socket.socket | None = None  # the API port, bound until the ApiServer takes it
         self._async: AsyncInvoker | None = None
         self._clock: Clock | None = None
         self._echo: LogEcho | None = None
@@ -167,7 +176,7 @@ class LocalStack:
     def aws_endpoint(self) -> str:
         if self._moto is None or not self._moto.listening:
             raise RuntimeError("the local stack is not started")
-        return f"http://{HOST}:{self._moto.get_host_and_port()[1]}"
+        return f"http://{HOST}:{self._moto.port}"
 
     @property
     def api_endpoint(self) -> str | None:
@@ -215,9 +224,16 @@ class LocalStack:
         }
 
     def moto_data(self) -> dict:
-        """moto's view of everything (e.g. sent SES mail under `ses`), from `/moto-api/data.json`."""
-        with urllib.request.urlopen(f"{self.aws_endpoint}/moto-api/data.json", timeout=10) as response:
-            return json.load(response)
+        """moto's view of everything (e.g. sent SES mail under `ses`), from `/moto-api/data.json`.
+
+        moto builds it from every object it holds (thousands of items after a demo), which takes
+        a while on a loaded machine: the bound is generous, and its error says what timed out."""
+        url = f"{self.aws_endpoint}/moto-api/data.json"
+        try:
+            with urllib.request.urlopen(url, timeout=MOTO_DATA_TIMEOUT_S) as response:  # nosec B310  # the local moto server
+                return json.load(response)
+        except TimeoutError:
+            raise TimeoutError(f"moto did not answer {url} within {MOTO_DATA_TIMEOUT_S:.0f} s") from None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -227,7 +243,11 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self) -> LocalStack:
+    def start(self, prepare: Callable[[LocalStack], Any] | None = None) -> LocalStack:
+        """Start and return once ready (see the module docstring). `prepare(stack)` runs when
+        everything is up but before the state file is written and the API port opens (`serve`
+        creates its demo tenant there). On any failure, everything started is stopped again
+        before the exception propagates."""
         global _active
         with _active_lock:
             if _active is not None:
@@ -236,7 +256,7 @@ class LocalStack:
         started = time.perf_counter()
         self._running = True
         try:
-            self._start()
+            self._start(prepare)
         except BaseException:
             self.stop()
             raise
@@ -244,14 +264,18 @@ class LocalStack:
                  self.aws_endpoint, self.api_endpoint or "-")
         return self
 
-    def _start(self) -> None:
+    def _start(self, prepare: Callable[[LocalStack], Any] | None) -> None:
         self._prepare_logs()
         for key, value in _MOTO_ENV.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ.setdefault(key, value)
+        # Both ports first, so that a busy one fails the start before anything else has begun. The
+        # API port is only bound (connections are refused) until everything behind it is ready.
         self._moto = _MotoServer(HOST, self._aws_port)
+        self._api_socket = bind_socket(HOST, self._api_port, "local API")
+        self._api_port = self._api_socket.getsockname()[1]
+        _reset_moto()  # before anyone can connect
         self._moto.start()
-        self._moto_reset()
         template = self._template = LocalTemplate(
             self.template_path, parameters=self._local_parameters(), aws_endpoint=self.aws_endpoint
         )
@@ -265,6 +289,7 @@ class LocalStack:
         eager = [f for f in template.functions.values() if f.events]
         api_functions = RouteTable.from_template(template).routes
         api_ids = {route.function_id for route in api_functions}
+        spawned = time.monotonic()
         for function in eager:
             size = self.api_workers if function.logical_id in api_ids else 1
             self._pools[function.logical_id] = self._new_pool(function, size)
@@ -277,9 +302,11 @@ class LocalStack:
         self._wire_s3_events()
         self._wire_sqs_events()
         self._wire_pipes()
+        api_socket, self._api_socket = self._api_socket, None
         if api_functions:
-            self._api = ApiServer(template, self._invoke, host=HOST, port=self._api_port)
-            self._api_port = self._api.port
+            self._api = ApiServer(template, self._invoke, host=HOST, port=self._api_port, sock=api_socket)
+        else:
+            api_socket.close()
         targets = schedule_targets(template)
         if targets:  # the thread runs in clock mode only; `clock.tick(minute)` works either way
             self._clock = Clock(targets, self._fire_async)
@@ -287,18 +314,36 @@ class LocalStack:
             self._echo = LogEcho(self.log_dir)
             self._echo.start()
 
-        for lid, pool in self._pools.items():
-            error = pool.wait_ready()
-            if error:
-                log.warning("%s failed to initialise: %s: %s", lid, error.get("errorType"), error.get("errorMessage"))
+        self._wait_for_workers(spawned + self._ready_timeout)
         for poller in self._pollers:
             poller.start()
-        if self._api:
-            self._api.start()
         if self._clock and self._use_clock:
             self._clock.start()
-        if self._write_state_file:
+        if prepare is not None:
+            prepare(self)
+        if self._write_state_file:  # before the API port opens: whoever finds it open finds the file
             write_state(self.root, self.state())
+        if self._api:
+            self._api.start()  # last
+
+    def _wait_for_workers(self, deadline: float) -> None:
+        """Until every eager worker has imported its handler. An init *error* is only logged (its
+        function answers with it, as in Lambda); a worker still importing at `deadline` fails the start."""
+        late = []
+        for lid, pool in self._pools.items():
+            try:
+                error = pool.wait_ready(deadline - time.monotonic(), strict=True)
+            except InitTimeout:
+                late.append(lid)
+                continue
+            if error:
+                log.warning("%s failed to initialise: %s: %s", lid, error.get("errorType"), error.get("errorMessage"))
+        if late:
+            raise TimeoutError(
+                f"not ready after {self._ready_timeout:.0f} s: the workers of {', '.join(late)} had not finished "
+                f"importing their handlers (see {self.log_dir}/<LogicalId>.log; a slow machine may need a "
+                "longer ready timeout)"
+            )
 
     def _local_parameters(self) -> dict[str, Any]:
         """Parameters the local stack fills in when the template declares them (explicit
@@ -307,9 +352,7 @@ class LocalStack:
         declared = set(LocalTemplate(self.template_path).data.get("Parameters") or {})
         local: dict[str, Any] = {}
         if "PublicBaseUrl" in declared:
-            if not self._api_port:
-                self._api_port = free_port(HOST)
-            local["PublicBaseUrl"] = f"http://{HOST}:{self._api_port}"
+            local["PublicBaseUrl"] = f"http://{HOST}:{self._api_port}"  # bound already, even when asked for 0
         if "WhatsAppApiUrl" in declared:
             self._whatsapp = WhatsAppRecorder(HOST, 0, self.log_dir.parent / "whatsapp" / "messages.jsonl").start()
             local["WhatsAppApiUrl"] = self._whatsapp.url
@@ -327,10 +370,16 @@ class LocalStack:
         if not self._running:
             return
         self._running = False
-        if self._clock is not None:
-            self._clock.stop()
+        # The API port closes first, and only then goes the state file: it exists whenever the port answers.
         if self._api is not None:
             self._api.stop()
+        if self._api_socket is not None:
+            self._api_socket.close()
+            self._api_socket = None
+        if self._write_state_file:
+            remove_state(self.root, os.getpid())
+        if self._clock is not None:
+            self._clock.stop()
         for poller in self._pollers:
             poller.stop()
         if self._async is not None:
@@ -352,12 +401,12 @@ class LocalStack:
         if self._whatsapp is not None:
             self._whatsapp.stop()
             self._whatsapp = None
-        if self._moto is not None and self._moto.listening:
-            with contextlib.suppress(OSError):
-                self._moto_reset()
+        if self._moto is not None:
             self._moto.stop()
-        if self._write_state_file:
-            remove_state(self.root, os.getpid())
+            try:
+                _reset_moto()  # frees the memory now (the next start resets anyway)
+            except Exception as exc:  # e.g. a request of an outside client still running: stop goes on
+                log.warning("could not reset moto on stop: %s: %s", type(exc).__name__, exc)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -541,9 +590,3 @@ class LocalStack:
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.INFO)
         self._log_handler = handler
-
-    def _moto_reset(self) -> None:
-        request = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
-

@@ -93,7 +93,7 @@ _CfnLoader.add_multi_constructor("!", _construct_short_tag)
 def load_template(path: Path | str) -> dict:
     """Parse a CloudFormation/SAM template (YAML or JSON) into plain Python data."""
     with open(path, encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=_CfnLoader)  # a SafeLoader subclass
+        data = yaml.load(fh, Loader=_CfnLoader)  # nosec B506  # _CfnLoader is a SafeLoader subclass
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
     return data
@@ -193,6 +193,8 @@ _ATTRIBUTES: dict[str, dict[str, str]] = {
         "StateReason": "",
     },
     "AWS::SSM::Parameter": {},  # Type and Value come from the properties (see _attribute)
+    # Not created locally (KMS is not emulated); its id and ARN only fill the properties that name it.
+    "AWS::KMS::Key": {"Arn": "arn:aws:kms:{region}:{account}:key/{ref}", "KeyId": "{ref}"},
 }
 
 # The property that names a resource when the template sets it.

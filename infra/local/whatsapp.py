@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from infra.local.net import bind_server
+from infra.local.net import HttpServer
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -27,23 +27,23 @@ class _QuietHandler(WSGIRequestHandler):
 
 class WhatsAppRecorder:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None) -> None:
-        self._server = bind_server(host, port, self._app, "WhatsApp recorder", request_handler=_QuietHandler)
+        self._server = HttpServer(host, port, self._app, "WhatsApp recorder", request_handler=_QuietHandler,
+                                  name="whatsapp-recorder")
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._log_path = log_path
-        self._thread = threading.Thread(target=self._server.serve_forever, name="whatsapp-recorder", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
+        return self._server.url
 
     def start(self) -> "WhatsAppRecorder":
-        self._thread.start()
+        self._server.open()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Release the port (also when never started)."""
+        self._server.close()
 
     def _app(self, environ: dict, start_response: Any) -> Any:
         request = Request(environ)

@@ -1,4 +1,11 @@
-"""Integration tests: the real code against moto in-process, resources created from template.yaml."""
+"""Integration tests: the real code against moto in-process, resources created from template.yaml.
+
+Every test here runs at a fixed instant on the platform's one wall clock (``cobranza.clock.utcnow``,
+the ``clock`` fixture, autouse): ingestion, the planner, the senders, alarms and the API all see the
+same "now", whatever the day the suite runs. A module sets its own instant by overriding the ``now``
+fixture; a test moves the clock with ``clock["value"] = ...``. JWT expiry stays on the real clock,
+as Cognito (moto) issues the tokens on it.
+"""
 from __future__ import annotations
 
 import json
@@ -12,6 +19,23 @@ from infra.local.template import LocalTemplate
 from tests.helpers import ROOT, LambdaContext, load_function, s3_put_event
 
 TEMPLATE = LocalTemplate(ROOT / "template.yaml")
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # 09:00 in Mexico City, a Monday
+
+
+@pytest.fixture
+def now():
+    """The instant the platform's clock starts at in a test (a module overrides it to pick its own)."""
+    return NOW
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch, now):
+    """The platform's one wall clock, fixed at ``now``; set ``clock["value"]`` to move it."""
+    from cobranza import clock as platform_clock
+
+    value = {"value": now}
+    monkeypatch.setattr(platform_clock, "utcnow", lambda: value["value"])
+    return value
 
 
 def _reset_caches() -> None:
@@ -106,4 +130,3 @@ def read_report(bucket):
     return read
 
 
-NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)

@@ -119,7 +119,13 @@ def test_bad_json_gets_the_product_error_shape(api, loaded):
     assert response.status_code == 400 and set(body["error"]) == {"code", "message", "details"}
 
 
-@pytest.mark.parametrize("body", [{"policy": 5}, {"policy": {}, "version": "abc"}, [1, 2]])
-def test_malformed_policy_bodies_are_client_errors(api, loaded, body):
-    status, payload = call(api, "put", "/v1/policy", loaded["api_key"], body)
-    assert status == 400 and payload["error"]["code"] == "bad_request"
+@pytest.mark.parametrize("body, status, code, field", [
+    ({"policy": 5}, 422, "invalid_policy", "policy"),
+    ({"policy": {}, "version": "abc"}, 422, "invalid_policy", "version"),
+    ([1, 2], 400, "bad_request", "body"),
+    ("policy", 400, "bad_request", "body"),
+])
+def test_malformed_policy_bodies_are_client_errors(api, loaded, body, status, code, field):
+    got, payload = call(api, "put", "/v1/policy", loaded["api_key"], body)
+    assert (got, payload["error"]["code"]) == (status, code)
+    assert payload["error"]["details"][0]["field"] == field

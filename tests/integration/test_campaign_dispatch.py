@@ -25,13 +25,9 @@ def rows(n, due="2026-11-20", email="deudor@ejemplo.mx", phone="5512345678", sta
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """The platform's wall clock, set by the test."""
-    from cobranza import clock as platform_clock
-
-    now = {"value": MORNING}
-    monkeypatch.setattr(platform_clock, "utcnow", lambda: now["value"])
-    return now
+def now():
+    """The platform's clock (conftest's ``clock``) starts at MORNING; a test moves it with ``clock``."""
+    return MORNING
 
 
 @pytest.fixture

@@ -81,13 +81,12 @@ def test_a_file_copied_with_the_aws_cli_becomes_accounts_on_the_http_api(stack):
 
 @pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed")
 def test_a_large_file_is_processed_in_parallel_parts_and_reported_once(stack, tmp_path):
-    from datetime import date
-
     from infra.sample_data import write_portfolio
+    from tests.helpers import local_today
 
     lender = admin(stack, "tenant", "create", "grande-e2e")
     path = tmp_path / "cartera grande.csv"
-    write_portfolio(str(path), 3000, seed=11, as_of=date(2026, 11, 23), fmt="csv-cp1252")
+    write_portfolio(str(path), 3000, seed=11, as_of=local_today(), fmt="csv-cp1252")  # aged as of the stack's today
     assert path.stat().st_size > 5 * 100_000
     aws_cli(stack, "s3", "cp", str(path), f"s3://{stack.bucket}/portfolios/grande-e2e/{path.name}")
     stack.wait_idle(timeout=300)

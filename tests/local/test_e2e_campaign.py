@@ -3,27 +3,41 @@
 A portfolio copied with `aws s3 cp`, a replayed night (the stack runs with ClockMode=event, so the
 night behaves the same whatever the hour on this machine), reminders delivered by the channel
 workers to SES, SNS and the WhatsApp recorder, and every decision visible on the HTTP API.
+
+The stack's workers are separate processes on the real clock: ingestion reckons days past due from
+today's date in the tenant's zone, so the due dates and the replayed night are set relative to it.
 """
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, local_today
 from tests.local.test_e2e import AWS_CLI, admin, aws_cli, get
 
-MORNING = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)  # 10:00 in Mexico City, 08:00 in Tijuana
-PORTFOLIO = """cuenta,nombre,saldo,vencimiento,correo,telefono,whatsapp_opt_in,estado
-E1,Ana Email,1500,2026-11-20,ana@ejemplo.mx,,no,CDMX
-S1,Beto Sms,2500,2026-11-22,,5511112222,no,Quintana Roo
-W1,Carla WhatsApp,3500,2026-11-16,,5533334444,si,Baja California
-P1,Dora Preventiva,900,2026-11-26,dora@ejemplo.mx,,no,Jalisco
-N1,Eva Sin Datos,700,2026-11-20,,,no,CDMX
-"""
+# (account, name, balance, days past due today, email, phone, whatsapp opt-in, state)
+ACCOUNTS = [("E1", "Ana Email", 1500, 3, "ana@ejemplo.mx", "", "no", "CDMX"),
+            ("S1", "Beto Sms", 2500, 1, "", "5511112222", "no", "Quintana Roo"),
+            ("W1", "Carla WhatsApp", 3500, 7, "", "5533334444", "si", "Baja California"),
+            ("P1", "Dora Preventiva", 900, -3, "dora@ejemplo.mx", "", "no", "Jalisco"),
+            ("N1", "Eva Sin Datos", 700, 3, "", "", "no", "CDMX")]
+
+
+def portfolio(today):
+    lines = ["cuenta,nombre,saldo,vencimiento,correo,telefono,whatsapp_opt_in,estado"]
+    for account_id, name, balance, days_past_due, email, phone, whatsapp, state in ACCOUNTS:
+        due = (today - timedelta(days=days_past_due)).isoformat()
+        lines.append(f"{account_id},{name},{balance},{due},{email},{phone},{whatsapp},{state}")
+    return "\n".join(lines) + "\n"
+
+
+def morning(today):
+    """16:00 UTC: 10:00 in Mexico City and Jalisco, 11:00 in Quintana Roo, 08:00 or 09:00 in Tijuana."""
+    return datetime.combine(today, time(16, 0), tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +63,15 @@ def post(stack, path, body, key=None):
 def test_a_replayed_night_delivers_each_reminder_on_its_channel_and_the_timeline_shows_it(stack, tmp_path):
     lender = admin(stack, "tenant", "create", "campana-e2e", "--name", "Financiera Campaña")
     key = lender["api_key"]
-    portfolio = tmp_path / "cartera.csv"
-    portfolio.write_text(PORTFOLIO, encoding="utf-8")
-    aws_cli(stack, "s3", "cp", str(portfolio), f"s3://{stack.bucket}/portfolios/campana-e2e/cartera.csv")
+    today = local_today("America/Mexico_City")  # the tenant's date, as the ingest worker reckons it
+    path = tmp_path / "cartera.csv"
+    path.write_text(portfolio(today), encoding="utf-8")
+    aws_cli(stack, "s3", "cp", str(path), f"s3://{stack.bucket}/portfolios/campana-e2e/cartera.csv")
     stack.wait_idle(timeout=120)
 
     status, _ = post(stack, "/v1/accounts/P1/opt-outs", {"channels": ["email"]}, key)
     assert status == 201
-    night = stack.fire_schedule("CampaignFunction", MORNING)["tenants"]["campana-e2e"]
+    night = stack.fire_schedule("CampaignFunction", morning(today))["tenants"]["campana-e2e"]
     assert night["by_channel"] == {"email": 3, "sms": 1, "whatsapp": 1}
     assert night["skipped_by_reason"] == {"no_address": 1, "opted_out": 1}
     stack.wait_idle(timeout=120)
@@ -78,7 +93,7 @@ def test_a_replayed_night_delivers_each_reminder_on_its_channel_and_the_timeline
     status, timeline = get(stack, "/v1/accounts/P1/timeline", key)
     assert [(i["kind"], i.get("reason")) for i in timeline["items"]] == [("contact", "opted_out"), ("opt_out", None)]
 
-    again = stack.fire_schedule("CampaignFunction", MORNING)["tenants"]["campana-e2e"]
+    again = stack.fire_schedule("CampaignFunction", morning(today))["tenants"]["campana-e2e"]
     assert again["attempts"] == 0 and again["messages_queued"] == 0
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pytest
 import requests
 
-from tests.helpers import ROOT
+from cobranza import clock
+from tests.helpers import ROOT, local_today
 from tests.local.test_e2e import AWS_CLI, admin, aws_cli
 
 PORTFOLIO = """cuenta,nombre,saldo,vencimiento,telefono,estado,ciudad,cp,domicilio,latitud,longitud
@@ -70,7 +70,8 @@ def test_an_agent_signs_in_does_a_visit_with_a_photo_and_the_lender_is_emailed_o
 
     status, visit = request(stack, "POST", "/v1/visits", {"account_id": "F1"}, key=key)
     assert status == 201 and visit["agent_id"] == agent["agent_id"]
-    today = datetime.now(ZoneInfo("America/Mexico_City")).date().isoformat()
+    today = visit["scheduled_on"]  # the tenant's date (America/Mexico_City) on the stack's clock
+    assert today in (local_today().isoformat(), (local_today() - timedelta(days=1)).isoformat())  # 2nd: midnight passed
     status, day = request(stack, "GET", f"/v1/me/visits?date={today}", token=token)
     assert status == 200 and [v["visit_id"] for v in day["items"]] == [visit["visit_id"]]
     assert request(stack, "GET", "/v1/me/visits", token=token + "x")[0] == 401
@@ -84,10 +85,12 @@ def test_an_agent_signs_in_does_a_visit_with_a_photo_and_the_lender_is_emailed_o
     assert posted.status_code in (200, 204), posted.text
     stack.wait_idle(timeout=60)  # PhotoFunction checks it and records it on the visit
 
-    captured = (datetime.now(timezone.utc) - timedelta(minutes=3)).isoformat()
+    captured = (clock.utcnow() - timedelta(minutes=3)).isoformat()  # the platform's clock, as the API's
+    # a promise for the day after the visit's: valid even if Mexico City's midnight passes meanwhile
+    tomorrow = (date.fromisoformat(today) + timedelta(days=1)).isoformat()
     result = {"idempotency_key": "res-1", "captured_at": captured,
               "location": {"lat": 19.4329, "lon": -99.1332, "accuracy_m": 9, "is_mock": False, "provider": "gps"},
-              "battery_pct": 77, "outcome": "promise_to_pay", "promise": {"amount": "3000", "date": today},
+              "battery_pct": 77, "outcome": "promise_to_pay", "promise": {"amount": "3000", "date": tomorrow},
               "answers": {"holder_lives_here": True, "who_answered": "titular", "property_condition": "buena",
                           "zone_risk": "medio", "seemed_truthful": True, "facade_photo": upload["photo_key"]},
               "photos": [upload["photo_key"]]}

@@ -97,3 +97,12 @@ def test_concurrent_requests_are_served(stack):
     assert [(status, json.loads(body)["item_id"]) for status, _, body in results] == [
         (200, str(i)) for i in range(16)
     ]
+
+
+def test_a_payload_over_ten_megabytes_is_refused_by_the_gateway_as_in_aws(stack, probe):
+    too_big = b"x" * (10 * 1024 * 1024 + 1)
+    status, headers, body = call(stack, "POST", "/v1/items", too_big, {"content-type": "application/octet-stream"})
+    assert status == 413 and json.loads(body) == {"message": "Request Too Long"}
+    assert probe("api") == []  # no function ran
+    status, _, _ = call(stack, "POST", "/v1/items", b"x" * 100_000, {"content-type": "application/octet-stream"})
+    assert status == 201

@@ -66,7 +66,8 @@ def _template_routes() -> set[tuple[str, str]]:
     routes = set()
     for function in template.functions.values():
         for event in function.events_of_type("Api").values():
-            routes.add((event.properties["Path"], str(event.properties["Method"]).lower()))
+            if str(event.properties["Method"]).lower() != "any":  # the 405 catch-all of each path
+                routes.add((event.properties["Path"], str(event.properties["Method"]).lower()))
     return routes
 
 
@@ -163,13 +164,13 @@ def test_the_documented_visit_vocabularies_are_the_codes(spec):
 
 
 def test_list_pagination_is_limit_1_to_100_and_next_token(spec):
-    from cobranza.service import api
+    from cobranza.service import api, pagination
 
     operation = spec["paths"]["/v1/accounts"]["get"]
     params = {_resolve(spec, p)["name"]: _resolve(spec, p) for p in operation["parameters"]}
     assert params["limit"]["schema"]["minimum"] == 1
-    assert params["limit"]["schema"]["maximum"] == api.MAX_PAGE
-    assert params["limit"]["schema"]["default"] == api.DEFAULT_PAGE
+    assert params["limit"]["schema"]["maximum"] == pagination.MAX_PAGE
+    assert params["limit"]["schema"]["default"] == pagination.DEFAULT_PAGE
     assert "next_token" in params
     filters = set(params) - {"limit", "next_token"}
     assert filters == set(api.ACCOUNT_FILTERS)
@@ -311,6 +312,8 @@ class _Field:
         for module in (visits, visit_results):
             monkeypatch.setattr(module, "get_settings", lambda: self.settings)
         monkeypatch.setattr(visits, "link_key", lambda: PHOTO_LINK_SECRET)
+        from cobranza.service import pagination
+        monkeypatch.setattr(pagination, "link_key", lambda: PHOTO_LINK_SECRET)
         tenant = SimpleNamespace(tenant_id=TENANT, name="Financiera Demo", timezone="America/Mexico_City",
                                  policy=None, policy_version=0, notify_emails=["cobranza@example.com"])
         monkeypatch.setattr(tenants_repo, "get_tenant_cached", lambda tenant_id: tenant if tenant_id == TENANT else None)
@@ -493,3 +496,52 @@ def test_the_photo_ticket_pings_and_positions_match_their_schemas(spec, field):
     positions = _wire(visits.agent_positions(TENANT, now=NOW))
     _validate(spec, "AgentPositions", positions)
     assert [a["position"] is not None for a in positions["items"]] == [True, False]
+
+
+# ---------------------------------------------------------------- every input has a bound (SPEC §7)
+def _unbounded(spec: dict, schema: dict, where: str, seen: tuple = ()) -> list[str]:
+    """Places in a request schema with no documented bound: a string without maxLength (or an
+    enum, or a format that bounds it), a number without minimum and maximum, an array without
+    maxItems, an object open to any property without maxProperties."""
+    if "$ref" in schema:
+        if schema["$ref"] in seen:
+            return []
+        return _unbounded(spec, _resolve(spec, schema), where, seen + (schema["$ref"],))
+    problems: list[str] = []
+    for key in ("oneOf", "anyOf", "allOf"):
+        for index, part in enumerate(schema.get(key, [])):
+            problems += _unbounded(spec, part, f"{where}/{key}[{index}]", seen)
+    kind = schema.get("type")
+    if "enum" in schema or (kind is None and not schema):
+        return problems + ([] if "enum" in schema else [f"{where}: any value"])
+    if kind == "string" and "maxLength" not in schema and schema.get("format") not in ("date", "date-time"):
+        problems.append(f"{where}: string without maxLength")
+    if kind in ("number", "integer") and not ("minimum" in schema and "maximum" in schema):
+        problems.append(f"{where}: number without minimum and maximum")
+    if kind == "array":
+        if "maxItems" not in schema:
+            problems.append(f"{where}: array without maxItems")
+        problems += _unbounded(spec, schema.get("items", {}), f"{where}[]", seen)
+    if kind == "object":
+        for name, part in schema.get("properties", {}).items():
+            problems += _unbounded(spec, part, f"{where}.{name}", seen)
+        extra = schema.get("additionalProperties", True)
+        if extra is not False and "maxProperties" not in schema:
+            problems.append(f"{where}: open object without maxProperties")
+        if isinstance(extra, dict):
+            problems += _unbounded(spec, extra, f"{where}.*", seen)
+    return problems
+
+
+def test_every_request_number_string_list_and_object_has_a_documented_bound(spec):
+    problems = []
+    for path, method, operation in _operations(spec):
+        label = f"{method.upper()} {path}"
+        for raw in [*spec["paths"][path].get("parameters", []), *operation.get("parameters", [])]:
+            param = _resolve(spec, raw)
+            problems += _unbounded(spec, param["schema"], f"{label} {param['in']}:{param['name']}")
+        body = operation.get("requestBody")
+        if body:
+            for media, content in _resolve(spec, body)["content"].items():
+                problems += _unbounded(spec, content["schema"], f"{label} body({media})")
+    assert problems == []

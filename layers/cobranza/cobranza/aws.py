@@ -77,7 +77,7 @@ def _cached(key: str, service: str, config: Config) -> Any:
         with _lock:
             found = _clients.get(key)
             if found is None:
-                assert _boto3_session is not None
+                assert _boto3_session is not None  # nosec B101  # type narrowing: botocore_session() above sets it
                 found = _boto3_session.client(service, config=config)
                 _clients[key] = found
     return found

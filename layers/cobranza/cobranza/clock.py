@@ -5,16 +5,32 @@ started for a demo or a test may use ``CLOCK_MODE=event``: a night replayed with
 event ``time`` then runs in that night's frame (the planner stamps the offset between the event
 time and the real clock on each message, and the sender adds it back), so a replayed night
 behaves the same whatever the hour on the developer's laptop.
+
+Platform code reads the time only through :func:`utcnow` (rules get "today" as an argument), so a
+test fixes it by patching this one function. ``COBRANZA_CLOCK_SHIFT_DAYS`` (tests only, never set
+in AWS) moves it by that many days, in every process that inherits the variable: the shifted test
+run (``make test-shifted``) sets it so the local stack's workers live on another day too.
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
 from .config import get_settings
 
+SHIFT_ENV = "COBRANZA_CLOCK_SHIFT_DAYS"
+
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC: the real clock, moved by ``COBRANZA_CLOCK_SHIFT_DAYS`` days when that is set."""
+    now = datetime.now(timezone.utc)
+    shift = os.environ.get(SHIFT_ENV)
+    if not shift:
+        return now
+    try:
+        return now + timedelta(days=float(shift))
+    except ValueError:
+        raise ValueError(f"{SHIFT_ENV} must be a number of days, not {shift!r}") from None
 
 
 def frame_offset(event_time: datetime, real_now: datetime) -> float:

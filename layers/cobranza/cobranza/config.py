@@ -77,10 +77,10 @@ class Settings:
         "ingest_queue_url": "INGEST_QUEUE_URL",
         "ingest_chunk_bytes": "INGEST_CHUNK_BYTES",
         "self_service_url": "SELF_SERVICE_URL",
-        "link_secret_id": "LINK_SECRET_ID",
+        "link_secret_id": "LINK_SECRET_ID",  # nosec B105  # an environment variable's name
         "whatsapp_api_url": "WHATSAPP_API_URL",
         "whatsapp_phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
-        "whatsapp_token_secret_id": "WHATSAPP_TOKEN_SECRET_ID",
+        "whatsapp_token_secret_id": "WHATSAPP_TOKEN_SECRET_ID",  # nosec B105  # an environment variable's name
         "agent_pool_id": "AGENT_POOL_ID",
         "agent_pool_client_id": "AGENT_POOL_CLIENT_ID",
         "clock_mode": "CLOCK_MODE",

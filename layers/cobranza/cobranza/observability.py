@@ -6,6 +6,7 @@ The Tracer is created on first use, so importing this module stays cheap and nev
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
@@ -14,7 +15,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from aws_lambda_powertools import Tracer
 
 logger = Logger(utc=True)
-metrics = Metrics()
+#: The template sets POWERTOOLS_METRICS_NAMESPACE; the same default where it is not set (a test, a
+#: script), so metrics that pile up to Powertools' 100-value flush never fail for want of one.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Cobranza")
 
 _tracer: "Tracer | None" = None
 

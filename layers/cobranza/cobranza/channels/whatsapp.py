@@ -72,13 +72,15 @@ class WhatsAppChannel:
         if not settings.whatsapp_api_url or not settings.whatsapp_phone_number_id:
             raise TransientFailure("channel_not_configured", "WHATSAPP_API_URL is not set")
         url = f"{settings.whatsapp_api_url.rstrip('/')}/{settings.whatsapp_phone_number_id}/messages"
+        if not url.lower().startswith(("https://", "http://")):  # urlopen would also open file: and others
+            raise TransientFailure("channel_not_configured", "WHATSAPP_API_URL is not an http(s) URL")
         request = urllib.request.Request(
             url, data=json.dumps(payload(reminder)).encode(), method="POST",
             headers={"Authorization": f"Bearer {token()}", "Content-Type": "application/json"},
         )
         aws.request_counts["whatsapp.SendMessage"] += 1
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # nosec B310  # http(s) only, checked above
                 body = json.load(response)
         except urllib.error.HTTPError as exc:
             raise _classify(exc.code, exc.read()) from exc

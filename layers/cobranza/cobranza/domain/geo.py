@@ -29,7 +29,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Mapping, Sequence
+
+from .numbers import ACCURACY_PLACES, BATTERY_PLACES, COORDINATE_PLACES, fixed
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 
@@ -61,7 +64,15 @@ DEFAULT_RULES: dict[str, Any] = {
 #: Fixes farther apart in time than this say nothing about travel speed.
 SPEED_WINDOW = timedelta(hours=24)
 _COMPARE_DIGITS = 3  # millimetres, metres per hour
-_COORDINATE_DIGITS = 7  # about 1 cm
+_COORDINATE_DIGITS = COORDINATE_PLACES  # about 1 cm
+
+
+def reported_position(lat: Any, lon: Any, accuracy_m: Any, battery_pct: Any = None) -> dict[str, Decimal | None]:
+    """A phone's position as it is stored and judged: coordinates to 7 decimals (about a
+    centimetre), accuracy and battery to 0.1 (``1e-300`` is 0, never an unreadable number)."""
+    return {"lat": fixed(lat, COORDINATE_PLACES), "lon": fixed(lon, COORDINATE_PLACES),
+            "accuracy_m": fixed(accuracy_m, ACCURACY_PLACES),
+            "battery_pct": None if battery_pct is None else fixed(battery_pct, BATTERY_PLACES)}
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -46,7 +46,7 @@ def verify(key: bytes, token: str, now: datetime, allow_expired: bool = False) -
     """(tenant_id, account_id) of a valid token; raises InvalidLink otherwise. ``allow_expired``
     accepts a genuine token past its expiry (an opt-out must work from any old message)."""
     payload, _, signature = token.partition(".")
-    if not payload or not signature or not hmac.compare_digest(_signature(key, payload), signature):
+    if not token.isascii() or not payload or not signature or not hmac.compare_digest(_signature(key, payload), signature):
         raise InvalidLink("invalid")
     try:
         tenant_id, account_id, expires = json.loads(_unb64(payload))

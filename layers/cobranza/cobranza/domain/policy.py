@@ -15,7 +15,8 @@ from aws_lambda_powertools.utilities.validation import SchemaValidationError, va
 from .geo import DEFAULT_RULES as DEFAULT_GEO_RULES, FLAG_REASONS
 from .questionnaires import (DEFAULT_QUESTIONNAIRE_ID, DEFAULT_QUESTIONNAIRES, QUESTION_ID_PATTERN, QUESTIONNAIRE_SCHEMA,
                              questionnaire_problems)
-from .visits import DEFAULT_OUTCOME_RULES, OUTCOME_RULES_SCHEMA
+from .segmentation import AGING_BUCKETS, AMOUNT_TIERS, STAGES
+from .visits import ACCOUNT_STATUSES, DEFAULT_OUTCOME_RULES, OUTCOME_RULES_SCHEMA
 
 CHANNELS = ["email", "sms", "whatsapp", "field_visit"]
 
@@ -79,9 +80,21 @@ DEFAULT_POLICY: dict[str, Any] = {
     "notifications": {"emails": []},
 }
 
-_NUMBER = {"type": "number", "minimum": 0}
-_LIST_OF_STRINGS = {"type": "array", "items": {"type": "string"}}
-_HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+#: Amounts in a policy (tiers, balances): up to a trillion in the tenant's currency.
+MAX_AMOUNT = 10**12
+_AMOUNT = {"type": "number", "minimum": 0, "maximum": MAX_AMOUNT}
+_DAYS = {"type": "integer", "minimum": -3650, "maximum": 36500}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 64}
+_HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "maxLength": 5}
+
+
+def _one_of(values: Any) -> dict[str, Any]:
+    return {"type": "array", "maxItems": len(values), "uniqueItems": True, "items": {"type": "string", "enum": list(values)}}
+
+
+def _names(max_items: int = 100) -> dict[str, Any]:
+    return {"type": "array", "maxItems": max_items, "items": {"type": "string", "minLength": 1, "maxLength": 100}}
+
 
 POLICY_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -89,38 +102,39 @@ POLICY_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "locale": {"type": "string", "enum": ["es-MX", "en"]},
-        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-        "timezone": {"type": "string", "minLength": 3},
-        "phone_region": {"type": "string", "pattern": "^[A-Z]{2}$"},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "maxLength": 3},
+        "timezone": {"type": "string", "minLength": 3, "maxLength": 64},
+        "phone_region": {"type": "string", "pattern": "^[A-Z]{2}$", "maxLength": 2},
         "amount_tiers": {
             "type": "object",
             "additionalProperties": False,
             "required": ["medium_from", "high_from"],
-            "properties": {"medium_from": _NUMBER, "high_from": _NUMBER},
+            "properties": {"medium_from": _AMOUNT, "high_from": _AMOUNT},
         },
-        "default_segment": {"type": "string", "minLength": 1},
+        "default_segment": _NAME,
         "segments": {
             "type": "array",
+            "maxItems": 100,
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["name", "when"],
                 "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "name": _NAME,
                     "when": {
                         "type": "object",
                         "additionalProperties": False,
                         "properties": {
-                            "stage": _LIST_OF_STRINGS,
-                            "aging_bucket": _LIST_OF_STRINGS,
-                            "amount_tier": _LIST_OF_STRINGS,
-                            "product": _LIST_OF_STRINGS,
-                            "state": _LIST_OF_STRINGS,
-                            "status": _LIST_OF_STRINGS,
-                            "min_days_past_due": {"type": "integer"},
-                            "max_days_past_due": {"type": "integer"},
-                            "min_balance": _NUMBER,
-                            "max_balance": _NUMBER,
+                            "stage": _one_of(STAGES),
+                            "aging_bucket": _one_of(AGING_BUCKETS),
+                            "amount_tier": _one_of(AMOUNT_TIERS),
+                            "product": _names(),
+                            "state": _names(),
+                            "status": _one_of(ACCOUNT_STATUSES),
+                            "min_days_past_due": _DAYS,
+                            "max_days_past_due": _DAYS,
+                            "min_balance": _AMOUNT,
+                            "max_balance": _AMOUNT,
                             "min_risk_score": {"type": "integer", "minimum": 0, "maximum": 1000},
                             "max_risk_score": {"type": "integer", "minimum": 0, "maximum": 1000},
                         },
@@ -130,8 +144,11 @@ POLICY_SCHEMA: dict[str, Any] = {
         },
         "cadences": {
             "type": "object",
+            "description": "A stage's (or a segment's) steps, by its name.",
+            "maxProperties": 100,
             "additionalProperties": {
                 "type": "array",
+                "maxItems": 50,
                 "items": {
                     "type": "object",
                     "additionalProperties": False,
@@ -139,11 +156,11 @@ POLICY_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "day": {"type": "integer", "minimum": -60, "maximum": 3650},
                         "channel": {"type": "string", "enum": CHANNELS},
-                        "template": {"type": "string"},
+                        "template": _NAME,
                         "requires_location": {"type": "boolean"},
                         "min_amount_tier": {"type": "string", "enum": ["low", "medium", "high"]},
-                        "repeat_every_days": {"type": "integer", "minimum": 1},
-                        "repeat_until_day": {"type": "integer"},
+                        "repeat_every_days": {"type": "integer", "minimum": 1, "maximum": 365},
+                        "repeat_until_day": {"type": "integer", "minimum": -60, "maximum": 3650},
                     },
                 },
             },
@@ -169,11 +186,7 @@ POLICY_SCHEMA: dict[str, Any] = {
                 "max_future_minutes": {"type": "integer", "minimum": 0, "maximum": 5},
                 "max_age_days": {"type": "integer", "minimum": 0, "maximum": 7},
                 "reject_distance_m": {"type": "number", "minimum": 150, "maximum": 1000},
-                "reject_reasons": {
-                    "type": "array",
-                    "uniqueItems": True,
-                    "items": {"type": "string", "enum": list(FLAG_REASONS)},
-                },
+                "reject_reasons": _one_of(FLAG_REASONS),
             },
         },
         "visits": {
@@ -181,7 +194,7 @@ POLICY_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "capacity_per_day": {"type": "integer", "minimum": 1, "maximum": 100},
-                "questionnaire": {"type": "string", "minLength": 1},
+                "questionnaire": {"type": "string", "pattern": QUESTION_ID_PATTERN, "maxLength": 64},
                 "sla_days": {"type": "integer", "minimum": 1, "maximum": 30},
                 "photo_max_mb": {"type": "integer", "minimum": 1, "maximum": 10},
             },
@@ -203,7 +216,8 @@ POLICY_SCHEMA: dict[str, Any] = {
         "notifications": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"emails": {"type": "array", "items": {"type": "string", "format": "email"}}},
+            "properties": {"emails": {"type": "array", "maxItems": 20,
+                                      "items": {"type": "string", "format": "email", "maxLength": 254}}},
         },
     },
 }

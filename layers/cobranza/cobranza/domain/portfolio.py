@@ -410,7 +410,7 @@ class RowValidator:
                 problem("error", "due_date", exc.code, exc.message, raw_due)
         if problems:
             return None, problems
-        assert balance is not None and due is not None
+        assert balance is not None and due is not None  # nosec B101  # type narrowing: a missing one was a problem, returned above
 
         parsed: dict[str, Any] = {}
         for name_, parse in self._optional:

@@ -66,6 +66,15 @@ DEFAULT_QUESTIONNAIRES: dict[str, dict] = {
 
 #: JSON schema of one questionnaire (the policy's ``questionnaires`` values). The rules the schema
 #: cannot say (unique ids, show_if order, choices per type) are in ``questionnaire_problems``.
+#: The largest number a `number` question (and its min/max) may hold: beyond it a value is not an answer.
+ANSWER_NUMBER_LIMIT = 10**12
+#: A value a `show_if` compares an answer with.
+_SCALAR: dict[str, Any] = {"anyOf": [
+    {"type": "string", "maxLength": 100},
+    {"type": "number", "minimum": -ANSWER_NUMBER_LIMIT, "maximum": ANSWER_NUMBER_LIMIT},
+    {"type": "boolean"},
+]}
+
 QUESTIONNAIRE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -97,13 +106,13 @@ QUESTIONNAIRE_SCHEMA: dict[str, Any] = {
                         "additionalProperties": False,
                         "required": ["question"],
                         "properties": {
-                            "question": {"type": "string"},
-                            "equals": {},
-                            "in": {"type": "array", "minItems": 1},
+                            "question": {"type": "string", "pattern": QUESTION_ID_PATTERN, "maxLength": 64},
+                            "equals": _SCALAR,
+                            "in": {"type": "array", "minItems": 1, "maxItems": 100, "items": _SCALAR},
                         },
                     },
-                    "min": {"type": "number"},
-                    "max": {"type": "number"},
+                    "min": {"type": "number", "minimum": -ANSWER_NUMBER_LIMIT, "maximum": ANSWER_NUMBER_LIMIT},
+                    "max": {"type": "number", "minimum": -ANSWER_NUMBER_LIMIT, "maximum": ANSWER_NUMBER_LIMIT},
                     "max_length": {"type": "integer", "minimum": 1, "maximum": 5000},
                 },
             },

@@ -6,7 +6,7 @@ tenant's stored accounts (which DynamoDB returns in the same order) in constant 
 from __future__ import annotations
 
 import heapq
-import pickle
+import pickle  # nosec B403  # loads only the runs this process wrote to its own temporary directory
 import struct
 import tempfile
 from typing import Any, Iterator

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from .. import aws
+from .. import aws, clock
 from ..config import get_settings
 from ..domain.instants import utc_stamp
 from ..domain.policy import PolicyError, effective_policy, validate_policy
@@ -20,11 +20,11 @@ from ..files.reports import report_prefix
 from ..storage.models import TenantModel
 from .accounts import derive_for_item
 from .errors import ApiError
+from .pagination import parse_limit
+from . import pagination
 from . import selfservice
 from ..storage import timeline as timeline_repo
 
-MAX_PAGE = 100
-DEFAULT_PAGE = 50
 UPLOAD_URL_SECONDS = 3600
 REPORT_URL_SECONDS = 900
 MAX_UPLOAD_BYTES = 5 * 1024**3  # a presigned POST allows up to 5 GB
@@ -34,7 +34,7 @@ ACCOUNT_FILTERS = {"stage": "stage", "segment": "segment", "bucket": "aging_buck
 
 
 def tenant_today(tenant: TenantModel, now: datetime | None = None) -> date:
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.utcnow()
     return now.astimezone(ZoneInfo(tenant.timezone)).date()
 
 
@@ -94,28 +94,14 @@ def get_account(tenant: TenantModel, account_id: str) -> dict[str, Any]:
     return account_view(item, effective_policy(tenant.policy), tenant_today(tenant))
 
 
-def parse_limit(raw: str | None) -> int:
-    if raw in (None, ""):
-        return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiError(400, "bad_request", f"limit must be a whole number from 1 to {MAX_PAGE}",
-                       [{"field": "limit", "value": raw}])
-    return int(raw)
-
-
 def list_accounts(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:
-    unknown = sorted(set(query) - set(ACCOUNT_FILTERS) - {"limit", "next_token"})
-    if unknown:
-        raise ApiError(400, "bad_request", "unknown query parameter(s): " + ", ".join(unknown),
-                       [{"field": name} for name in unknown])
+    """A page of accounts (the query is checked against the document by the API)."""
     limit = parse_limit(query.get("limit"))
     filters = {ACCOUNT_FILTERS[k]: v for k, v in query.items() if k in ACCOUNT_FILTERS and v}
-    try:
-        items, token = accounts_repo.list_accounts(tenant.tenant_id, filters, limit, query.get("next_token"))
-    except ValueError as exc:
-        raise ApiError(400, "bad_request", str(exc), [{"field": "next_token"}]) from None
+    scope = pagination.scope("accounts", tenant.tenant_id, **filters)
+    items, last = accounts_repo.list_accounts(tenant.tenant_id, filters, limit, pagination.start_of(scope, query))
     policy, today = effective_policy(tenant.policy), tenant_today(tenant)
-    return {"items": [account_view(i, policy, today) for i in items], "next_token": token}
+    return {"items": [account_view(i, policy, today) for i in items], "next_token": pagination.next_token(scope, last)}
 
 
 # ---------------------------------------------------------------- uploads
@@ -130,7 +116,7 @@ def create_upload(tenant: TenantModel, body: Mapping[str, Any] | None, now: date
         problems.append({"field": "mode", "message": "snapshot or delta"})
     if problems:
         raise ApiError(422, "validation_failed", "the upload request is not valid", problems)
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.utcnow()
     upload_id = "up_" + secrets.token_hex(10)
     folder = f"portfolios/{tenant.tenant_id}/" + ("delta/" if mode == "delta" else "")
     key = f"{folder}{upload_id}-{filename}"
@@ -221,18 +207,14 @@ def timeline_view(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def get_timeline(tenant: TenantModel, account_id: str, query: Mapping[str, str]) -> dict[str, Any]:
-    unknown = sorted(set(query) - {"limit", "next_token"})
-    if unknown:
-        raise ApiError(400, "bad_request", "unknown query parameter(s): " + ", ".join(unknown),
-                       [{"field": name} for name in unknown])
     limit = parse_limit(query.get("limit"))
+    scope = pagination.scope("timeline", tenant.tenant_id, account=account_id)
+    start = pagination.start_of(scope, query)
     if accounts_repo.get_account(tenant.tenant_id, account_id) is None:
         raise ApiError(404, "not_found", f"account {account_id} not found")
-    try:
-        entries, token = timeline_repo.list_entries(tenant.tenant_id, account_id, limit, query.get("next_token"))
-    except ValueError as exc:
-        raise ApiError(400, "bad_request", str(exc), [{"field": "next_token"}]) from None
-    return {"account_id": account_id, "items": [timeline_view(e) for e in entries], "next_token": token}
+    entries, last = timeline_repo.list_entries(tenant.tenant_id, account_id, limit, start)
+    return {"account_id": account_id, "items": [timeline_view(e) for e in entries],
+            "next_token": pagination.next_token(scope, last)}
 
 
 def opt_out(tenant: TenantModel, account_id: str, body: Any) -> dict[str, Any]:

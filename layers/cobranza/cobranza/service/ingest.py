@@ -26,7 +26,7 @@ from datetime import date, datetime, timezone
 from typing import IO, Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from .. import aws
+from .. import aws, clock
 from ..config import get_settings
 from ..domain import segmentation
 from ..domain.policy import effective_policy
@@ -155,7 +155,7 @@ class Tally:
 def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
     """Processes one portfolio object and returns its summary (also written to S3); a large CSV
     is handed to the parallel pipeline and ``{"status": "processing"}`` returned."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.utcnow()
     try:
         pkey = parse_portfolio_key(obj.key)
     except NotAPortfolioKey:
@@ -450,7 +450,7 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
         "by_aging_bucket": {b: tally.by_aging_bucket[b] for b in segmentation.AGING_BUCKETS if tally.by_aging_bucket[b]},
         "by_segment": dict(sorted(tally.by_segment.items())),
         "started_at": job.started_at,
-        "finished_at": utc_stamp(datetime.now(timezone.utc)),
+        "finished_at": utc_stamp(clock.utcnow()),
     }
     if error is not None:
         summary["error"] = {"code": error.code, "message": error.message}

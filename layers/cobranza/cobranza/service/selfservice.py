@@ -84,15 +84,21 @@ def account_opt_out(tenant_id: str, account_id: str, body: Mapping[str, Any] | N
 
 
 # ---------------------------------------------------------------- the debtor's link
-def _from_token(token: str, now: datetime, allow_expired: bool = False) -> tuple[Any, dict[str, Any]]:
+def check_link(token: str, now: datetime | None = None, allow_expired: bool = False) -> tuple[str, str]:
+    """(tenant_id, account_id) of a genuine link token, without reading anything: the link is
+    the debtor's credential, so its routes check it before they read the body."""
     key = link_key()
     if key is None:
         raise ApiError(404, "not_found", "self-service links are not enabled")
     try:
-        tenant_id, account_id = links.verify(key, token, now, allow_expired)
+        return links.verify(key, token, now or clock.utcnow(), allow_expired)
     except links.InvalidLink as exc:
         raise ApiError(401, "unauthorized", "this link has expired" if exc.reason == "expired"
                        else "this link is not valid") from None
+
+
+def _from_token(token: str, now: datetime, allow_expired: bool = False) -> tuple[Any, dict[str, Any]]:
+    tenant_id, account_id = check_link(token, now, allow_expired)
     tenant = tenants_repo.get_tenant(tenant_id)
     account = accounts_repo.read_account(tenant_id, account_id)
     if tenant is None or account is None:

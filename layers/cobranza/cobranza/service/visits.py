@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .. import aws, clock
 from ..config import get_settings
-from ..domain import links, questionnaires
+from ..domain import geo, links, questionnaires
 from ..domain import visits as visit_rules
 from ..domain.instants import utc_stamp
 from ..domain.policy import effective_policy
@@ -27,6 +27,7 @@ from ..storage import agents as agents_repo
 from ..storage import tenants as tenants_repo
 from ..storage import visits as visits_repo
 from .auth import Agent
+from . import pagination
 from .errors import ApiError
 from .selfservice import link_key
 
@@ -57,10 +58,6 @@ def tenant_today(tenant_id: str, now: datetime) -> date:
 
 def photo_prefix(tenant_id: str, visit_id: str) -> str:
     return f"visits/{tenant_id}/{visit_id}/"
-
-
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
 
 
 # ---------------------------------------------------------------- tasks
@@ -234,20 +231,15 @@ def parse_day(raw: str | None, field: str = "date") -> str | None:
 
 
 def list_visits(tenant_id: str, query: Mapping[str, str], limit: int) -> dict[str, Any]:
-    unknown = sorted(set(query) - {"status", "agent", "date", "limit", "next_token"})
-    if unknown:
-        raise ApiError(400, "bad_request", "unknown query parameter(s): " + ", ".join(unknown),
-                       [{"field": name} for name in unknown])
+    """A page of the tenant's visits (the query is checked against the document by the API)."""
     status = query.get("status") or None
     if status and status not in visits_repo.STATUSES:
         raise ApiError(400, "bad_request", "unknown status", [{"field": "status", "allowed": list(visits_repo.STATUSES)}])
-    try:
-        items, token = visits_repo.list_visits(tenant_id, status=status, agent_id=query.get("agent") or None,
-                                               day=parse_day(query.get("date")), limit=limit,
-                                               next_token=query.get("next_token"))
-    except ValueError as exc:
-        raise ApiError(400, "bad_request", str(exc), [{"field": "next_token"}]) from None
-    return {"items": [visit_view(v) for v in items], "next_token": token}
+    filters = {"status": status, "agent": query.get("agent") or None, "date": parse_day(query.get("date"))}
+    scope = pagination.scope("visits", tenant_id, **filters)
+    items, last = visits_repo.list_visits(tenant_id, status=filters["status"], agent_id=filters["agent"],
+                                          day=filters["date"], limit=limit, start=pagination.start_of(scope, query))
+    return {"items": [visit_view(v) for v in items], "next_token": pagination.next_token(scope, last)}
 
 
 def get_visit(tenant_id: str, visit_id: str, agent: Agent | None = None, base_url: str | None = None) -> dict[str, Any]:
@@ -402,9 +394,9 @@ def record_locations(agent: Agent, body: Any, now: datetime | None = None) -> di
     newest = None
     if accepted:
         newest = max(accepted, key=lambda p: parse_instant(p["captured_at"]))
-        position = {"captured_at": utc_stamp(parse_instant(newest["captured_at"])), "lat": _decimal(newest["lat"]),
-                    "lon": _decimal(newest["lon"]), "accuracy_m": _decimal(newest.get("accuracy_m", 0)),
-                    "battery_pct": newest.get("battery_pct")}
+        position = {"captured_at": utc_stamp(parse_instant(newest["captured_at"])),
+                    **geo.reported_position(newest["lat"], newest["lon"], newest.get("accuracy_m", 0),
+                                            newest.get("battery_pct"))}
         if not agents_repo.record_position(agent.tenant_id, agent.agent_id, position, utc_stamp(now)):
             newest = None  # a newer position was already stored
     return {"accepted": len(accepted), "rejected": rejected,
@@ -432,7 +424,7 @@ def parse_instant(raw: Any) -> datetime:
     """An ISO 8601 instant with its offset (a phone's clock zone is not guessed)."""
     if not isinstance(raw, str):
         raise ValueError("not a string")
-    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    value = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))  # RFC 3339 allows t and z
     if value.tzinfo is None:
         raise ValueError("no offset")
     return value

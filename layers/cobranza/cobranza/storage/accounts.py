@@ -12,14 +12,37 @@ import time
 import zlib
 from typing import Any, Iterator, Mapping
 
+from decimal import Decimal, DecimalException
+
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from .. import aws
 from ..config import get_settings
+from ..domain.numbers import storable
 from .models import AccountModel, bind_models
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+class _Serializer(TypeSerializer):
+    """boto3's serializer, with every number made storable first (domain.numbers): a value
+    DynamoDB would refuse, or keep and then fail to read back, never leaves this process."""
+
+    def _serialize_n(self, value: Any) -> str:
+        return str(storable(value))
+
+
+class _Deserializer(TypeDeserializer):
+    """boto3's deserializer, but a number stored before values were normalised (``1e-300``)
+    reads as itself instead of failing the whole item."""
+
+    def _deserialize_n(self, value: str) -> Decimal:
+        try:
+            return super()._deserialize_n(value)
+        except DecimalException:
+            return Decimal(value)
+
+
+_serializer = _Serializer()
+_deserializer = _Deserializer()
 
 BATCH_SIZE = 25
 MAX_UNPROCESSED_RETRIES = 8
@@ -28,6 +51,11 @@ MAX_UNPROCESSED_RETRIES = 8
 def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
     """Plain dict -> DynamoDB attribute values; None and empty values are left out."""
     return {k: _serializer.serialize(v) for k, v in item.items() if v is not None and v != "" and v != {}}
+
+
+def wire_value(value: Any) -> dict[str, Any]:
+    """One plain value -> its DynamoDB attribute value (for expressions)."""
+    return _serializer.serialize(value)
 
 
 def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,7 +132,7 @@ class BatchWriter:
                     attempt += 1
                     if attempt > MAX_UNPROCESSED_RETRIES:
                         raise RuntimeError(f"{len(batch)} items still unprocessed after {attempt} retries")
-                    self._sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+                    self._sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))  # nosec B311  # retry jitter, not security
 
     def __enter__(self) -> "BatchWriter":
         return self
@@ -125,30 +153,21 @@ def get_account(tenant_id: str, account_id: str) -> AccountModel | None:
 FILTERABLE = ("stage", "segment", "aging_bucket", "status")
 
 
-def encode_token(key: Mapping[str, Any] | None) -> str | None:
-    if not key:
+def owned_start(start: Mapping[str, Any] | None, owner: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A page's start key, checked to carry ``owner`` (the wire key attributes of the caller,
+    e.g. its tenant): a position is never a way into another tenant's items."""
+    if not start:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
-
-
-def decode_token(token: str | None, owner: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A pagination token, checked to belong to ``owner`` (the wire key attributes it must carry,
-    e.g. the caller's tenant): a token is never a way into another tenant's items."""
-    if not token:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError):
-        raise ValueError("next_token is not valid") from None
-    if not isinstance(key, dict) or any(key.get(name) != value for name, value in owner.items()):
-        raise ValueError("next_token is not valid")
-    return key
+    if any(start.get(name) != value for name, value in owner.items()):
+        raise ValueError("next_token is not valid for this list")
+    return dict(start)
 
 
 def list_accounts(
-    tenant_id: str, filters: Mapping[str, str], limit: int, next_token: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of a tenant's accounts matching every filter (equality on FILTERABLE fields)."""
+    tenant_id: str, filters: Mapping[str, str], limit: int, start: Mapping[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of a tenant's accounts matching every filter (equality on FILTERABLE fields), and
+    the key the next page starts after (None at the end)."""
     client = aws.client("dynamodb")
     kwargs: dict[str, Any] = {
         "TableName": get_settings().accounts_table,
@@ -156,7 +175,7 @@ def list_accounts(
         "ExpressionAttributeValues": {":t": {"S": tenant_id}},
         "Limit": limit,
     }
-    start = decode_token(next_token, {"tenant_id": {"S": tenant_id}})
+    start = owned_start(start, {"tenant_id": {"S": tenant_id}})
     if start:
         kwargs["ExclusiveStartKey"] = start
     if filters:
@@ -179,7 +198,7 @@ def list_accounts(
             if len(items) == limit:
                 rest_of_page = position + 1 < len(page_items)
                 if rest_of_page or page.get("LastEvaluatedKey"):
-                    return items, encode_token({"tenant_id": raw["tenant_id"], "account_id": raw["account_id"]})
+                    return items, {"tenant_id": raw["tenant_id"], "account_id": raw["account_id"]}
                 return items, None
         last = page.get("LastEvaluatedKey")
         if not last:

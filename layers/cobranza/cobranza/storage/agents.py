@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..config import get_settings
-from .accounts import from_wire, to_wire
+from .accounts import from_wire, to_wire, wire_value
 
 LOAD_PREFIX = "load_"
 DEFAULT_CAPACITY = 12
@@ -118,12 +118,12 @@ def record_position(tenant_id: str, agent_id: str, position: Mapping[str, Any], 
     """Stores the agent's newest ping unless a newer one is already stored; False when older
     (the agent's last-seen time is updated either way)."""
     values = {":at": {"S": position["captured_at"]}, ":seen": {"S": received_at},
-              ":lat": {"N": str(position["lat"])}, ":lon": {"N": str(position["lon"])},
-              ":acc": {"N": str(position["accuracy_m"])}}
+              ":lat": wire_value(position["lat"]), ":lon": wire_value(position["lon"]),
+              ":acc": wire_value(position["accuracy_m"])}
     sets = ["position_at = :at", "position_lat = :lat", "position_lon = :lon", "position_accuracy_m = :acc",
             "last_seen_at = :seen"]
     if position.get("battery_pct") is not None:
-        values[":bat"] = {"N": str(position["battery_pct"])}
+        values[":bat"] = wire_value(position["battery_pct"])
         sets.append("position_battery_pct = :bat")
     client = aws.client("dynamodb")
     try:

@@ -5,11 +5,11 @@ import hashlib
 import re
 import secrets
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from pynamodb.exceptions import PutError
 
+from .. import clock
 from .models import ApiKeyModel, TenantModel, bind_models
 
 TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,62}$")
@@ -35,7 +35,7 @@ def create_tenant(tenant_id: str, name: str, timezone_name: str, notify: list[st
         timezone=timezone_name,
         notify_emails=set(notify) or None,
         policy_version=0,
-        created_at=datetime.now(timezone.utc),
+        created_at=clock.utcnow(),
     )
     try:
         tenant.save(condition=TenantModel.tenant_id.does_not_exist())
@@ -82,7 +82,7 @@ def issue_api_key(tenant_id: str) -> str:
         hash_key(api_key),
         tenant_id=tenant_id,
         key_prefix=api_key[:8],
-        created_at=datetime.now(timezone.utc),
+        created_at=clock.utcnow(),
     ).save()
     return api_key
 

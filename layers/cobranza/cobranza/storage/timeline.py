@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..config import get_settings
-from .accounts import batch_get, decode_token, encode_token, from_wire, to_wire
+from .accounts import batch_get, from_wire, owned_start, to_wire
 
 
 def account_key(tenant_id: str, account_id: str) -> str:
@@ -92,16 +92,17 @@ def update_entry(tenant_id: str, account_id: str, entry_id: str, fields: Mapping
     return True
 
 
-def list_entries(tenant_id: str, account_id: str, limit: int, next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of the account's timeline, oldest first."""
+def list_entries(tenant_id: str, account_id: str, limit: int,
+                 start: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of the account's timeline, oldest first, and the key the next page starts after."""
     kwargs: dict[str, Any] = {
         "TableName": _table(),
         "KeyConditionExpression": "account_key = :k",
         "ExpressionAttributeValues": {":k": {"S": account_key(tenant_id, account_id)}},
         "Limit": limit,
     }
-    start = decode_token(next_token, {"account_key": {"S": account_key(tenant_id, account_id)}})
+    start = owned_start(start, {"account_key": {"S": account_key(tenant_id, account_id)}})
     if start:
         kwargs["ExclusiveStartKey"] = start
     page = aws.client("dynamodb").query(**kwargs)
-    return [from_wire(i) for i in page.get("Items", [])], encode_token(page.get("LastEvaluatedKey"))
+    return [from_wire(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")

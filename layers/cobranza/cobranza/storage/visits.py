@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..config import get_settings
-from .accounts import decode_token, encode_token, from_wire, to_wire
+from .accounts import from_wire, owned_start, to_wire
 
 OPEN_STATUSES = ("assigned", "checked_in", "unassigned")
 STATUSES = ("unassigned", "assigned", "checked_in", "done", "rejected", "cancelled")
@@ -73,8 +73,9 @@ def get_visit(tenant_id: str, visit_id: str) -> dict[str, Any] | None:
 
 
 def list_visits(tenant_id: str, *, status: str | None = None, agent_id: str | None = None, day: str | None = None,
-                limit: int = 50, next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of the tenant's visits, by the most selective index the filters allow."""
+                limit: int = 50, start: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of the tenant's visits, by the most selective index the filters allow, and the key
+    the next page starts after."""
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     filters: list[str] = []
@@ -98,18 +99,18 @@ def list_visits(tenant_id: str, *, status: str | None = None, agent_id: str | No
     kwargs.update(KeyConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
     if filters:
         kwargs["FilterExpression"] = " AND ".join(filters)
-    start = decode_token(next_token, {hash_name: {"S": hash_value}})
+    start = owned_start(start, {hash_name: {"S": hash_value}})
     if start:
         kwargs["ExclusiveStartKey"] = start
     page = aws.client("dynamodb").query(**kwargs)
-    return [from_wire(i) for i in page.get("Items", [])], encode_token(page.get("LastEvaluatedKey"))
+    return [from_wire(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
 
 
 def agent_day(tenant_id: str, agent_id: str, day: str) -> list[dict[str, Any]]:
     """Every visit of an agent scheduled on ``day`` (at most its capacity: one query)."""
-    items, token = list_visits(tenant_id, agent_id=agent_id, day=day, limit=100)
-    while token:
-        more, token = list_visits(tenant_id, agent_id=agent_id, day=day, limit=100, next_token=token)
+    items, last = list_visits(tenant_id, agent_id=agent_id, day=day, limit=100)
+    while last:
+        more, last = list_visits(tenant_id, agent_id=agent_id, day=day, limit=100, start=last)
         items.extend(more)
     return items
 
