@@ -211,7 +211,7 @@ def test_one_accent_outside_gsm7_would_switch_the_whole_text_to_ucs2():
 # ---------------------------------------------------------------- SMS: the reminder text
 URL = "https://pagos.example.mx/s/" + "x" * (120 - len("https://pagos.example.mx/s/"))
 CONTEXT = {"debtor_name": "María Núñez", "lender": "Financiera Ejemplo", "amount": "1,000.00", "currency": "MXN",
-           "as_of": "2026-10-05", "due_date": "2026-10-01", "payment_reference": "REF-0001234567",
+           "as_of": "2026-10-05", "due_date": "2026-10-01", "overdue": True, "payment_reference": "REF-0001234567",
            "self_service_url": URL}
 
 
@@ -229,6 +229,25 @@ def test_the_spanish_reminder_reads_as_expected():
     assert sms.render("es-MX", CONTEXT) == (
         f"Financiera Ejemplo: saldo 1,000.00 MXN al 2026-10-05, vencio 2026-10-01. Ref REF-0001234567. "
         f"Pague o consulte: {URL} Responda BAJA para no recibir SMS.")
+
+
+def test_a_preventive_reminder_speaks_of_the_due_date_in_the_future():
+    """A reminder sent before the due date says it falls due ("vence"), not that it fell due."""
+    upcoming = dict(CONTEXT, as_of="2026-12-04", due_date="2026-12-05", overdue=False)
+    assert "vence 2026-12-05." in sms.render("es-MX", upcoming) and "vencio" not in sms.render("es-MX", upcoming)
+    assert ", due 2026-12-05." in sms.render("en", upcoming) and "was due" in sms.render("en", CONTEXT)
+    assert set(sms.render("es-MX", upcoming)) <= GSM7
+
+
+def test_the_dispatch_context_knows_whether_the_due_date_has_passed(monkeypatch):
+    from cobranza.service import dispatch, selfservice
+
+    monkeypatch.setattr(selfservice, "links_for", lambda *args: {})
+    account = {"tenant_id": "t", "account_id": "a", "debtor_name": "Ana", "balance": "10", "currency": "MXN"}
+    for due, planned, overdue in (("2026-12-05", "2026-12-04", False), ("2026-12-05", "2026-12-05", False),
+                                  ("2026-12-05", "2026-12-06", True)):
+        context = dispatch._context("L", dict(account, due_date=due), {"channel": "sms", "planned_for": planned}, None)
+        assert context["overdue"] is overdue, (due, planned)
 
 
 def test_an_accented_lender_keeps_the_reminder_in_gsm7():

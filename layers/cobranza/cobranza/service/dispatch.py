@@ -169,13 +169,15 @@ def _address(account: Mapping[str, Any], channel: str) -> str:
 
 def _context(lender: str, account: Mapping[str, Any], message: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     links = selfservice.links_for(account["tenant_id"], account["account_id"], message["channel"], now)
+    as_of = message.get("planned_for") or now.date().isoformat()
     return {
         "debtor_name": account["debtor_name"],
         "lender": lender,
         "amount": f"{Decimal(account['balance']):,.2f}",
         "currency": account["currency"],
-        "as_of": message.get("planned_for") or now.date().isoformat(),
+        "as_of": as_of,
         "due_date": account["due_date"],
+        "overdue": str(account["due_date"]) < as_of,  # "venció" / "vence": the tense of the due date
         "payment_reference": account.get("payment_reference"),
         **links,
     }

@@ -19,6 +19,7 @@ A file that cannot be read fails as a whole, before any account is written.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -28,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from .. import aws, clock
 from ..config import get_settings
-from ..domain import segmentation
+from ..domain import segmentation, snapshots
 from ..domain.policy import effective_policy
 from ..domain.portfolio import AccountRow, Header, HeaderError, Problem, RowValidator, parse_header
 from ..files.readers import FileRejected, PortfolioFile, open_portfolio
@@ -86,8 +87,11 @@ def parse_portfolio_key(key: str) -> PortfolioKey:
 
 
 def upload_id_for(obj: S3Object) -> str:
-    """Deterministic per object version: a redelivered event maps to the same upload."""
-    seed = f"{obj.bucket}/{obj.key}|{obj.etag}|{obj.version_id}|{obj.sequencer}"
+    """One upload per object version, whatever events arrive for it: the id derives from the
+    object's identity (bucket, key, version id, ETag, size), never from the event, so a
+    redelivery, a retry, or two events for one object (S3's Put and CompleteMultipartUpload
+    seen by a local stack) all map to the same upload."""
+    seed = f"{obj.bucket}/{obj.key}|{obj.version_id}|{obj.etag.strip(chr(34))}|{obj.size}"
     return "up_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
 
 
@@ -105,6 +109,8 @@ class Job:
     policy: dict[str, Any]
     today: str        # the tenant's date when the upload started
     started_at: str   # ISO UTC; also the stamp on every account written
+    as_of: str = ""   # a full snapshot's as-of date (domain.snapshots); "" for a delta
+    as_of_source: str = ""
 
     @property
     def day(self) -> date:
@@ -192,6 +198,8 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
         portfolio = open_portfolio(s3_object["Body"], obj.key)
         header = header_of(portfolio)
         file_info = {"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter}
+        if job.mode == "snapshot":
+            _check_snapshot_order(job, tenant, portfolio, header, pkey.name, s3_object.get("LastModified") or now)
         if _worth_splitting(portfolio, size):
             s3_object["Body"].close()
             from . import ingest_pipeline  # only large files pay for the pipeline's imports
@@ -205,6 +213,24 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
         s3_object["Body"].close()
     with problems.rejects_csv() as rejects:
         return complete(job, tally, rejects, file_info, error)
+
+
+def _check_snapshot_order(job: Job, tenant: Any, portfolio: PortfolioFile, header: Header, name: str,
+                          stored_at: datetime) -> None:
+    """Sets the snapshot's as-of date; a snapshot older than the newest applied one is refused
+    (``stale_snapshot``) before any row is read, so it changes nothing."""
+    column = snapshots.as_of_column(header.attribute_names)
+    value = None
+    if column is not None:
+        first = next(portfolio.records, None)
+        if first is not None:
+            portfolio.records = itertools.chain([first], portfolio.records)
+            value = first[1][column] if column < len(first[1]) else None
+    as_of, source = snapshots.snapshot_as_of(value, name, stored_at, job.tenant_timezone)
+    job.as_of, job.as_of_source = as_of.isoformat(), source
+    if snapshots.is_stale(as_of, tenant.snapshot_as_of):
+        raise FileRejected("stale_snapshot", f"this snapshot is as of {as_of.isoformat()} ({source.replace('_', ' ')}); "
+                                             f"a newer one, as of {tenant.snapshot_as_of}, was already applied")
 
 
 def header_of(portfolio: PortfolioFile) -> Header:
@@ -452,8 +478,12 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
         "started_at": job.started_at,
         "finished_at": utc_stamp(clock.utcnow()),
     }
+    if job.as_of:
+        summary["as_of"], summary["as_of_source"] = job.as_of, job.as_of_source
     if error is not None:
         summary["error"] = {"code": error.code, "message": error.message}
+    elif job.as_of:
+        tenants_repo.record_snapshot_as_of(job.tenant_id, job.as_of)
     alarms = [] if error else upload_alarms(job, tally, held_back)
     if alarms:
         summary["alarms"] = alarms

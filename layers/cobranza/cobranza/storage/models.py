@@ -118,6 +118,8 @@ class TenantModel(Model):
     policy = JSONAttribute(null=True)
     policy_version = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    #: The as-of date (ISO) of the newest full snapshot applied (domain.snapshots).
+    snapshot_as_of = UnicodeAttribute(null=True)
 
 
 class ApiKeyModel(Model):

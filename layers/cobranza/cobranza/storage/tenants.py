@@ -130,3 +130,22 @@ def save_policy(tenant: TenantModel, document: dict[str, Any], expected_version:
             raise VersionConflict() from None
         raise
     return current + 1
+
+
+def record_snapshot_as_of(tenant_id: str, as_of: str) -> bool:
+    """Moves the tenant's newest applied snapshot date forward to ``as_of`` (never back: a
+    concurrent older snapshot does not overwrite a newer one); False when it was already newer."""
+    from pynamodb.exceptions import UpdateError
+
+    bind_models()
+    try:
+        TenantModel(tenant_id).update(
+            actions=[TenantModel.snapshot_as_of.set(as_of)],
+            condition=TenantModel.tenant_id.exists() & (TenantModel.snapshot_as_of.does_not_exist()
+                                                        | (TenantModel.snapshot_as_of <= as_of)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
