@@ -28,7 +28,8 @@ help:
 $(STAMP): $(REQS)
 	@test -n "$(PYTHON_BOOT)" || { echo "Python 3.11+ is required (3.12 preferred)"; exit 1; }
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@# pip pinned: chalice 1.34 requires pip<26.3
+	$(PY) -m pip install --quiet --disable-pip-version-check "pip==26.2"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@# the repo and the layer on the venv's path: `.venv/bin/python -m infra.admin` works from anywhere
 	@printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/layers/cobranza" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/cobranza-dev.pth"

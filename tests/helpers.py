@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import ModuleType
@@ -39,13 +40,18 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cobranza-test"
     aws_request_id: str = "req-test"
+    timeout_ms: int = 900_000  # the template's longest function timeout
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        """As Lambda's: the time left before the invocation's deadline."""
+        return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
 
 
-def s3_put_event(bucket: str, key: str, size: int = 100, etag: str = "etag", sequencer: str = "0062D3F1A2B3C4D5E6") -> dict:
-    """An S3 ObjectCreated:Put notification as AWS sends it (key URL-encoded)."""
+def s3_put_event(bucket: str, key: str, size: int = 100, etag: str = "etag", sequencer: str = "0062D3F1A2B3C4D5E6",
+                 version_id: str | None = None) -> dict:
+    """An S3 ObjectCreated:Put notification as AWS sends it (key URL-encoded; a versioned
+    bucket's events carry the object's version id)."""
     return {"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2026-11-23T15:00:00.000Z", "eventName": "ObjectCreated:Put",
@@ -53,7 +59,8 @@ def s3_put_event(bucket: str, key: str, size: int = 100, etag: str = "etag", seq
         "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "PortfolioUploaded",
                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key), "size": size, "eTag": etag, "sequencer": sequencer}},
+               "object": {"key": quote_plus(key), "size": size, "eTag": etag, "sequencer": sequencer,
+                          **({"versionId": version_id} if version_id else {})}},
     }]}
 
 

@@ -1,6 +1,7 @@
 """Ingest: S3 ObjectCreated under portfolios/ -> validated, segmented accounts (SPEC §3)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -30,7 +31,8 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
                     etag=obj.etag or "",
                     sequencer=obj.sequencer or "",
                     version_id=obj.version_id or "",
-                )
+                ),
+                holding=timedelta(milliseconds=context.get_remaining_time_in_millis()),
             )
         )
     return {"uploads": [{k: r.get(k) for k in ("upload_id", "status", "rows_total", "rows_rejected")} for r in results]}

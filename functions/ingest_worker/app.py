@@ -1,4 +1,5 @@
-"""Ingest worker: one part (chunk, merge or withdraw) of a large upload per SQS message."""
+"""Ingest worker: one part (chunk, merge or withdraw) of a large upload per SQS message; and,
+every 15 minutes (the StaleUploads schedule), the end of the uploads whose processing stopped."""
 from __future__ import annotations
 
 import json
@@ -10,17 +11,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cobranza.config import get_settings
 from cobranza.observability import logger, metrics
-from cobranza.service import ingest_pipeline
+from cobranza.service import ingest_pipeline, upload_watchdog
 
 get_settings()  # fail the cold start on a bad environment
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> str:
-    return ingest_pipeline.handle_task(json.loads(record.body))
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    return ingest_pipeline.handle_task(json.loads(record.body),
+                                       lambda: lambda_context.get_remaining_time_in_millis() / 1000)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("detail-type") == "Scheduled Event":
+        return {"stopped_uploads_ended": upload_watchdog.end_stale_uploads()}
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

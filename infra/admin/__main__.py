@@ -10,6 +10,7 @@
 
 Target: the running local stack (make serve) when there is one, else the CloudFormation stack
 named by --stack-name (default: $COBRANZA_STACK or "cobranza") with your AWS credentials.
+--stack-name and --endpoint-url go anywhere on the line (before `tenant`, or after the arguments).
 """
 from __future__ import annotations
 
@@ -25,25 +26,38 @@ from infra.admin import commands  # noqa: E402
 from infra.admin.target import resolve  # noqa: E402
 
 
+def _target_options(defaults: bool) -> argparse.ArgumentParser:
+    """The global options (where the command acts), accepted before the group, after it or after
+    the action: `--endpoint-url URL tenant create t1` = `tenant create t1 --endpoint-url URL`. Only
+    the top-level parser sets the defaults, so a later parser never erases a value given earlier."""
+    options = argparse.ArgumentParser(add_help=False)
+    unset = {} if defaults else {"default": argparse.SUPPRESS}
+    options.add_argument("--stack-name", help="deployed CloudFormation stack (default: the local stack if running)",
+                         **unset)
+    options.add_argument("--endpoint-url", help="local AWS endpoint (default: from .local/stack.json)", **unset)
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m infra.admin", description=__doc__,
+    anywhere = [_target_options(defaults=False)]
+    parser = argparse.ArgumentParser(prog="python -m infra.admin", description=__doc__, parents=[_target_options(True)],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack-name", help="deployed CloudFormation stack (default: the local stack if running)")
-    parser.add_argument("--endpoint-url", help="local AWS endpoint (default: from .local/stack.json)")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    tenant = groups.add_parser("tenant", help="tenants and API keys").add_subparsers(dest="action", required=True)
-    create = tenant.add_parser("create", help="create a tenant and its first API key")
+    tenant = groups.add_parser("tenant", help="tenants and API keys", parents=anywhere).add_subparsers(
+        dest="action", required=True)
+    create = tenant.add_parser("create", help="create a tenant and its first API key", parents=anywhere)
     create.add_argument("tenant_id")
     create.add_argument("--name")
     create.add_argument("--notify", action="append", default=[], metavar="EMAIL",
                         help="address for visit results and alarms (repeatable)")
     create.add_argument("--timezone", default="America/Mexico_City", help="IANA zone of the tenant's 'today'")
-    key = tenant.add_parser("key", help="issue an additional API key")
+    key = tenant.add_parser("key", help="issue an additional API key", parents=anywhere)
     key.add_argument("tenant_id")
 
-    agent = groups.add_parser("agent", help="field agents (Cognito users)").add_subparsers(dest="action", required=True)
-    create_agent = agent.add_parser("create", help="create a field agent (or supervisor) of a tenant")
+    agent = groups.add_parser("agent", help="field agents (Cognito users)", parents=anywhere).add_subparsers(
+        dest="action", required=True)
+    create_agent = agent.add_parser("create", help="create a field agent (or supervisor) of a tenant", parents=anywhere)
     create_agent.add_argument("tenant_id")
     create_agent.add_argument("email")
     create_agent.add_argument("--password", required=True, help="at least 10 characters, upper and lower case, a digit")

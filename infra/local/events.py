@@ -83,11 +83,13 @@ def s3_event_key(key: str) -> str:
     return quote_plus(key, safe="/")
 
 
-def s3_record(moto_record: Mapping[str, Any], *, sequencer: str, version_id: str | None = None) -> dict:
+def s3_record(moto_record: Mapping[str, Any]) -> dict:
     """Rebuild a record of moto's S3 notification into the full shape AWS delivers.
 
-    moto leaves out the identity, request, version and sequencing fields. The key stays
-    URL-encoded, as AWS sends it: handlers must `unquote_plus` it.
+    moto leaves out the identity, request and owner fields; the local stack's hook into moto
+    (`infra.local.moto_server`) adds the object's `versionId` (versioned buckets only) and its
+    `sequencer` when the event happens. The key stays URL-encoded, as AWS sends it: handlers must
+    `unquote_plus` it.
     """
     s3 = moto_record["s3"]
     bucket = s3["bucket"]
@@ -97,9 +99,11 @@ def s3_record(moto_record: Mapping[str, Any], *, sequencer: str, version_id: str
         "size": obj.get("size", 0),
         "eTag": obj.get("eTag", ""),
     }
+    version_id = obj.get("versionId")
     if version_id and version_id != "null":
         rebuilt_object["versionId"] = version_id
-    rebuilt_object["sequencer"] = sequencer
+    if obj.get("sequencer"):
+        rebuilt_object["sequencer"] = obj["sequencer"]
     return {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",

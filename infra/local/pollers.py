@@ -9,7 +9,8 @@ changed their visibility itself.
 
 `S3EventSource` drains the hidden queue that receives a bucket's notifications and hands each
 record, rebuilt into AWS's full shape, to the asynchronous invoker (S3 invokes Lambda
-asynchronously, one record per event).
+asynchronously, one record per event). Which events moto sends, one per upload as in AWS, is
+settled in `infra.local.moto_server`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from infra.local.events import Sequencer, failed_item_ids, s3_record, sqs_record
+from infra.local.events import failed_item_ids, s3_record, sqs_record
 from infra.local.moto_state import sqs_visible_at
 from infra.local.runtime import InvokeResult
 
@@ -189,52 +189,32 @@ class SqsEventSource(Poller):
 
 
 class S3EventSource(Poller):
-    """The hidden queue of one `Type: S3` event: each notification becomes an async invocation."""
+    """The hidden queue of one `Type: S3` event: each notification becomes an async invocation.
+
+    moto sends one message per event and destination, already carrying what AWS's record has
+    beyond moto's own (`versionId`, `sequencer`: see `infra.local.moto_server`); `s3_record` adds
+    the identity and request fields."""
 
     def __init__(
         self,
         *,
         function_id: str,
         sqs: Any,
-        s3: Any,
         queue_url: str,
         invoke_async: Callable[[dict], Any],
-        sequencer: Sequencer,
     ) -> None:
         super().__init__(f"s3->{function_id}", sqs, queue_url)
         self.function_id = function_id
-        self._s3 = s3
         self._invoke_async = invoke_async
-        self._sequencer = sequencer
 
     def poll_once(self) -> bool:
         messages = self.receive(10)
         for message in messages:
             body = json.loads(message.get("Body") or "{}")
             for record in body.get("Records", []):  # s3:TestEvent messages have none
-                version_id = self._version_id(record)
-                rebuilt = s3_record(record, sequencer=self._sequencer.next(), version_id=version_id)
+                rebuilt = s3_record(record)
                 log.info("%s <- s3 %s s3://%s/%s", self.function_id, rebuilt["eventName"],
                          rebuilt["s3"]["bucket"]["name"], rebuilt["s3"]["object"]["key"])
                 self._invoke_async({"Records": [rebuilt]})
             self.delete([message])
         return bool(messages)
-
-    def _version_id(self, record: dict) -> str | None:
-        """moto's record omits versionId; find the version with the notified eTag."""
-        if not record.get("eventName", "").startswith("ObjectCreated"):
-            return None
-        bucket = record["s3"]["bucket"]["name"]
-        key = unquote_plus(record["s3"]["object"]["key"])
-        etag = record["s3"]["object"].get("eTag", "")
-        try:
-            head = self._s3.head_object(Bucket=bucket, Key=key)
-            if head.get("ETag", "").strip('"') == etag or not head.get("VersionId"):
-                return head.get("VersionId")
-            versions = self._s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
-            return next(
-                (v["VersionId"] for v in versions if v["Key"] == key and v.get("ETag", "").strip('"') == etag),
-                None,
-            )
-        except ClientError:
-            return None

@@ -34,15 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 from infra.local.activity import Activity
 from infra.local.api import ApiServer, RouteTable
 from infra.local.async_invoke import AsyncInvoker, Destinations
 from infra.local.clock import Clock, ScheduleTarget, schedule_targets
-from infra.local.events import Sequencer
 from infra.local.logs import STACK_LOG, LogEcho
-from infra.local.net import HttpServer, bind_socket
+from infra.local.moto_server import MotoServer
+from infra.local.net import bind_socket
 from infra.local.pipes import PipePoller, pipe_specs
 from infra.local.pollers import Poller, S3EventSource, SqsEventSource
 from infra.local.resources import client_factory, create_resources, declared_notifications
@@ -65,35 +64,6 @@ _MOTO_ENV = {
 }
 _active_lock = threading.Lock()
 _active: LocalStack | None = None
-
-
-class _QuietMotoHandler(MotoRequestHandler):
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:  # no access log spam
-        return
-
-
-class _MotoServer:
-    """moto's server app, as `ThreadedMotoServer` runs it, on an `HttpServer`: the port bound at
-    construction (`SO_REUSEADDR`, a clear error when taken), no request log, and on `stop` the
-    port released and open connections ended (upstream `stop()` leaves the socket open)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._http = HttpServer(host, port, DomainDispatcherApplication(create_backend_app), "moto server",
-                                request_handler=_QuietMotoHandler, name="moto-server")
-
-    @property
-    def port(self) -> int:
-        return self._http.port
-
-    @property
-    def listening(self) -> bool:
-        return self._http.listening
-
-    def start(self) -> None:
-        self._http.open()
-
-    def stop(self) -> None:
-        self._http.close()
 
 
 def _reset_moto() -> None:
@@ -143,7 +113,7 @@ class LocalStack:
         self._ready_timeout = ready_timeout
 
         self._template: LocalTemplate | None = None
-        self._moto: _MotoServer | None = None
+        self._moto: MotoServer | None = None
         self._clients: Callable[[str], Any] | None = None
         self._created: dict[str, str] = {}
         self._pools: dict[str, FunctionPool] = {}
@@ -271,7 +241,7 @@ class LocalStack:
             os.environ.setdefault(key, value)
         # Both ports first, so that a busy one fails the start before anything else has begun. The
         # API port is only bound (connections are refused) until everything behind it is ready.
-        self._moto = _MotoServer(HOST, self._aws_port)
+        self._moto = MotoServer(HOST, self._aws_port)
         self._api_socket = bind_socket(HOST, self._api_port, "local API")
         self._api_port = self._api_socket.getsockname()[1]
         _reset_moto()  # before anyone can connect
@@ -506,7 +476,6 @@ class LocalStack:
         """A hidden queue per S3 event, subscribed through the bucket's notification configuration."""
         template = self.template
         sqs, s3 = self.client("sqs"), self.client("s3")
-        sequencer = Sequencer()
         per_bucket: dict[str, list[dict]] = {}
         for function in template.functions.values():
             for name, event in function.events_of_type("S3").items():
@@ -524,7 +493,7 @@ class LocalStack:
                     configuration["Filter"] = {"Key": {"FilterRules": rules}}
                 per_bucket.setdefault(props["Bucket"], []).append(configuration)
                 self._pollers.append(S3EventSource(
-                    function_id=function.logical_id, sqs=sqs, s3=s3, queue_url=queue_url, sequencer=sequencer,
+                    function_id=function.logical_id, sqs=sqs, queue_url=queue_url,
                     invoke_async=lambda ev, f=function.logical_id: self.invoke_async(f, ev),
                 ))
         for bucket, configurations in per_bucket.items():

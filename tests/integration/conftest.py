@@ -41,6 +41,7 @@ def clock(monkeypatch, now):
 def _reset_caches() -> None:
     from cobranza import aws
     from cobranza.config import get_settings
+    from cobranza.service import ingest_pipeline
     from cobranza.storage.models import unbind_models
     from cobranza.storage.tenants import clear_key_cache
 
@@ -48,6 +49,7 @@ def _reset_caches() -> None:
     aws.reset()
     unbind_models()
     clear_key_cache()
+    ingest_pipeline.forget_plans()
 
 
 @pytest.fixture
@@ -109,7 +111,8 @@ def upload(bucket):
 
     def run(key: str, data: bytes, event_repeats: int = 1) -> dict:
         response = s3.put_object(Bucket=bucket, Key=key, Body=data)
-        event = s3_put_event(bucket, key, len(data), response["ETag"].strip('"'), f"{next(counter):020X}")
+        event = s3_put_event(bucket, key, len(data), response["ETag"].strip('"'), f"{next(counter):020X}",
+                             response.get("VersionId"))
         results = [ingest.handler(event, LambdaContext()) for _ in range(event_repeats)]
         upload_ids = {r["uploads"][0]["upload_id"] for r in results}
         assert len(upload_ids) == 1, "a redelivered event must map to the same upload"

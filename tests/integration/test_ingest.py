@@ -1,10 +1,12 @@
 """SPEC §3 through the ingest handler: S3 event in, accounts and reports out."""
 import csv
 import io
+from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 
-from tests.helpers import SAMPLES
+from tests.helpers import ROOT, SAMPLES
 
 
 def csv_bytes(rows, header=("cuenta", "nombre", "saldo", "vencimiento", "correo")):
@@ -120,5 +122,123 @@ def test_rows_always_add_up_and_bad_rows_are_reported_with_spreadsheet_numbers(t
     summary = upload("portfolios/acme/a.csv", data)
     assert (summary["rows_total"], summary["rows_accepted"], summary["rows_rejected"]) == (5, 1, 4)
     lines = list(csv.reader(io.StringIO(read_report("acme", summary["upload_id"], "rejects.csv"))))
-    assert [line[0] for line in lines[1:]] == ["2", "4", "4", "5", "6"]
+    assert [line[0] for line in lines[1:]] == ["2", "4", "4", "5", "5", "6"]  # row 5: no name, and its email
+    assert lines[5][1:5] == ["warning", "A4", "email", "invalid_email"] and lines[5][6] == "'=cmd|' /C calc'!A0"
     assert accounts()["A2"]["due_date"] == "2026-03-02"
+
+
+# ---------------------------------------------------------------- lenders' own exports (issue 12)
+LENDER_HEADER = ["No. Crédito", "Nombre del Acreditado", "Saldo Total", "Fecha de Vencimiento", "Teléfono Celular",
+                 "Correo Electrónico", "C.P."]
+
+
+def workbook(writer: str, rows) -> bytes:
+    """An .xlsx of typed cells as ``writer`` (openpyxl, or XlsxWriter as another system) saves
+    it: numbers stay numbers (a date in the General format is a bare serial number), dates are
+    date cells, a text starting with ``=`` is a formula."""
+    out = io.BytesIO()
+    if writer == "openpyxl":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        for r, cells in enumerate(rows, 1):
+            for c, value in enumerate(cells, 1):
+                if value is not None:
+                    ws.cell(row=r, column=c, value=value)
+        wb.save(out)
+    else:
+        import xlsxwriter
+
+        wb = xlsxwriter.Workbook(out, {"in_memory": True})
+        ws = wb.add_worksheet("Cartera")
+        date_format = wb.add_format({"num_format": "dd/mm/yyyy"})
+        for r, cells in enumerate(rows):
+            for c, value in enumerate(cells):
+                if isinstance(value, date):
+                    ws.write_datetime(r, c, datetime(value.year, value.month, value.day), date_format)
+                elif isinstance(value, str) and value.startswith("="):
+                    ws.write_formula(r, c, value, None, 0)
+                elif value is not None:
+                    ws.write(r, c, value)
+        wb.close()
+    return out.getvalue()
+
+
+def documented_upload_fields() -> set[str]:
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    return set(spec["components"]["schemas"]["Upload"]["properties"])
+
+
+@pytest.mark.parametrize("writer", ["openpyxl", "xlsxwriter"])
+def test_an_excel_export_as_a_lender_sends_it_loses_no_row_and_raises_no_alarm(tenant, upload, read_report, writer):
+    # serial dates as Excel shows a date cell whose format was lost: 46356 is 2026-11-30 (1900 system)
+    data = workbook(writer, [
+        ["Cartera vencida al 30/11/2026"],
+        [],
+        LENDER_HEADER,
+        [4000100, "Guadalupe Hernández Ruiz", 24199.52, 46312, 2227622681, "g@ejemplo.com.mx", 3100],
+        [4000101, "Juan Carlos Pérez", 63235.29, 46356, 9998698226, None, 97000],
+        [4000102, "Ma. de los Ángeles Ortíz", 1207.64, date(2026, 12, 15), 525517956148, None, None],
+        [4000103, "Jesús Martínez Gómez", 74974.33, 46356.5, None, "j@ejemplo.com.mx", 66220],
+        [4000104.0, "Óscar Domínguez Lara", 1234.5600000000002, 46300, 5579709296.0, None, 3100],
+        [123456789012345, "Rosa Núñez", 500, 46366, 5516113059, None, None],
+        [],
+        ["TOTAL", None, "=SUM(C4:C9)"],
+    ])
+    summary = upload("portfolios/acme/cartera_noviembre.xlsx", data)
+    assert (summary["status"], summary["format"]) == ("succeeded", "xlsx")
+    assert (summary["rows_skipped_before_header"], summary["rows_skipped_summary"]) == (2, 1)
+    assert (summary["rows_total"], summary["rows_accepted"], summary["rows_rejected"]) == (6, 6, 0)
+    assert summary["rows_total"] == summary["rows_accepted"] + summary["rows_rejected"]
+    assert summary["accounts_created"] == 6 and "alarms" not in summary  # the TOTAL row is not a rejected row
+    assert set(summary) <= documented_upload_fields()
+    assert read_report("acme", summary["upload_id"], "rejects.csv").splitlines() == [
+        "row_number,severity,account_id,field,code,message,raw_value"]
+    stored = accounts()
+    assert sorted(stored) == ["123456789012345", "4000100", "4000101", "4000102", "4000103", "4000104"]
+    assert [stored[a]["due_date"] for a in ("4000100", "4000101", "4000102", "4000103", "4000104", "123456789012345")] == [
+        "2026-10-17", "2026-11-30", "2026-12-15", "2026-11-30", "2026-10-05", "2026-12-10"]
+    assert stored["4000100"]["balance"] == Decimal("24199.52") and stored["4000104"]["balance"] == Decimal("1234.56")
+    assert [stored[a].get("phone") for a in ("4000100", "4000102", "4000103", "4000104")] == [
+        "+522227622681", "+525517956148", None, "+525579709296"]
+    assert stored["4000100"]["postal_code"] == "03100" and stored["4000103"]["postal_code"] == "66220"
+
+
+def test_rejects_list_every_problem_of_a_row_and_only_the_closing_total_is_skipped(tenant, upload, read_report):
+    data = ("Cartera vencida al 30/11/2026;;;;\r\n"
+            ";;;;\r\n"
+            "No. Crédito;Nombre del Acreditado;Saldo Total;Fecha de Vencimiento;Correo Electrónico;Teléfono Celular\r\n"
+            "4000100;Ana;1.000,00;17/10/2026;ana@ejemplo.com.mx;2227622681\r\n"   # row 4: good
+            "4000101;Beto;2.000,00;31/02/2026;beto@@ejemplo;123\r\n"              # row 5: bad date, bad email, bad phone
+            "Subtotal;;3.000,00;;;\r\n"                                           # row 6: in the middle: an ordinary row
+            "4000102;Caro;N/D;;caro@ejemplo.com.mx;\r\n"                          # row 7: bad balance, no date
+            "4000103;Dora;4.000,00;30/11/2026;dora@@x;\r\n"                       # row 8: good, email dropped
+            ";;;;;\r\n"
+            "TOTAL;;7.000,00;;;\r\n"                                              # row 10: the export's total
+            "Suma;;7.000,00;;;\r\n").encode("cp1252")                             # row 11: and another
+    summary = upload("portfolios/acme/cartera.csv", data)
+    assert (summary["rows_skipped_before_header"], summary["rows_skipped_summary"]) == (2, 2)
+    assert (summary["rows_total"], summary["rows_accepted"], summary["rows_rejected"]) == (5, 2, 3)  # rows, not problems
+    assert summary["warnings"] == 1
+    rejects = list(csv.DictReader(io.StringIO(read_report("acme", summary["upload_id"], "rejects.csv"))))
+    assert [(r["row_number"], r["severity"], r["account_id"], r["field"], r["code"]) for r in rejects] == [
+        ("5", "error", "4000101", "due_date", "invalid_date"),
+        ("5", "warning", "4000101", "phone", "invalid_phone"),
+        ("5", "warning", "4000101", "email", "invalid_email"),
+        ("6", "error", "Subtotal", "debtor_name", "required"),
+        ("6", "error", "Subtotal", "due_date", "required"),
+        ("7", "error", "4000102", "balance", "not_a_number"),
+        ("7", "error", "4000102", "due_date", "required"),
+        ("8", "warning", "4000103", "email", "invalid_email"),
+    ]
+    assert rejects[0]["raw_value"] == "31/02/2026" and rejects[2]["raw_value"] == "beto@@ejemplo"
+    assert sorted(accounts()) == ["4000100", "4000103"]
+
+
+def test_a_file_whose_only_rows_are_a_total_has_no_rows(tenant, upload):
+    summary = upload("portfolios/acme/vacia.csv", b"cuenta,nombre,saldo,vencimiento\r\nTOTAL,,0.00,\r\n")
+    assert summary["status"] == "failed" and summary["error"]["code"] == "no_rows"
+    assert (summary["rows_total"], summary["rows_skipped_summary"]) == (0, 1)

@@ -41,8 +41,9 @@ def pipeline(stack, bucket, monkeypatch):
             monkeypatch.setenv("INGEST_QUEUE_URL", queue_url)
             monkeypatch.setenv("INGEST_CHUNK_BYTES", str(chunk_bytes))
         get_settings.cache_clear()
-        etag = s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
-        event = s3_put_event(bucket, key, size or len(data), etag, f"{next(sequence):020X}")
+        stored = s3.put_object(Bucket=bucket, Key=key, Body=data)
+        event = s3_put_event(bucket, key, size or len(data), stored["ETag"].strip('"'), f"{next(sequence):020X}",
+                             stored.get("VersionId"))
         upload_id = ingest.handler(event, LambdaContext())["uploads"][0]["upload_id"]
         while True:
             messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
@@ -161,3 +162,121 @@ def test_an_unparseable_large_file_fails_before_any_part_runs_and_writes_nothing
     summary = pipeline("portfolios/split/roto.csv", data, chunk_bytes=4_000)
     assert summary["status"] == "failed" and summary["error"]["code"] == "malformed_csv"
     assert stored("split") == {} and pipeline.log["tasks"] == []
+
+
+def test_a_title_above_the_header_and_a_total_block_at_the_end_split_like_the_whole_file(tenants, pipeline):
+    """Issue 12: the parts start after the header the reader found, and the closing summary rows
+    stay together in the last part, the only one that may skip them."""
+    branch = "Sucursal {:02d} - Zona Metropolitana del Valle de Mexico, cartera vencida de noviembre"
+    closing = (",,,,,,,,,,,,,,,,\n" + "".join(f'Subtotal,"{branch.format(i)}",1234.56,,,,,,,,,,,,,,\n' for i in range(11))
+               + "TOTAL GENERAL,,13580.16,,,,,,,,,,,,,,\n")
+    data = b"Cartera vencida al 30/11/2026\n" + portfolio(400, extra=closing)
+    whole = pipeline("portfolios/whole/cartera.csv", data, chunk_bytes=None)
+    # parts smaller than the closing block: cut by bytes alone, it would span two parts
+    split = pipeline("portfolios/split/cartera.csv", data, chunk_bytes=1_500)
+    assert len({part for phase, part in pipeline.log["tasks"] if phase == "chunk"}) >= 10
+    assert (whole["rows_skipped_before_header"], whole["rows_skipped_summary"]) == (1, 12)
+    assert whole["rows_total"] == 402 and whole["rows_total"] == whole["rows_accepted"] + whole["rows_rejected"]
+    assert same(whole, split)
+    rejects = list(csv.DictReader(io.StringIO(split["_rejects"])))
+    assert [(r["row_number"], r["code"]) for r in rejects if r["severity"] == "error"] == [
+        ("42", "not_a_number"), ("202", "duplicate_account_id")]
+    assert comparable(stored("whole")) == comparable(stored("split"))
+
+
+def test_a_merge_part_killed_at_its_time_limit_resumes_after_its_last_checkpoint(tenants, pipeline, monkeypatch):
+    """Issue 12: a merge part writes its range in segments, each checkpointed; the redelivery of a
+    part that timed out goes on after the last checkpoint instead of starting the range over."""
+    from cobranza.service import ingest_pipeline
+    from cobranza.storage import accounts as accounts_repo
+    from cobranza.storage import uploads as uploads_repo
+
+    monkeypatch.setattr(ingest_pipeline, "SEGMENT", 40)
+    data = portfolio(400)
+    whole = pipeline("portfolios/whole/a.csv", data, chunk_bytes=None)
+    put, flush, save = accounts_repo.BatchWriter.put, accounts_repo.BatchWriter.flush, uploads_repo.save_progress
+    merge = ingest_pipeline.merge_accounts
+    writes, checkpoints, killed, merged = [], [], [], []
+
+    def counting_merge(job, entries, *args, **kwargs):
+        entries = list(entries)
+        merged.extend(entries)
+        return merge(job, iter(entries), *args, **kwargs)
+
+    def counting_put(self, item):
+        writes.append(item["account_id"])
+        put(self, item)
+
+    def checkpoint(*args):
+        save(*args)
+        checkpoints.append(args)
+
+    def flush_then_timeout(self):
+        if len(checkpoints) == 1 and not killed and self._pending:  # the segment after the first checkpoint
+            killed.append(len(writes))
+            raise TimeoutError("Task timed out after 900.00 seconds")
+        flush(self)
+
+    monkeypatch.setattr(ingest_pipeline, "merge_accounts", counting_merge)
+    monkeypatch.setattr(accounts_repo.BatchWriter, "put", counting_put)
+    monkeypatch.setattr(accounts_repo.BatchWriter, "flush", flush_then_timeout)
+    monkeypatch.setattr(uploads_repo, "save_progress", checkpoint)
+    split = pipeline("portfolios/split/a.csv", data, chunk_bytes=30_000)
+    assert killed and pipeline.log["redelivered"] == 1
+    merges = [part for phase, part in pipeline.log["tasks"] if phase == "merge"]
+    assert len(merges) >= 2 and 400 / len(merges) > 2 * 40, "a range must span several segments"
+    # the retry merged again only the killed segment's rows (401 accepted rows, one a duplicate),
+    # not its range's first segment, and wrote again only what that segment had buffered
+    assert 401 < len(merged) <= 401 + 40
+    assert 400 < len(writes) <= 400 + 40
+    assert same(whole, split) and split["accounts_created"] == 400
+    assert comparable(stored("whole")) == comparable(stored("split"))
+
+
+def test_a_merge_part_short_of_time_hands_the_rest_of_its_range_to_a_new_message(tenants, pipeline, monkeypatch):
+    """A part with less than RESERVE_SECONDS left takes no new segment: it queues itself again
+    from its checkpoint and ends, long before the function's limit."""
+    from cobranza.service import ingest_pipeline
+
+    monkeypatch.setattr(ingest_pipeline, "SEGMENT", 40)
+    data = portfolio(400)
+    whole = pipeline("portfolios/whole/a.csv", data, chunk_bytes=None)
+
+    def one_segment_of_time(self):  # each invocation has time for one segment, then 60 s left
+        self.calls = getattr(self, "calls", 0) + 1
+        return 900_000 if self.calls == 1 else 60_000
+
+    monkeypatch.setattr(LambdaContext, "get_remaining_time_in_millis", one_segment_of_time)
+    split = pipeline("portfolios/split/a.csv", data, chunk_bytes=30_000)
+    merges = [part for phase, part in pipeline.log["tasks"] if phase == "merge"]
+    assert len(merges) > len(set(merges)) + 4, "each range went on in several messages"
+    assert pipeline.log["redelivered"] == 0
+    assert same(whole, split) and split["accounts_created"] == 400
+    assert comparable(stored("whole")) == comparable(stored("split"))
+
+
+def test_a_csv_with_more_rows_than_a_part_is_split_although_small_in_bytes(tenants, pipeline, monkeypatch):
+    """Parts are sized by rows as well as bytes: a narrow file with many rows is split too."""
+    data = portfolio(600)
+    whole = pipeline("portfolios/whole/a.csv", data, chunk_bytes=None)
+    monkeypatch.setenv("INGEST_PART_ROWS", "100")
+    split = pipeline("portfolios/split/a.csv", data, chunk_bytes=64 * 1024 * 1024)
+    assert len({part for phase, part in pipeline.log["tasks"] if phase == "chunk"}) >= 6
+    assert same(whole, split)
+    assert comparable(stored("whole")) == comparable(stored("split"))
+
+
+@pytest.mark.parametrize("fmt", ["csv.gz", "xlsx"])
+def test_a_gzip_or_excel_file_with_more_rows_than_a_part_merges_in_parallel_parts(tenants, pipeline, monkeypatch, fmt):
+    """A gzip or XLSX file cannot be cut by bytes: it is validated in one invocation and its
+    merges, the slow step, go to the pipeline in ranges of about INGEST_PART_ROWS accounts."""
+    out = io.BytesIO()
+    write_portfolio(out, 500, seed=11, as_of=date(2026, 11, 23), fmt=fmt)
+    whole = pipeline(f"portfolios/whole/cartera.{fmt}", out.getvalue(), chunk_bytes=None)
+    monkeypatch.setenv("INGEST_PART_ROWS", "120")
+    split = pipeline(f"portfolios/split/cartera.{fmt}", out.getvalue(), chunk_bytes=64 * 1024 * 1024)
+    tasks = pipeline.log["tasks"]
+    assert not [t for t in tasks if t[0] == "chunk"] and len({p for phase, p in tasks if phase == "merge"}) >= 4
+    assert whole["status"] == "succeeded" and whole["accounts_created"] == 500
+    assert same(whole, split)
+    assert comparable(stored("whole")) == comparable(stored("split"))

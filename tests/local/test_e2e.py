@@ -115,3 +115,19 @@ def test_same_tenant_twice_is_refused(stack):
     result = subprocess.run([sys.executable, "-m", "infra.admin", "--endpoint-url", stack.aws_endpoint,
                              "tenant", "create", "dup-e2e"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 1 and json.loads(result.stderr)["error"]["code"] == "tenant_exists"
+
+
+def test_the_admin_commands_endpoint_url_goes_anywhere_on_the_line(stack):
+    def run(*args):
+        result = subprocess.run([sys.executable, "-m", "infra.admin", *args], capture_output=True, text=True,
+                                cwd=ROOT, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    created = run("tenant", "create", "flags-e2e", "--name", "Flags E2E", "--endpoint-url", stack.aws_endpoint)
+    another = run("tenant", "--endpoint-url", stack.aws_endpoint, "key", "flags-e2e")
+
+    assert created["tenant_id"] == another["tenant_id"] == "flags-e2e"
+    assert created["api_key"] != another["api_key"]
+    for key in (created["api_key"], another["api_key"]):
+        assert get(stack, "/v1/accounts?limit=1", key)[0] == 200

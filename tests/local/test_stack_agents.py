@@ -110,8 +110,10 @@ PROBE_HANDLER = """
     def handler(event, context):
         if "Records" not in event:
             return {k: v for k, v in os.environ.items() if k.startswith("AGENT_POOL")}
-        key = unquote_plus(event["Records"][0]["s3"]["object"]["key"])
-        body = json.dumps({"function": context.function_name, "key": key})
+        record = event["Records"][0]
+        key = unquote_plus(record["s3"]["object"]["key"])
+        body = json.dumps({"function": context.function_name, "key": key, "event": record["eventName"],
+                           "object": record["s3"]["object"]})
         sqs.send_message(QueueUrl=os.environ["PROBE_QUEUE_URL"], MessageBody=body)
 """
 
@@ -165,6 +167,9 @@ def test_an_object_reaches_only_the_function_whose_prefix_it_has(stack):
         ("cobranza-IngestFunction", "portfolios/t-001/march.csv"),
         ("cobranza-PhotoFunction", "visits/t-001/v-1/photo 1.jpg"),
     ]
+    for message in seen:  # the bucket is not versioned: no versionId, as in AWS
+        assert message["event"] == "ObjectCreated:Put"
+        assert list(message["object"]) == ["key", "size", "eTag", "sequencer"]
 
 
 def test_the_pool_client_and_groups_are_created_as_declared(stack):

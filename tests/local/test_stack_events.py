@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
 import time
 from collections import Counter
 from datetime import UTC, datetime
+
+import pytest
+import requests
+from boto3.s3.transfer import TransferConfig
 
 S3_RECORD_KEYS = [
     "eventVersion", "eventSource", "awsRegion", "eventTime", "eventName", "userIdentity",
@@ -58,6 +67,93 @@ def test_each_put_is_its_own_event_and_sequencers_increase(stack, probe):
     sequencer_of = {e["Records"][0]["s3"]["object"]["eTag"]: e["Records"][0]["s3"]["object"]["sequencer"]
                     for e in events}
     assert [int(sequencer_of[etag], 16) for etag in etags] == sorted(int(s, 16) for s in sequencer_of.values())
+
+
+AWS_CLI = shutil.which("aws")
+MB = 1024 * 1024
+
+
+def _one_record_per_key(events: list[dict]) -> dict[str, dict]:
+    """`{decoded key: record}`, after checking that every event has one record and every key one event."""
+    assert all(len(event["Records"]) == 1 for event in events)
+    records = [event["Records"][0] for event in events]
+    keys = [record["s3"]["object"]["key"] for record in records]
+    assert len(keys) == len(set(keys)), f"more than one event for one object: {sorted(keys)}"
+    return {key: record for key, record in zip(keys, records, strict=True)}
+
+
+def _multipart_etag(body: bytes, part_size: int) -> str:
+    """S3's ETag of a multipart upload: the MD5 of the parts' MD5s, then `-<number of parts>`."""
+    parts = [body[start:start + part_size] for start in range(0, len(body), part_size)]
+    return hashlib.md5(b"".join(hashlib.md5(part).digest() for part in parts)).hexdigest() + f"-{len(parts)}"
+
+
+def _assert_is_the_stored_object(stack, record: dict, key: str) -> None:
+    """size, eTag and versionId are those of the object S3 stores under `key`."""
+    head = stack.client("s3").head_object(Bucket=stack.bucket, Key=key)
+    obj = record["s3"]["object"]
+    assert list(obj) == ["key", "size", "eTag", "versionId", "sequencer"]
+    assert (obj["size"], obj["eTag"], obj["versionId"]) == (head["ContentLength"], head["ETag"].strip('"'),
+                                                            head["VersionId"])
+    assert re.fullmatch(r"[0-9A-F]{16,}", obj["sequencer"])
+
+
+def test_each_kind_of_upload_fires_the_one_event_aws_fires(stack, probe):
+    s3 = stack.client("s3")
+    small = b"cuenta,saldo\n1,10.00\n"
+    s3.put_object(Bucket=stack.bucket, Key="in/put one.csv", Body=small)
+    post = s3.generate_presigned_post(stack.bucket, "in/post+one.csv", Fields={"Content-Type": "text/csv"},
+                                      Conditions=[{"Content-Type": "text/csv"}, ["content-length-range", 1, MB]])
+    posted = requests.post(post["url"], data=post["fields"], files={"file": ("post.csv", small, "text/csv")},
+                           timeout=30)
+    assert posted.status_code == 204, posted.text
+    s3.copy_object(Bucket=stack.bucket, Key="in/copy one.csv", CopySource={"Bucket": stack.bucket, "Key": "in/put one.csv"})
+    big = os.urandom(11 * MB)
+    s3.upload_fileobj(io.BytesIO(big), stack.bucket, "in/multi part.bin",
+                      Config=TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB))
+
+    stack.wait_idle(timeout=60)
+
+    records = _one_record_per_key(probe("s3"))
+    assert {key: record["eventName"] for key, record in records.items()} == {
+        "in/put+one.csv": "ObjectCreated:Put",
+        "in/post%2Bone.csv": "ObjectCreated:Post",
+        "in/copy+one.csv": "ObjectCreated:Copy",
+        "in/multi+part.bin": "ObjectCreated:CompleteMultipartUpload",
+    }
+    for encoded, key in (("in/put+one.csv", "in/put one.csv"), ("in/post%2Bone.csv", "in/post+one.csv"),
+                         ("in/copy+one.csv", "in/copy one.csv"), ("in/multi+part.bin", "in/multi part.bin")):
+        _assert_is_the_stored_object(stack, records[encoded], key)
+    assert records["in/put+one.csv"]["s3"]["object"]["eTag"] == hashlib.md5(small).hexdigest()
+    assert records["in/multi+part.bin"]["s3"]["object"]["eTag"] == _multipart_etag(big, 5 * MB)  # 3 parts
+    assert records["in/multi+part.bin"]["s3"]["object"]["size"] == len(big)
+
+
+@pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed")
+def test_the_aws_clis_multipart_upload_and_multipart_copy_fire_one_event_each(stack, probe, tmp_path):
+    path = tmp_path / "cartera grande.csv"
+    path.write_bytes(os.urandom(9 * MB))  # over the CLI's 8 MB multipart threshold: two parts
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    env.pop("AWS_ENDPOINT_URL", None)
+    env.pop("AWS_PROFILE", None)
+    for source, target in ((str(path), f"s3://{stack.bucket}/in/cli/cartera grande.csv"),
+                           (f"s3://{stack.bucket}/in/cli/cartera grande.csv", f"s3://{stack.bucket}/in/cli/copia.csv")):
+        result = subprocess.run([AWS_CLI, "--endpoint-url", stack.aws_endpoint, "s3", "cp", source, target],
+                                capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+
+    stack.wait_idle(timeout=60)
+
+    records = _one_record_per_key(probe("s3"))
+    assert {key: record["eventName"] for key, record in records.items()} == {
+        "in/cli/cartera+grande.csv": "ObjectCreated:CompleteMultipartUpload",
+        "in/cli/copia.csv": "ObjectCreated:CompleteMultipartUpload",  # the CLI copies large objects in parts too
+    }
+    _assert_is_the_stored_object(stack, records["in/cli/cartera+grande.csv"], "in/cli/cartera grande.csv")
+    _assert_is_the_stored_object(stack, records["in/cli/copia.csv"], "in/cli/copia.csv")
+    assert records["in/cli/cartera+grande.csv"]["s3"]["object"]["eTag"] == _multipart_etag(path.read_bytes(), 8 * MB)
+    assert records["in/cli/cartera+grande.csv"]["s3"]["object"]["size"] == 9 * MB
 
 
 def test_a_failing_s3_event_is_retried_then_sent_to_the_on_failure_destination(stack, probe, drain):

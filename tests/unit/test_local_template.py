@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from infra.local.api import Route, RouteTable
-from infra.local.events import failed_item_ids, s3_event_key, scheduled_event
+from infra.local.events import failed_item_ids, s3_event_key, s3_record, scheduled_event
+from infra.local.post_policy import PostForm, check_post
 from infra.local.resources import creation_order
 from infra.local.schedule import ScheduleError, parse_schedule
 from infra.local.template import LocalTemplate, TemplateError
@@ -292,3 +293,90 @@ def test_batch_item_failures_follow_lambdas_rules():
 def test_s3_keys_are_url_encoded_as_aws_sends_them():
     assert s3_event_key("portfolios/t1/cartera marzo+2026.csv") == "portfolios/t1/cartera+marzo%2B2026.csv"
     assert s3_event_key("portfolios/t1/año (1).csv") == "portfolios/t1/a%C3%B1o+%281%29.csv"
+
+
+def test_an_s3_record_keeps_the_version_and_sequencer_moto_was_given_and_drops_a_null_version():
+    moto_record = {"eventName": "ObjectCreated:CompleteMultipartUpload", "eventTime": "2026-03-01T08:00:00.000Z",
+                   "s3": {"configurationId": "c", "bucket": {"name": "b", "arn": "arn:aws:s3:::b"},
+                          "object": {"key": "in%2Fa+b.csv", "size": 7, "eTag": "0123-2", "versionId": "v1",
+                                     "sequencer": "0018A1B2C3D4E5F607"}}}
+    obj = s3_record(moto_record)["s3"]["object"]
+    assert obj == {"key": "in/a+b.csv", "size": 7, "eTag": "0123-2", "versionId": "v1", "sequencer": "0018A1B2C3D4E5F607"}
+    moto_record["s3"]["object"]["versionId"] = "null"  # an unversioned bucket's object
+    assert list(s3_record(moto_record)["s3"]["object"]) == ["key", "size", "eTag", "sequencer"]
+
+
+def _policy(conditions, expiration="2030-01-01T00:00:00Z"):
+    import base64
+    import json
+
+    return base64.b64encode(json.dumps({"expiration": expiration, "conditions": conditions}).encode()).decode()
+
+
+def _sigv4_form(policy, secret="s3cr3t", extra=()):
+    import hashlib
+    import hmac
+
+    key = ("AWS4" + secret).encode()
+    for part in ("20300101", "us-east-1", "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, policy.encode(), hashlib.sha256).hexdigest()
+    return [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "AKID/20300101/us-east-1/s3/aws4_request"),
+            ("X-Amz-Date", "20300101T000000Z"), ("Policy", policy), ("X-Amz-Signature", signature), *extra]
+
+
+def test_post_policy_field_names_are_case_insensitive_and_values_are_not():
+    conditions = [{"bucket": "b"}, ["starts-with", "$key", "in/"], {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+                  {"x-amz-credential": "AKID/20300101/us-east-1/s3/aws4_request"}, {"x-amz-date": "20300101T000000Z"},
+                  ["starts-with", "$Content-Type", "image/"]]
+    policy = _policy(conditions)
+    secret_for = {"AKID": "s3cr3t"}.get
+
+    def check(*extra, bucket="b"):
+        return check_post(PostForm(_sigv4_form(policy, extra=extra), file_size=3), bucket, secret_for=secret_for)
+
+    assert check(("KEY", "in/a.png"), ("content-type", "image/png")) is None
+    assert check(("key", "in/a.png"), ("Content-Type", "image/png,image/jpeg")) is None  # each listed type
+    assert check(("key", "in/a.png"), ("Content-Type", "image/png,text/html")).code == "AccessDenied"
+    assert check(("key", "IN/a.png"), ("Content-Type", "image/png")).message.endswith('["starts-with", "$key", "in/"]')
+    assert check(("key", "in/a.png"), ("Content-Type", "image/png"), bucket="other").message.endswith(
+        '["eq", "$bucket", "b"]')
+    assert check(("key", "in/a"), ("Key", "in/b"), ("Content-Type", "image/png")).code == "InvalidArgument"
+
+
+def test_post_policy_signatures_are_checked_for_known_keys_only():
+    policy = _policy([["starts-with", "$key", ""], {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+                      {"x-amz-credential": "AKID/20300101/us-east-1/s3/aws4_request"},
+                      {"x-amz-date": "20300101T000000Z"}])
+    form = PostForm(_sigv4_form(policy, secret="another", extra=[("key", "in/a.csv")]), file_size=1)
+
+    refused = check_post(form, "b", secret_for={"AKID": "s3cr3t"}.get)
+    assert (refused.status, refused.code, refused.extra["AWSAccessKeyId"]) == (403, "SignatureDoesNotMatch", "AKID")
+    assert check_post(form, "b", secret_for=lambda key: None) is None  # moto takes any credentials
+
+
+def test_post_policy_documents_and_forms_aws_refuses():
+    from datetime import UTC, datetime
+
+    secret_for = {"AKID": "s3cr3t"}.get
+
+    def refusal(policy, *extra, file_size=1, file_parts=1):
+        form = PostForm(_sigv4_form(policy, extra=extra), file_size=file_size, file_parts=file_parts)
+        found = check_post(form, "b", secret_for=secret_for, now=datetime(2029, 12, 31, tzinfo=UTC))
+        return found and (found.status, found.code, found.message)
+
+    signed = [{"x-amz-algorithm": "AWS4-HMAC-SHA256"}, {"x-amz-credential": "AKID/20300101/us-east-1/s3/aws4_request"},
+              {"x-amz-date": "20300101T000000Z"}]
+    assert refusal("bm90IGpzb24=")[:2] == (400, "InvalidPolicyDocument")
+    assert refusal(_policy([["matches", "$key", ".*"]]))[:2] == (400, "InvalidPolicyDocument")
+    assert refusal(_policy(signed, expiration="2029-12-30T23:59:59Z")) == (
+        403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+    assert refusal(_policy(signed), ("key", "a"))[2] == "Invalid according to Policy: Extra input fields: key"
+    assert refusal(_policy(signed), ("x-ignore-key", "a")) is None
+    assert refusal(_policy([*signed, ["content-length-range", 2, 5]]), file_size=6)[:2] == (400, "EntityTooLarge")
+    assert refusal(_policy([*signed, ["content-length-range", 2, 5]]), file_size=1)[:2] == (400, "EntityTooSmall")
+    assert refusal(_policy([*signed, ["content-length-range", 2, 5]]), file_size=5) is None
+    assert refusal(_policy(signed), file_size=None)[:2] == (400, "InvalidArgument")
+    assert refusal(_policy(signed), file_parts=2)[:2] == (400, "InvalidArgument")
+    no_policy = check_post(PostForm([("key", "a")], file_size=1), "b", secret_for=secret_for)
+    assert (no_policy.status, no_policy.code) == (403, "AccessDenied")

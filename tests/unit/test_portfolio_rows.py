@@ -144,3 +144,138 @@ def test_all_32_states_have_a_zone():
     from cobranza.domain.portfolio import valid_timezone
 
     assert len(STATE_TIMEZONES) == 32 and all(valid_timezone(z) for z in STATE_TIMEZONES.values())
+
+
+# ---------------------------------------------------------------- every problem of a row (issue 12)
+def test_a_rejected_row_lists_every_problem_its_error_and_its_warnings():
+    row, problems = validator().validate(12, bank_row(**{"Fecha de Vencimiento": "31/02/2026", "Correo Electrónico": "ana@@x"}))
+    assert row is None
+    assert [(p.row_number, p.severity, p.account_id, p.field, p.code) for p in problems] == [
+        (12, "error", "4000100", "due_date", "invalid_date"), (12, "warning", "4000100", "email", "invalid_email")]
+
+
+def test_every_broken_rule_of_a_row_is_reported_once():
+    row, problems = validator().validate(9, bank_row(**{
+        "Nombre del Acreditado": "", "Saldo Total": "-5", "Teléfono Celular": "123", "Latitud": "95", "Longitud": "-99"}))
+    assert row is None
+    assert [(p.severity, p.field, p.code) for p in problems] == [
+        ("error", "debtor_name", "required"), ("error", "balance", "negative"),
+        ("warning", "phone", "invalid_phone"), ("warning", "lat", "coordinate_out_of_range")]
+
+
+# ---------------------------------------------------------------- header detection (issue 12)
+@pytest.mark.parametrize("cells, expected", [
+    (BANK_HEADER, True),
+    (["CUENTA", "NOMBRE", "SALDO", "VENCIMIENTO"], True),
+    ([None, "Número de Crédito", 3, "Nombre Completo", "Adeudo", "Fecha Límite de Pago"], True),
+    (["Cartera vencida al 30/11/2026"], False),
+    (["cuenta", "nombre", "saldo"], False),                      # due date missing
+    (["4000100", "Ana", "1.234,56", "17/10/2026"], False),       # a data row
+    (["cuenta", "cuenta", "nombre", "saldo"], False),            # a repeated name is not a second field
+])
+def test_the_header_row_names_every_required_field(cells, expected):
+    from cobranza.domain.portfolio import is_header_row
+
+    assert is_header_row(cells) is expected
+
+
+# ---------------------------------------------------------------- Excel cell types (issue 12)
+@pytest.mark.parametrize("serial, epoch, expected", [
+    (46356, date(1899, 12, 30), date(2026, 11, 30)),   # the 1900 date system (Windows Excel)
+    (46356.75, date(1899, 12, 30), date(2026, 11, 30)),  # 18:00 that day
+    (44894, date(1904, 1, 1), date(2026, 11, 30)),     # the 1904 date system (old Mac workbooks)
+    (Decimal("46356"), date(1899, 12, 30), date(2026, 11, 30)),
+])
+def test_serial_dates_count_days_from_the_workbooks_epoch(serial, epoch, expected):
+    assert parse_date(serial, epoch) == expected
+
+
+@pytest.mark.parametrize("raw, epoch, code", [
+    (46356, None, "invalid_date"),                 # a CSV has no serial dates: "46356" is not a date
+    ("46356", date(1899, 12, 30), "invalid_date"),  # nor is a text cell of a workbook
+    (0, date(1899, 12, 30), "invalid_date"),
+    (-3, date(1899, 12, 30), "invalid_date"),
+    (120, date(1899, 12, 30), "date_out_of_range"),  # April 1900
+    (10**9, date(1899, 12, 30), "invalid_date"),
+    (float("nan"), date(1899, 12, 30), "invalid_date"),
+    (True, date(1899, 12, 30), "invalid_date"),
+])
+def test_what_is_not_a_serial_date(raw, epoch, code):
+    with pytest.raises(FieldError) as exc:
+        parse_date(raw, epoch)
+    assert exc.value.code == code
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (1234.56, "1234.56"), (1234.5600000000002, "1234.56"), (0.1 + 0.2, "0.30"), (24199.52, "24199.52"),
+    (99.90000000000001, "99.90"), (1e15, "1000000000000000.00"),
+])
+def test_spreadsheet_numbers_are_amounts_without_binary_noise(raw, expected):
+    assert parse_amount(raw) == Decimal(expected)
+
+
+def test_ids_and_phones_stored_as_numbers_read_as_their_digits():
+    v = validator(["cuenta", "nombre", "saldo", "vencimiento", "telefono", "cp", "score"])
+    for raw_id, raw_phone, expected_id in [(4000100, 5512345678, "4000100"), (4000100.0, 5512345678.0, "4000100"),
+                                           (123456789012345.0, 525512345678.0, "123456789012345"),
+                                           (1.23456789012345e14, 5.512345678e9, "123456789012345")]:
+        row, problems = v.validate(2, [raw_id, "Ana", 10.5, date(2026, 11, 30), raw_phone, 3100.0, 750.0])
+        assert problems == [] and (row.account_id, row.phone) == (expected_id, "+525512345678")
+        assert row.postal_code == "03100" and row.risk_score == 750
+
+
+# ---------------------------------------------------------------- trailing summary rows (issue 12)
+SUMMARY_HEADER = ["cuenta", "nombre", "saldo", "vencimiento", "correo"]
+
+
+@pytest.mark.parametrize("cells", [
+    ["TOTAL", "", "1.234.567,89", "", ""],
+    ["", "Total general", "1,234,567.89", "", ""],
+    ["Totales:", None, 1234567.89, None, None],
+    ["SUMA", "", "", "", ""],
+    ["", "", "$ 1,234,567.89", "", ""],          # only an amount, no id or name
+    [None, None, 1234567.89, 37, None],           # amounts only (a sum and a count)
+    ["Gran Total", "37 cuentas", "1.234.567,89", "", ""],
+    ["Subtotal", "", "10", "", ""],
+])
+def test_summary_rows_of_an_export_are_recognised(cells):
+    assert validator(SUMMARY_HEADER).is_summary_row(cells)
+
+
+@pytest.mark.parametrize("cells", [
+    ["4000100", "Ana", "10", "2026-11-30", ""],
+    ["4000100", "TOTAL", "10", "2026-11-30", ""],    # a real id: a row of data, whatever its name
+    ["", "Totalplay SA", "10", "2026-11-30", ""],    # not a total label
+    ["", "Suma Pérez", "10", "", ""],
+    ["", "Ana", "10", "", ""],                       # a name: a row missing its id, to be rejected
+    ["", "", "10", "2026-11-30", ""],                # a date is not an amount
+    ["", "", "", "", "ana@x.mx"],
+])
+def test_data_rows_are_not_summary_rows(cells):
+    assert not validator(SUMMARY_HEADER).is_summary_row(cells)
+
+
+def summary_run(records, limit=20):
+    from cobranza.domain.portfolio import TrailingSummary
+
+    trailing = TrailingSummary(list(enumerate(records, 2)), validator(SUMMARY_HEADER).is_summary_row, limit)
+    return [n for n, _ in trailing], trailing.skipped
+
+
+def test_only_summary_rows_after_the_last_data_row_are_skipped():
+    data = ["A1", "Ana", "10", "2026-11-30", ""]
+    total = ["TOTAL", "", "10", "", ""]
+    # trailing block: skipped and counted
+    assert summary_run([data, data, total, ["", "", "10", "", ""]]) == ([2, 3], 2)
+    # a TOTAL in the middle is an ordinary row (to be judged and rejected), in its place
+    assert summary_run([data, total, data, total]) == ([2, 3, 4], 1)
+    # a file with no summary
+    assert summary_run([data, data]) == ([2, 3], 0)
+
+
+def test_a_long_run_of_summary_looking_rows_is_not_a_summary_block():
+    total = ["", "", "10", "", ""]
+    numbers, skipped = summary_run([["A1", "Ana", "10", "2026-11-30", ""]] + [total] * 5, limit=4)
+    assert (numbers, skipped) == ([2, 3, 4, 5, 6, 7], 0)
+    numbers, skipped = summary_run([["A1", "Ana", "10", "2026-11-30", ""]] + [total] * 4, limit=4)
+    assert (numbers, skipped) == ([2], 4)

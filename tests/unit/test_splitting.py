@@ -86,3 +86,24 @@ def test_chunks_cover_the_file_exactly_once(chunk_bytes):
     plan, records = split_file(data, chunk_bytes)
     assert sum(c.end - c.start for c in plan.chunks) == len(data) - len(HEADER)
     assert len(records) == 100 and plan.records == 100
+
+
+def test_a_title_above_the_header_and_the_last_rows_kept_in_one_chunk():
+    rows = "".join(f"A{i:04d};Ana;100;2026-01-31;Calle {i}\r\n" for i in range(200))
+    data = ("\ufeffCartera vencida al 30/11/2026;;;;\r\n;;;;\r\n" + HEADER + rows + ";;;;\r\nTOTAL;;20000;;\r\n").encode()
+    portfolio = open_portfolio(io.BytesIO(data), "x.csv")
+    assert portfolio.header_row == 3
+    expected = [(n, list(v)) for n, v in portfolio.records]
+    for tail in (0, 21):
+        plan = plan_split(io.BufferedReader(io.BytesIO(data)), "utf-8-sig", ";", 0, 200,
+                          header_row=portfolio.header_row, last_chunk_rows=tail)
+        assert plan.header[0] == "cuenta" and plan.chunks[0].first_row == 4
+        assert all(a.end == b.start for a, b in zip(plan.chunks, plan.chunks[1:])) and plan.chunks[-1].end == len(data)
+        records = []
+        for chunk in plan.chunks:
+            part = io.BufferedReader(io.BytesIO(data[chunk.start:chunk.end]))
+            records.extend((n, list(v)) for n, v in chunk_records(part, "utf-8-sig", ";", chunk.first_row))
+        assert records == expected and records[-1][0] == 205
+        last = plan.chunks[-1]
+        last_rows = list(chunk_records(io.BufferedReader(io.BytesIO(data[last.start:last.end])), "utf-8", ";", last.first_row))
+        assert len(last_rows) >= tail and [c.index for c in plan.chunks] == list(range(len(plan.chunks)))

@@ -38,6 +38,9 @@ class Settings:
     ingest_queue_url: str | None = None
     #: CSV files larger than this are split into chunks of about this size, processed in parallel.
     ingest_chunk_bytes: int = 64 * 1024 * 1024
+    #: The most rows one invocation validates or merges (a part of a split upload, or a whole
+    #: file): sized by measured time so no part nears the function's limit (docs/architecture.md).
+    ingest_part_rows: int = 25_000
     #: Base URL of the public HTTP API, for the debtors' self-service and opt-out links.
     self_service_url: str | None = None
     #: Secrets Manager secret (name or ARN) whose value signs the debtors' links.
@@ -76,6 +79,7 @@ class Settings:
         "stage": "COBRANZA_STAGE",
         "ingest_queue_url": "INGEST_QUEUE_URL",
         "ingest_chunk_bytes": "INGEST_CHUNK_BYTES",
+        "ingest_part_rows": "INGEST_PART_ROWS",
         "self_service_url": "SELF_SERVICE_URL",
         "link_secret_id": "LINK_SECRET_ID",  # nosec B105  # an environment variable's name
         "whatsapp_api_url": "WHATSAPP_API_URL",
@@ -111,6 +115,11 @@ class Settings:
             if not raw.isdigit() or int(raw) < 1024:
                 raise ConfigError("INGEST_CHUNK_BYTES must be a whole number of bytes, at least 1024")
             values["ingest_chunk_bytes"] = int(raw)  # type: ignore[assignment]
+        if "ingest_part_rows" in values:
+            raw = values["ingest_part_rows"]
+            if not raw.isdigit() or int(raw) < 1:
+                raise ConfigError("INGEST_PART_ROWS must be a whole number of rows, at least 1")
+            values["ingest_part_rows"] = int(raw)  # type: ignore[assignment]
         if "timeline_retention_days" in values:
             raw = values["timeline_retention_days"]
             if not raw.isdigit() or int(raw) < 1:

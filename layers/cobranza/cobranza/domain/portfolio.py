@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -94,6 +94,22 @@ def parse_header(raw: Sequence[Any]) -> Header:
     return Header(names, tuple(fields_), tuple(attrs))
 
 
+_REQUIRED_SET = frozenset(REQUIRED)
+
+
+def is_header_row(cells: Sequence[Any]) -> bool:
+    """Whether a row is the header: its text cells name every required field, after the
+    normalisation of SPEC §3 (case, accents, spaces, punctuation, connecting words, aliases).
+    The readers look for it among a file's first rows (``files.readers.HEADER_SEARCH_ROWS``)."""
+    found: set[str] = set()
+    for cell in cells:
+        if isinstance(cell, str) and cell.strip():
+            name = _ALIAS_TO_FIELD.get(normalize_key(cell))
+            if name in _REQUIRED_SET:
+                found.add(name)
+    return len(found) == len(_REQUIRED_SET)
+
+
 @dataclass(frozen=True)
 class Problem:
     row_number: int
@@ -138,7 +154,7 @@ def parse_amount(raw: Any) -> Decimal:
     if isinstance(raw, (int, Decimal)):
         value = Decimal(raw)
     elif isinstance(raw, float):
-        value = Decimal(repr(raw))
+        value = _float_decimal(raw)
     else:
         text = _CURRENCY_NOISE.sub("", str(raw))
         negative = text.startswith("-") or (text.startswith("(") and text.endswith(")"))
@@ -153,6 +169,14 @@ def parse_amount(raw: Any) -> Decimal:
     if value != value.quantize(Decimal("0.01")):
         raise FieldError("too_many_decimals", "amount has more than two decimals")
     return value.quantize(Decimal("0.01"))
+
+
+def _float_decimal(value: float) -> Decimal:
+    """A spreadsheet number as the spreadsheet shows it: 15 significant digits, as Excel keeps
+    them, so binary noise (``1234.5600000000002`` from a formula) is gone."""
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FieldError("not_a_number", "not an amount")
+    return Decimal(f"{value:.15g}")
 
 
 def _decimal_from_separators(text: str) -> Decimal:
@@ -182,14 +206,45 @@ _ISO = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 _DAY_FIRST = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})")
 
 
-def parse_date(raw: Any) -> date:
+#: Day 0 of a workbook's serial dates: 1899-12-30 in the 1900 date system (serial 1 is 1900-01-01;
+#: Excel's phantom 1900-02-29 only moves serials below 61, long before 1950), 1904-01-01 in the
+#: 1904 system (old Mac workbooks). ``openpyxl``'s ``Workbook.epoch`` is one of the two.
+EXCEL_1900 = date(1899, 12, 30)
+EXCEL_1904 = date(1904, 1, 1)
+
+
+def parse_date(raw: Any, epoch: date | None = None) -> date:
     """ISO ``2026-03-31`` or day-first ``31/03/2026``, ``31-03-2026``, ``31.03.26``; a trailing
-    time (``2026-03-31 00:00:00``) is ignored. ``02/03/2026`` is the 2nd of March."""
+    time (``2026-03-31 00:00:00``) is ignored. ``02/03/2026`` is the 2nd of March.
+
+    A spreadsheet's date cell arrives as a date or datetime. A number is a serial date (days
+    since ``epoch``, a time of day as the fraction) when the cell comes from a workbook
+    (``epoch`` given): Excel shows ``46356`` for a date cell whose date format was lost."""
     if isinstance(raw, datetime):
-        return raw.date()
+        return _in_range(raw.date())
     if isinstance(raw, date):
-        return raw
+        return _in_range(raw)
+    if epoch is not None and isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+        return serial_date(raw, epoch)
     return _parse_date_text(str(raw).strip())
+
+
+def serial_date(serial: int | float | Decimal, epoch: date) -> date:
+    """The date of a spreadsheet serial number (its whole days; the fraction is a time of day)."""
+    try:
+        days = int(serial)  # whole days (serials are positive: int() is the floor)
+        value = epoch + timedelta(days=days)
+    except (ValueError, OverflowError, ArithmeticError):
+        raise FieldError("invalid_date", "not a date (use 2026-03-31 or 31/03/2026)") from None
+    if serial < 1:
+        raise FieldError("invalid_date", "not a date (use 2026-03-31 or 31/03/2026)")
+    return _in_range(value)
+
+
+def _in_range(value: date) -> date:
+    if not 1950 <= value.year <= 2100:
+        raise FieldError("date_out_of_range", "date outside 1950-2100")
+    return value
 
 
 @lru_cache(maxsize=4096)
@@ -210,16 +265,12 @@ def _parse_date_text(text: str) -> date:
         value = date(y, mo, d)
     except ValueError:
         raise FieldError("invalid_date", "no such calendar date") from None
-    if not 1950 <= value.year <= 2100:
-        raise FieldError("date_out_of_range", "date outside 1950-2100")
-    return value
+    return _in_range(value)
 
 
 # ---------------------------------------------------------------- contact data
 def normalize_phone(raw: Any, region: str) -> str:
-    text = str(raw).strip()
-    if isinstance(raw, float) and raw.is_integer():
-        text = str(int(raw))
+    text = raw.strip() if type(raw) is str else _text(raw)  # a number cell: 5512345678, never "5512345678.0"
     fast = fast_e164(text, region)
     if fast is not None:
         return fast
@@ -320,13 +371,47 @@ class AccountRow:
 
 
 def _text(raw: Any) -> str:
+    """A cell as text: a CSV cell stripped; a spreadsheet number as the spreadsheet shows it
+    (``4000100``, never ``4000100.0`` or ``4.0001E+6``); a date as ISO."""
+    if type(raw) is str:  # every cell of a CSV
+        return raw.strip()
     if raw is None:
         return ""
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
+    if isinstance(raw, float):
+        return number_text(raw)
     if isinstance(raw, datetime):
-        return raw.isoformat()
+        return raw.date().isoformat() if raw.time() == datetime.min.time() else raw.isoformat()
     return str(raw).strip()
+
+
+def number_text(value: float) -> str:
+    """A float cell as text, without exponent or binary noise (15 significant digits, as Excel
+    keeps them): ids and phones stored as numbers read back as their digits."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    return format(Decimal(f"{value:.15g}"), "f")
+
+
+_TOTAL_LABEL = re.compile(r"(?:gran\s+|sub\s*-?\s*)?totale?s?\b|sumas?(?:\s+totale?s?)?\W*$", re.IGNORECASE)
+_LABEL_INITIALS = frozenset("tTsSgG")
+
+
+def is_total_label(text: str) -> bool:
+    """``TOTAL``, ``Total general``, ``Totales:``, ``Gran total``, ``Subtotal``, ``Suma``,
+    ``Suma total`` (but not ``Totalplay`` or ``Suma Pérez``)."""
+    return bool(text) and text[0] in _LABEL_INITIALS and _TOTAL_LABEL.match(text) is not None
+
+
+def _is_amount(cell: Any) -> bool:
+    if isinstance(cell, bool):
+        return False
+    if isinstance(cell, (int, float, Decimal)):
+        return True
+    try:
+        parse_amount(cell)
+    except FieldError:
+        return False
+    return True
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f]")
@@ -335,19 +420,23 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f]")
 class RowValidator:
     """Validates rows of one file for one tenant (the hot loop of ingestion: keep it lean)."""
 
-    def __init__(self, header: Header, *, phone_region: str, currency: str, timezone: str):
+    def __init__(self, header: Header, *, phone_region: str, currency: str, timezone: str,
+                 date_epoch: date | None = None):
         self.header = header
         self.phone_region = phone_region
         self.currency = currency
         self.timezone = timezone
+        self.date_epoch = date_epoch  # a workbook's: numbers in the due-date column are serial dates
         self._columns = tuple(zip(header.fields, header.attribute_names))
+        self._id_column = header.fields.index("account_id")
+        self._name_column = header.fields.index("debtor_name")
         self._optional = (
             ("currency", _parse_currency),
             ("phone", lambda v: normalize_phone(v, phone_region)),
             ("email", normalize_email),
             ("address", _text),
             ("city", _text),
-            ("postal_code", _text),
+            ("postal_code", _mexican_postal_code if phone_region == "MX" else _text),
             ("product", _text),
             ("payment_reference", _text),
             ("state", _text),
@@ -405,13 +494,12 @@ class RowValidator:
             problem("error", "due_date", "required", "due_date is required", "")
         else:
             try:
-                due = parse_date(raw_due)
+                due = parse_date(raw_due, self.date_epoch)
             except FieldError as exc:
                 problem("error", "due_date", exc.code, exc.message, raw_due)
-        if problems:
-            return None, problems
-        assert balance is not None and due is not None  # nosec B101  # type narrowing: a missing one was a problem, returned above
+        rejected = bool(problems)
 
+        # optional fields: checked on a rejected row too, so rejects.csv lists every problem of it
         parsed: dict[str, Any] = {}
         for name_, parse in self._optional:
             raw = by_field.get(name_)
@@ -430,6 +518,10 @@ class RowValidator:
                 parsed[name_] = parse(raw)
             except FieldError as exc:
                 problem("warning", name_, exc.code, exc.message + "; field dropped", raw)
+        coordinates = self._coordinates(by_field, problem) if "lat" in by_field or "lon" in by_field else None
+        if rejected:
+            return None, problems
+        assert balance is not None and due is not None  # nosec B101  # type narrowing: a missing one was a problem, returned above
         raw_state = parsed.get("state")
         row = AccountRow(
             row_number, raw_id, name, balance, due,
@@ -448,35 +540,107 @@ class RowValidator:
             payment_reference=parsed.get("payment_reference") or None,
             attributes=attributes,
         )
-        if "lat" in by_field or "lon" in by_field:
-            self._coordinates(row, by_field, problem)
+        if coordinates is not None:
+            row.lat, row.lon = coordinates
         return row, problems
 
     @staticmethod
-    def _coordinates(row: AccountRow, by_field: dict[str, Any], problem) -> None:
+    def _coordinates(by_field: dict[str, Any], problem) -> tuple[Decimal, Decimal] | None:
         raw_lat, raw_lon = by_field.get("lat"), by_field.get("lon")
         has_lat, has_lon = _text(raw_lat) != "", _text(raw_lon) != ""
         if not has_lat and not has_lon:
-            return
+            return None
         if has_lat != has_lon:
             missing = "lon" if has_lat else "lat"
             problem("warning", missing, "incomplete_coordinates",
                     "lat and lon go together; coordinates dropped", raw_lat if has_lat else raw_lon)
-            return
+            return None
         try:
             lat = parse_coordinate(raw_lat, 90)
         except FieldError as exc:
             problem("warning", "lat", exc.code, exc.message + "; coordinates dropped", raw_lat)
-            return
+            return None
         try:
             lon = parse_coordinate(raw_lon, 180)
         except FieldError as exc:
             problem("warning", "lon", exc.code, exc.message + "; coordinates dropped", raw_lon)
-            return
+            return None
         if lat == 0 and lon == 0:
             problem("warning", "lat", "null_island", "0,0 is not an address; coordinates dropped", raw_lat)
-            return
-        row.lat, row.lon = lat, lon
+            return None
+        return lat, lon
+
+    def is_summary_row(self, values: Sequence[Any]) -> bool:
+        """Whether a row looks like a summary row of an export (a total under the data). It has
+        no account id of its own (the id cell is empty or is the label) and either its id cell
+        or its first non-empty cell is a total label (``TOTAL``, ``Total general``, ``Totales``,
+        ``Suma``, ...), or it has no name and every non-empty cell is an amount. Only a run of
+        such rows at the very end of the data is skipped (``TrailingSummary``); anywhere else the
+        row is judged by the rules like any other."""
+        width = len(values)
+        id_cell = values[self._id_column] if self._id_column < width else None
+        id_text = id_cell.strip() if type(id_cell) is str else _text(id_cell)
+        if id_text:
+            return is_total_label(id_text)  # the common case: a real id, one character looked at
+        first = next((text for text in map(_text, values) if text), "")
+        if is_total_label(first):
+            return True
+        name_cell = values[self._name_column] if self._name_column < width else None
+        if _text(name_cell):
+            return False
+        return bool(first) and all(_is_amount(cell) for cell in values if _text(cell))
+
+
+def _mexican_postal_code(raw: Any) -> str:
+    """A postal code as text. One stored as a number lost its leading zeros (Mexico City's
+    ``03100`` reads ``3100``): Mexican codes have five digits, so they are put back."""
+    if type(raw) is str:
+        return raw
+    text = _text(raw)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and text.isdigit() and len(text) < 5:
+        return text.zfill(5)
+    return text
+
+
+MAX_SUMMARY_ROWS = 20
+
+
+class TrailingSummary:
+    """The records of a file without its trailing summary block: a run of at most
+    ``MAX_SUMMARY_ROWS`` summary-looking rows (``RowValidator.is_summary_row``) after the last
+    real data row. Such rows are held back as they come; a real row after them shows they were in
+    the middle, and they are passed on in order, to be judged like any other. A longer run is not
+    a summary block either. Memory: at most ``limit`` held rows. ``skipped`` counts the block once
+    the records are exhausted."""
+
+    def __init__(self, records: Iterable[tuple[int, Sequence[Any]]], looks_like_summary: Callable[[Sequence[Any]], bool],
+                 limit: int = MAX_SUMMARY_ROWS):
+        self._records = records
+        self._looks_like_summary = looks_like_summary
+        self._limit = limit
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[tuple[int, Sequence[Any]]]:
+        looks_like_summary, limit = self._looks_like_summary, self._limit
+        held: list[tuple[int, Sequence[Any]]] = []
+        too_long = False  # the current run passed the limit: none of it is a summary block
+        for record in self._records:
+            if looks_like_summary(record[1]):
+                if too_long:
+                    yield record
+                    continue
+                held.append(record)
+                if len(held) > limit:
+                    too_long = True
+                    yield from held
+                    held = []
+                continue
+            too_long = False
+            if held:
+                yield from held
+                held = []
+            yield record
+        self.skipped = len(held)
 
 
 def _parse_currency(raw: Any) -> str:

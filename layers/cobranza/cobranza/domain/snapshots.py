@@ -54,11 +54,13 @@ def date_in_name(name: str) -> date | None:
     return None
 
 
-def snapshot_as_of(column_value: Any, file_name: str, stored_at: datetime, timezone: str) -> tuple[date, str]:
-    """(as-of date, where it came from: ``column`` | ``file_name`` | ``stored_at``)."""
+def snapshot_as_of(column_value: Any, file_name: str, stored_at: datetime, timezone: str,
+                   date_epoch: date | None = None) -> tuple[date, str]:
+    """(as-of date, where it came from: ``column`` | ``file_name`` | ``stored_at``);
+    ``date_epoch``: a workbook's, for a date stored as a serial number."""
     if column_value not in (None, ""):
         try:
-            return parse_date(column_value), "column"
+            return parse_date(column_value, date_epoch), "column"
         except FieldError:
             pass  # an unreadable as-of cell: the next source decides (the rows are judged on their own)
     from_name = date_in_name(file_name)

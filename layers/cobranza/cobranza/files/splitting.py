@@ -79,27 +79,33 @@ class _Lines:
                 yield decode(raw, encoding, "replace")
 
 
-def plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int | None, chunk_bytes: int) -> SplitPlan:
-    """Reads the whole stream once and returns the chunks (about ``chunk_bytes`` each) and ranges.
+def plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int | None, chunk_bytes: int,
+               header_row: int = 0, last_chunk_rows: int = 0, chunk_rows: int = 0) -> SplitPlan:
+    """Reads the whole stream once and returns the chunks (about ``chunk_bytes`` each, and at
+    most ``chunk_rows`` non-blank records each when given) and as many account-id ranges.
 
     ``stream`` is binary and iterable by lines (``io.BufferedReader`` over the S3 body).
-    ``id_column`` is the index of the account_id column in the header. A file the csv module
-    cannot parse raises FileRejected, before any part is queued.
+    ``id_column`` is the index of the account_id column in the header. ``header_row`` is the
+    header's row number as the reader found it (rows above it are a title, skipped); 0 takes the
+    first non-blank row. The last chunk holds at least ``last_chunk_rows`` non-blank records (or
+    the whole file), so that a trailing summary block is never cut between two parts. A file
+    the csv module cannot parse raises FileRejected, before any part is queued.
     """
     try:
-        return _plan_split(stream, encoding, delimiter, id_column, chunk_bytes)
+        return _plan_split(stream, encoding, delimiter, id_column, chunk_bytes, header_row, last_chunk_rows, chunk_rows)
     except csv.Error as exc:
         raise FileRejected("malformed_csv", f"the file cannot be parsed: {exc}") from None
 
 
-def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int | None, chunk_bytes: int) -> SplitPlan:
+def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int | None, chunk_bytes: int,
+                header_row: int, last_chunk_rows: int, chunk_rows: int) -> SplitPlan:
     lines = _Lines(stream, encoding)
     reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
     header: list[str] | None = None
     row = 0
     for record in reader:
         row += 1
-        if any(cell.strip() for cell in record):
+        if row == header_row or (header_row <= 0 and any(cell.strip() for cell in record)):
             header = record
             break
     if header is None:
@@ -111,9 +117,13 @@ def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int 
     start, first_row = lines.offset, row + 1
     sample: list[str] = []
     stride, records = 1, 0
+    filled: list[int] = []  # non-blank records per chunk
+    nonblank = 0
     for record in reader:
         row += 1
         records += 1
+        if record and any(cell.strip() for cell in record):
+            nonblank += 1
         if id_column is not None and records % stride == 0 and len(record) > id_column:
             value = record[id_column].strip()
             if value:
@@ -121,11 +131,17 @@ def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int 
                 if len(sample) >= MAX_SAMPLE:
                     sample = sample[::2]
                     stride *= 2
-        if lines.offset - start >= chunk_bytes:
+        if lines.offset - start >= chunk_bytes or (chunk_rows and nonblank >= chunk_rows):
             chunks.append(Chunk(len(chunks), start, lines.offset, first_row))
-            start, first_row = lines.offset, row + 1
+            filled.append(nonblank)
+            start, first_row, nonblank = lines.offset, row + 1, 0
     if lines.offset > start:
         chunks.append(Chunk(len(chunks), start, lines.offset, first_row))
+        filled.append(nonblank)
+    while len(chunks) > 1 and filled[-1] < last_chunk_rows:  # the file's last rows stay in one part
+        last, before = chunks.pop(), chunks.pop()
+        chunks.append(Chunk(before.index, before.start, last.end, before.first_row))
+        filled[-2:] = [filled[-2] + filled[-1]]
     return SplitPlan(header, header_row, chunks, range_boundaries(sample, len(chunks)), records)
 
 

@@ -23,7 +23,7 @@ import itertools
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import IO, Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ from .. import aws, clock
 from ..config import get_settings
 from ..domain import segmentation, snapshots
 from ..domain.policy import effective_policy
-from ..domain.portfolio import AccountRow, Header, HeaderError, Problem, RowValidator, parse_header
+from ..domain.portfolio import AccountRow, Header, HeaderError, Problem, RowValidator, TrailingSummary, parse_header
 from ..files.readers import FileRejected, PortfolioFile, open_portfolio
 from ..files.reports import ProblemLog, report_prefix, summary_json
 from ..files.runs import ItemSpool, SortedRuns
@@ -127,6 +127,7 @@ class Tally:
     rows_total: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
+    rows_skipped_summary: int = 0  # a trailing TOTAL block: neither accepted nor rejected
     warnings: int = 0
     accounts_created: int = 0
     accounts_updated: int = 0
@@ -158,9 +159,12 @@ class Tally:
 
 
 # ---------------------------------------------------------------- entry point
-def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
+def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta = timedelta(minutes=15)) -> dict[str, Any]:
     """Processes one portfolio object and returns its summary (also written to S3); a large CSV
-    is handed to the parallel pipeline and ``{"status": "processing"}`` returned."""
+    is handed to the parallel pipeline and ``{"status": "processing"}`` returned.
+
+    ``holding``: how long this invocation may work on it (its time left): the upload's lease, so
+    a duplicate event meanwhile is a no-op, and a retry after a timeout may take over."""
     now = now or clock.utcnow()
     try:
         pkey = parse_portfolio_key(obj.key)
@@ -179,11 +183,13 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
     size = obj.size or int(s3_object.get("ContentLength") or 0)
 
     started = utc_stamp(now)
-    if not uploads_repo.claim_upload(pkey.tenant_id, upload_id, obj.key, started):
+    if not uploads_repo.claim_upload(pkey.tenant_id, upload_id, obj.key, started, utc_stamp(now + holding)):
         s3_object["Body"].close()
-        logger.info("upload already processed; event ignored")
+        logger.info("upload already processed or being processed; event ignored")
         existing = uploads_repo.get_upload(pkey.tenant_id, upload_id)
-        return existing.summary if existing and existing.summary else {"status": "duplicate", "upload_id": upload_id}
+        if existing and existing.summary:
+            return existing.summary
+        return {"status": existing.status if existing else "duplicate", "upload_id": upload_id}
 
     job = Job(pkey.tenant_id, upload_id, obj.bucket, obj.key, obj.version_id, pkey.mode,
               "America/Mexico_City", {}, now.date().isoformat(), started)
@@ -197,7 +203,8 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
         job.today = now.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()
         portfolio = open_portfolio(s3_object["Body"], obj.key)
         header = header_of(portfolio)
-        file_info = {"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter}
+        file_info = {"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter,
+                     "rows_skipped_before_header": portfolio.rows_skipped_before_header}
         if job.mode == "snapshot":
             _check_snapshot_order(job, tenant, portfolio, header, pkey.name, s3_object.get("LastModified") or now)
         if _worth_splitting(portfolio, size):
@@ -205,10 +212,16 @@ def ingest_object(obj: S3Object, now: datetime | None = None) -> dict[str, Any]:
             from . import ingest_pipeline  # only large files pay for the pipeline's imports
 
             return ingest_pipeline.start(job, portfolio, header, file_info)
-        _ingest_whole(job, header, portfolio.records, tally, problems)
+        handed_off = _ingest_whole(job, header, portfolio.records, tally, problems, portfolio.date_epoch, file_info)
+        if handed_off is not None:
+            return handed_off
         error = None
     except FileRejected as exc:
         error = exc
+    except BaseException:
+        # a crash, not a verdict on the file: give the upload back so the retry takes over at once
+        uploads_repo.extend_lease(pkey.tenant_id, upload_id, utc_stamp(clock.utcnow() - timedelta(seconds=1)))
+        raise
     finally:
         s3_object["Body"].close()
     with problems.rejects_csv() as rejects:
@@ -226,7 +239,7 @@ def _check_snapshot_order(job: Job, tenant: Any, portfolio: PortfolioFile, heade
         if first is not None:
             portfolio.records = itertools.chain([first], portfolio.records)
             value = first[1][column] if column < len(first[1]) else None
-    as_of, source = snapshots.snapshot_as_of(value, name, stored_at, job.tenant_timezone)
+    as_of, source = snapshots.snapshot_as_of(value, name, stored_at, job.tenant_timezone, portfolio.date_epoch)
     job.as_of, job.as_of_source = as_of.isoformat(), source
     if snapshots.is_stale(as_of, tenant.snapshot_as_of):
         raise FileRejected("stale_snapshot", f"this snapshot is as of {as_of.isoformat()} ({source.replace('_', ' ')}); "
@@ -241,32 +254,51 @@ def header_of(portfolio: PortfolioFile) -> Header:
 
 
 def _worth_splitting(portfolio: PortfolioFile, size: int) -> bool:
+    """A CSV goes to the parallel pipeline when it is larger than a chunk, or holds more rows than
+    one invocation may handle (estimated from the bytes per line of its first 64 KB)."""
     settings = get_settings()
     return (
         bool(settings.ingest_queue_url)
         and portfolio.format == "csv"
-        and size > settings.ingest_chunk_bytes
+        and (size > settings.ingest_chunk_bytes or estimated_rows(portfolio.head, size) > settings.ingest_part_rows)
         and splittable(portfolio.encoding or "", portfolio.head)
     )
 
 
-def _ingest_whole(job: Job, header: Header, records: Iterable[tuple[int, Any]], tally: Tally, problems: ProblemLog) -> None:
-    """The three steps in this invocation (files up to INGEST_CHUNK_BYTES, and every gzip/XLSX)."""
+def estimated_rows(head: bytes, size: int) -> int:
+    """Rows in a file of ``size`` bytes whose first bytes are ``head`` (lines of the same mean length)."""
+    lines = head.count(b"\n")
+    if not lines:
+        return 1
+    return int(size * lines / len(head))
+
+
+def _ingest_whole(job: Job, header: Header, records: Iterable[tuple[int, Any]], tally: Tally, problems: ProblemLog,
+                  date_epoch: date | None = None, file_info: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The three steps in this invocation (CSV files within one part, and every gzip/XLSX). A
+    gzip or XLSX file with more accepted rows than one invocation merges is validated here and
+    its merges handed to the pipeline: returns its ``processing`` answer then, else None."""
     with SortedRuns() as runs:
-        validate_rows(job, header, records, runs.add, tally, problems)
+        validate_rows(job, header, records, runs.add, tally, problems, date_epoch=date_epoch)
         if tally.rows_total == 0:
             raise FileRejected("no_rows", "the file has a header but no data rows")
+        settings = get_settings()
+        if settings.ingest_queue_url and tally.rows_total - tally.rows_rejected > settings.ingest_part_rows:
+            from . import ingest_pipeline
+
+            return ingest_pipeline.start_merges(job, runs.merged(), tally, problems, file_info or {})
         with ItemSpool() as absent, accounts_repo.BatchWriter() as writer:
             merge_accounts(job, runs.merged(), accounts_repo.iter_tenant_accounts(job.tenant_id),
                            writer, tally, problems.add_late, absent.add)
             if withdrawals_allowed(job, tally):
                 withdraw(job, absent, writer, tally)
+    return None
 
 
 # ---------------------------------------------------------------- step 1: validate
-def validator_for(job: Job, header: Header) -> RowValidator:
+def validator_for(job: Job, header: Header, date_epoch: date | None = None) -> RowValidator:
     return RowValidator(header, phone_region=job.policy["phone_region"], currency=job.policy["currency"],
-                        timezone=job.tenant_timezone)
+                        timezone=job.tenant_timezone, date_epoch=date_epoch)
 
 
 def validate_rows(
@@ -276,12 +308,21 @@ def validate_rows(
     accept: Callable[[tuple[Any, ...], Any], None],
     tally: Tally,
     problems: ProblemLog,
+    *,
+    date_epoch: date | None = None,
+    ends_file: bool = True,
 ) -> None:
-    """Validates every record; accepted rows go to ``accept((account_id, row_number), (row_hash, facts))``."""
-    validator = validator_for(job, header)
+    """Validates every record; accepted rows go to ``accept((account_id, row_number), (row_hash, facts))``.
+
+    When the records run to the end of the file (``ends_file``; for a split file only the last
+    part does), a trailing block of summary rows (TOTAL, ...) is skipped and counted in
+    ``rows_skipped_summary``; it is neither accepted nor rejected. ``date_epoch``: a workbook's
+    day 0 of serial dates."""
+    validator = validator_for(job, header, date_epoch)
     progress = Progress(tally)
     validate = validator.validate
-    for row_number, values in records:
+    trailing = TrailingSummary(records, validator.is_summary_row) if ends_file else None
+    for row_number, values in trailing if trailing is not None else records:
         tally.rows_total += 1
         row, row_problems = validate(row_number, values)
         if row_problems:
@@ -294,6 +335,8 @@ def validate_rows(
             accept((row.account_id, row_number), (facts_hash(facts), facts))
         if not tally.rows_total % 1000:
             progress.tick()
+    if trailing is not None:
+        tally.rows_skipped_summary += trailing.skipped
     progress.done()
 
 
@@ -343,11 +386,14 @@ def merge_accounts(
     tally: Tally,
     add_problem: Callable[[Problem], None],
     add_absent: Callable[[dict[str, Any]], None],
+    drain: bool = True,
 ) -> None:
     """Merges the file's accounts (sorted by account_id, row_number) with the stored ones
     (sorted by account_id) and writes the new and changed ones through ``writer.put``.
 
     Stored accounts still being worked that the file lacks go to ``add_absent`` (snapshots only).
+    ``drain=False`` merges one segment of a range: the stored accounts after the file's last
+    one are left for the next segment (which reads them again from there).
     """
     policy, today, upload_id, stamp = job.policy, job.day, job.upload_id, job.started_at
     current = next(stored, None)
@@ -383,7 +429,7 @@ def merge_accounts(
         setattr(tally, outcome, getattr(tally, outcome) + 1)
         if item is not existing:
             writer.put(item)
-    while current is not None:
+    while drain and current is not None:
         absent(current)
         current = next(stored, None)
 
@@ -454,7 +500,10 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
     if error is not None:
         logger.warning("portfolio file failed", extra={"code": error.code})
         # nothing was applied: every row read counts as rejected, no account changed
-        tally = Tally(rows_total=tally.rows_total, rows_rejected=tally.rows_total)
+        tally = Tally(rows_total=tally.rows_total, rows_rejected=tally.rows_total,
+                      rows_skipped_summary=tally.rows_skipped_summary)
+    info = dict(file_info)
+    skipped_before_header = info.pop("rows_skipped_before_header", 0)
     held_back = tally.accounts_absent if tally.accounts_absent and not tally.accounts_withdrawn else 0
     summary: dict[str, Any] = {
         "upload_id": job.upload_id,
@@ -462,10 +511,12 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
         "key": job.key,
         "mode": job.mode,
         "status": "failed" if error else "succeeded",
-        **file_info,
+        **info,
         "rows_total": tally.rows_total,
         "rows_accepted": tally.rows_accepted,
         "rows_rejected": tally.rows_rejected,
+        "rows_skipped_before_header": skipped_before_header,
+        "rows_skipped_summary": tally.rows_skipped_summary,
         "warnings": tally.warnings,
         "accounts_created": tally.accounts_created,
         "accounts_updated": tally.accounts_updated,

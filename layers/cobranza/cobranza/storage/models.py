@@ -23,7 +23,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import NUMBER
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from .. import aws
@@ -134,6 +134,17 @@ class ApiKeyModel(Model):
     revoked = BooleanAttribute(default=False)
 
 
+class UploadStaleIndex(GlobalSecondaryIndex["UploadModel"]):
+    """Sparse: the uploads being processed, by when their lease runs out (the watchdog's query)."""
+
+    class Meta:
+        index_name = "stale-index"
+        projection = IncludeProjection(["key", "created_at"])
+
+    watch = UnicodeAttribute(hash_key=True)
+    lease_until = UnicodeAttribute(range_key=True)
+
+
 class UploadModel(Model):
     class Meta:
         table_name: str | None = None
@@ -146,6 +157,11 @@ class UploadModel(Model):
     summary = JSONAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    #: While processing: until when the invocation (or the pipeline's current part) that holds
+    #: the upload may still be working on it; ``watch`` puts it in the sparse stale-index.
+    lease_until = UnicodeAttribute(null=True)
+    watch = UnicodeAttribute(null=True)
+    stale_index = UploadStaleIndex()
 
 
 class AlarmModel(Model):
