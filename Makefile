@@ -22,7 +22,7 @@ help:
 	@echo "make test    - set up and run every test (unit, integration on moto, local stack)"
 	@echo "make test-shifted - every test with the clock a year ahead, then unit and integration 90 days behind"
 	@echo "make serve   - keep the local stack up (AWS on 127.0.0.1:4566, HTTP API on 127.0.0.1:3000)"
-	@echo "make lint    - cfn-lint (with serverless rules), sam validate --lint and checkov on template.yaml; bandit on the code"
+	@echo "make lint    - ruff, mypy and the import contracts on the code; cfn-lint, sam validate --lint and checkov on template.yaml; bandit"
 	@echo "make bench   - benchmarks; figures in bench/results.json"
 
 $(STAMP): $(REQS)
@@ -50,7 +50,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(PY) -m infra.local serve
 
-# The Schemathesis run of tests/local/test_api_fuzz.py uses the tools environment's `st`.
+# The Schemathesis run of tests/local/product/test_api_fuzz.py uses the tools environment's `st`.
 test: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest
 
@@ -69,7 +69,7 @@ test-local: $(STAMP) $(TOOLS_STAMP)
 # The Schemathesis run is left out: its dates are generated, not today's, and it takes minutes.
 .PHONY: test-shifted
 test-shifted: $(STAMP)
-	$(PY) -m pytest --shift-days=365.25 --ignore=tests/local/test_api_fuzz.py
+	$(PY) -m pytest --shift-days=365.25 --ignore=tests/local/product/test_api_fuzz.py
 	$(PY) -m pytest --shift-days=-90.5 tests/integration tests/unit
 
 # checkov pins a boto3 that aws-sam-cli refuses: it gets its own environment inside .tools.
@@ -83,7 +83,10 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 # Exceptions are made where they apply, with their reason: `Metadata: checkov: skip:` on a resource,
 # `# nosec BXXX  # reason` on a line. bandit leaves out tests/ and bench/: they run locally against
 # moto and are never deployed (asserts are pytest's idiom, credentials are moto's dummies).
-lint: $(TOOLS_STAMP) $(CHECKOV_STAMP)
+lint: $(STAMP) $(TOOLS_STAMP) $(CHECKOV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(TOOLS)/bin/cfn-lint template.yaml -a cfn_lint_serverless.rules
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/checkov/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet

@@ -62,10 +62,10 @@ def moto_stack():
     os.environ.pop("AWS_ENDPOINT_URL", None)
     from moto import mock_aws
 
-    from cobranza import aws
-    from cobranza.config import get_settings
-    from cobranza.storage.models import unbind_models
-    from cobranza.storage.tenants import clear_key_cache
+    from cobranza.core import aws
+    from cobranza.core.settings import get_settings
+    from cobranza.core.tables import unbind_models
+    from cobranza.tenants.store import clear_key_cache
     from infra.local.resources import create_resources
     from infra.local.template import LocalTemplate
 
@@ -83,7 +83,7 @@ def moto_stack():
 
 def _item_size(item: dict) -> int:
     """DynamoDB's item size: attribute names plus values (close enough for pricing)."""
-    from cobranza.storage.accounts import to_wire
+    from cobranza.accounts.store import to_wire
 
     return sum(len(name) + len(json.dumps(value)) for name, value in to_wire(item).items())
 
@@ -91,9 +91,9 @@ def _item_size(item: dict) -> int:
 def _seed(tenant_id: str, due: int, not_due: int) -> int:
     """Accounts due today (day +3 of their due date: the "email+3" step) and accounts due in the
     future; returns the average item size in bytes."""
-    from cobranza.domain.policy import effective_policy
-    from cobranza.service.accounts import refresh_derived
-    from cobranza.storage.accounts import BatchWriter
+    from cobranza.accounts.service import refresh_derived
+    from cobranza.accounts.store import BatchWriter
+    from cobranza.tenants.policy import effective_policy
 
     policy = effective_policy(None)
     sizes = []
@@ -144,8 +144,8 @@ class _Http200:
 
 
 def _plan(tenant_id: str) -> dict:
-    from cobranza import aws
-    from cobranza.service.campaign import run_for_tenant
+    from cobranza.campaign.planner import run_for_tenant
+    from cobranza.core import aws
 
     recorder = QueueRecorder()
     events = aws.client("sqs").meta.events
@@ -168,8 +168,8 @@ def _plan(tenant_id: str) -> dict:
 def _dispatch(messages: list[dict], queue_name: str) -> dict:
     """The sender's handler over the planned messages in batches of 10, as the event source
     mapping delivers them; counts requests, handler time and log bytes."""
-    from cobranza import aws, clock
-    from cobranza.observability import logger
+    from cobranza.core import aws, clock
+    from cobranza.core.observability import logger
     from tests.helpers import LambdaContext, load_function, sqs_event
 
     batches = [messages[i:i + 10] for i in range(0, len(messages), 10)]
@@ -202,8 +202,8 @@ def _sum(requests: dict, service: str) -> int:
 
 def _attempt_bytes(template) -> int:
     """Average size of stored attempt items (after sending: their largest)."""
-    from cobranza import aws
-    from cobranza.storage.accounts import from_wire
+    from cobranza.accounts.store import from_wire
+    from cobranza.core import aws
 
     items = aws.client("dynamodb").scan(TableName=template.physical_name("TimelineTable"), Limit=200)["Items"]
     return round(sum(_item_size(from_wire(i)) for i in items) / len(items))
@@ -253,7 +253,7 @@ def _cost_model(plan: dict, send: dict, account_bytes: int, attempt_bytes: int, 
 
 
 def run() -> dict:
-    from cobranza.storage import tenants
+    from cobranza.tenants import store as tenants
 
     figures: dict = {}
     reads = {}

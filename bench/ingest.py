@@ -38,11 +38,12 @@ def _portfolio(rows: int) -> Path:
 
 # ---------------------------------------------------------------- one measurement per process
 def _measure_pipeline(path: str) -> dict:
-    from cobranza.domain.policy import effective_policy
-    from cobranza.files.readers import open_portfolio
-    from cobranza.files.reports import ProblemLog
-    from cobranza.files.runs import ItemSpool, SortedRuns
-    from cobranza.service.ingest import Job, Tally, header_of, merge_accounts, validate_rows
+    from cobranza.portfolio.ingest import header_of
+    from cobranza.portfolio.readers import open_portfolio
+    from cobranza.portfolio.reports import ProblemLog
+    from cobranza.portfolio.runs import ItemSpool, SortedRuns
+    from cobranza.portfolio.steps import Job, Tally, merge_accounts, validate_rows
+    from cobranza.tenants.policy import effective_policy
 
     class CountingWriter:
         written = 0
@@ -95,10 +96,10 @@ def _requests_per_1000_accounts(rows: int = 5000) -> dict[str, float]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     from moto import mock_aws
 
-    from cobranza import aws
-    from cobranza.config import get_settings
-    from cobranza.storage import tenants
-    from cobranza.storage.models import unbind_models
+    from cobranza.core import aws
+    from cobranza.core.settings import get_settings
+    from cobranza.core.tables import unbind_models
+    from cobranza.tenants import store as tenants
     from infra.local.resources import create_resources
     from infra.local.template import LocalTemplate
     from tests.helpers import LambdaContext, load_function, s3_put_event, sqs_event

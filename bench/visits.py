@@ -8,7 +8,7 @@
   registered by PhotoFunction beforehand (setup, not counted). The results are posted through the
   Chalice app with the agents' bearer tokens (API side), the visits stream is forwarded to
   NotificationsQueue as VisitResultsPipe does, and NotifyFunction's handler runs on the queued
-  records in batches of 10 (notify side). ``cobranza.aws.request_counts`` counts both sides
+  records in batches of 10 (notify side). ``cobranza.core.aws.request_counts`` counts both sides
   separately; the pipe's stream reads and queue writes (EventBridge Pipes in AWS, not our code) are
   reported apart, and so is the event source mapping's polling (not counted at all).
 - ``cpu_ms_per_result``: the API handler's own CPU time per result without its AWS calls: the
@@ -34,6 +34,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.client
 import io
 import json
@@ -49,6 +50,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -202,7 +204,7 @@ def _timed_moto(meter: _ThreadClock, by_operation: Counter[str] | None = None):
 
 @contextlib.contextmanager
 def _timed_jwt(meter: _ThreadClock):
-    from cobranza.service import auth
+    from cobranza.tenants import auth
 
     original = auth.verify_token
 
@@ -223,7 +225,7 @@ def _timed_jwt(meter: _ThreadClock):
 @contextlib.contextmanager
 def _quiet_logs():
     """The handlers log (and flush metrics) as deployed, into a buffer instead of our output."""
-    from cobranza.observability import logger
+    from cobranza.core.observability import logger
 
     out = io.StringIO()
     handler = getattr(logger, "registered_handler", None)
@@ -248,10 +250,10 @@ def _environment():
 
 
 def _reset_caches() -> None:
-    from cobranza import aws
-    from cobranza.config import get_settings
-    from cobranza.storage import tenants
-    from cobranza.storage.models import unbind_models
+    from cobranza.core import aws
+    from cobranza.core.settings import get_settings
+    from cobranza.core.tables import unbind_models
+    from cobranza.tenants import store as tenants
 
     get_settings.cache_clear()
     aws.reset()
@@ -279,13 +281,13 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
     from moto.utilities.utils import load_resource
 
     from bench.campaign import moto_stack
-    from cobranza import aws, clock
-    from cobranza.service import auth
-    from cobranza.storage import tenants as tenants_repo
+    from cobranza.core import aws, clock
+    from cobranza.tenants import auth
+    from cobranza.tenants import store as tenants_repo
     from infra.admin import commands
     from infra.admin.target import Target
     from infra.local.pipes import forward_once, pipe_specs, streams_client
-    from tests.helpers import LambdaContext, load_function, s3_put_event, sqs_event
+    from tests.helpers import LambdaContext, load_function, s3_put_event
 
     rng = random.Random(20261123)
     original_utcnow, original_fetch = clock.utcnow, auth.signing_keys.fetch
@@ -333,19 +335,13 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
                 assert status == 201 and visit["status"] == "assigned", visit
                 key = None
                 if rng.random() < PHOTO_SHARE or i >= n + extra // 2:
-                    key = f"visits/{TENANT}/{visit['visit_id']}/ph_{i:05d}.jpg"
+                    key = f"visits/{TENANT}/{visit['visit_id']}/ph_{i:016x}.jpg"  # the API's photo key pattern
                     tag = s3.put_object(Bucket=bucket, Key=key, Body=JPEG)["ETag"].strip('"')
                     if i < n:  # uploaded and registered before the result is posted
                         assert photo.handler(s3_put_event(bucket, key, len(JPEG), tag, f"{i:06X}"),
                                              LambdaContext()) == {"photos": ["registered"]}
                 plan.append((k, visit["visit_id"], account, key))
-            per_agent = Counter(k for k, *_ in plan[:n])
-            seen: Counter[int] = Counter()
-            bodies = []
-            for i, (k, visit_id, account, key) in enumerate(plan):
-                seen[k] += 1
-                captured = NOW - CAPTURE_SPACING * (per_agent[k] + extra - seen[k] + 1)
-                bodies.append(_result_body(rng, f"r-{i}", account, captured, key))
+            bodies = _result_bodies(rng, plan, n, extra)
 
             pipe = pipe_specs(template)[0]
             streams, pipe_sqs = streams_client(), boto3.client("sqs")
@@ -389,21 +385,14 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
             api_requests = dict(aws.request_counts)
 
             # ---- the notifications: stream -> queue (the pipe), queue -> NotifyFunction in batches of 10
-            forwarded = 0
-            while sent := forward_once(streams, pipe_sqs, pipe, pipe_state):
-                forwarded += sent
+            forwarded = _forward_all(streams, pipe_sqs, pipe, pipe_state)
             queue = template.physical_name("NotificationsQueue")
             esm = boto3.client("sqs")  # the event source mapping's polling: AWS's, not counted
             notify = load_function("notify")
             tenants_repo._tenant_cache.clear()  # NotifyFunction is another container: its own cache
             aws.request_counts.clear()
-            notify_aws0, notify_cpu0, batches, failures = in_aws.total, time.thread_time(), 0, 0
-            while messages := esm.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-                event = sqs_event([json.loads(m["Body"]) for m in messages], queue=template.base_name("NotificationsQueue"))
-                failures += len(notify.handler(event, LambdaContext())["batchItemFailures"])
-                batches += 1
-                esm.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
-                                                                  for j, m in enumerate(messages)])
+            notify_aws0, notify_cpu0 = in_aws.total, time.thread_time()
+            batches, failures = _drain_notifications(esm, queue, template.base_name("NotificationsQueue"), notify)
             notify_cpu = (time.thread_time() - notify_cpu0) - (in_aws.total - notify_aws0)
             # botocore's "max_attempts" counts retries: total attempts above 1 may deliver an email twice
             send_attempts = aws.send_client("ses").meta.config.retries.get("total_max_attempts")
@@ -460,6 +449,44 @@ def _in_process(n: int = N_RESULTS, agents_count: int = AGENTS) -> dict:
     }
 
 
+def _result_bodies(rng: random.Random, plan: list[tuple], n: int, extra: int) -> list[tuple]:
+    """`_result_body` of every planned visit: each agent's results captured CAPTURE_SPACING apart,
+    the last of the first `n` (plus `extra`) spacings before NOW."""
+    per_agent = Counter(k for k, *_ in plan[:n])
+    seen: Counter[int] = Counter()
+    bodies = []
+    for i, (k, _visit_id, account, key) in enumerate(plan):
+        seen[k] += 1
+        captured = NOW - CAPTURE_SPACING * (per_agent[k] + extra - seen[k] + 1)
+        bodies.append(_result_body(rng, f"r-{i}", account, captured, key))
+    return bodies
+
+
+def _forward_all(streams: Any, sqs: Any, pipe: Any, pipe_state: dict) -> int:
+    """The pipe run until the stream has nothing new: how many records it forwarded."""
+    from infra.local.pipes import forward_once
+
+    forwarded = 0
+    while sent := forward_once(streams, sqs, pipe, pipe_state):
+        forwarded += sent
+    return forwarded
+
+
+def _drain_notifications(esm: Any, queue: str, queue_name: str, notify: Any) -> tuple[int, int]:
+    """The queue handed to NotifyFunction in batches of 10, as the event source mapping polls it,
+    until empty: `(batches, failed items)`."""
+    from tests.helpers import LambdaContext, sqs_event
+
+    batches, failures = 0, 0
+    while messages := esm.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        event = sqs_event([json.loads(m["Body"]) for m in messages], queue=queue_name)
+        failures += len(notify.handler(event, LambdaContext())["batchItemFailures"])
+        batches += 1
+        esm.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
+                                                          for j, m in enumerate(messages)])
+    return batches, failures
+
+
 # ---------------------------------------------------------------- the local stack
 class _Http:
     """One keep-alive connection to the local API."""
@@ -513,6 +540,47 @@ def _api_worker_cpu(pids: list[int]) -> float:
     return total
 
 
+def _backup_items(backend: Any, transact_items: list[dict]) -> tuple[list, dict]:
+    """What `_restore_items` needs to undo a transaction in moto's DynamoDB backend: a deep copy of
+    each item it names (None: absent) and the length of each touched table's stream."""
+    items, streams = [], {}
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName"))
+        if table is None:
+            continue
+        key = op.get("Key") or {}
+        if op_type == "Put":
+            key = {name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr)
+                   if name and name in op["Item"]}
+        try:
+            hash_key, range_key = backend.get_keys_value(table, key)
+            current = table.get_item(hash_key, range_key)
+        except Exception:  # noqa: BLE001 - moto rejects it itself, before writing anything
+            continue
+        items.append((table, hash_key, range_key, copy.deepcopy(current)))
+        if table.stream_shard is not None:
+            streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+    return items, streams
+
+
+def _restore_items(saved: tuple[list, dict]) -> None:
+    """The items of `_backup_items` put back (or removed), last first; the streams cut back."""
+    items, streams = saved
+    for table, hash_key, range_key, item in reversed(items):
+        if range_key is not None:
+            if item is None:
+                table.items[hash_key].pop(range_key, None)
+            else:
+                table.items[hash_key][range_key] = item
+        elif item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    for shard, length in streams.values():
+        del shard.items[length:]
+
+
 @contextlib.contextmanager
 def _moto_transactions(item_level_backup: bool):
     """Watches moto's TransactWriteItems in the local stack's moto server (it runs in this process):
@@ -544,50 +612,14 @@ def _moto_transactions(item_level_backup: bool):
         def deepcopy(value: Any, *args: Any, **kwargs: Any) -> Any:
             return value if isinstance(value, Table) else real_copy.deepcopy(value, *args, **kwargs)
 
-    def backup(backend: Any, transact_items: list[dict]) -> tuple[list, dict]:
-        items, streams = [], {}
-        for entry in transact_items:
-            op_type, op = next(iter(entry.items()))
-            table = backend.tables.get(op.get("TableName"))
-            if table is None:
-                continue
-            key = op.get("Key") or {}
-            if op_type == "Put":
-                key = {name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr)
-                       if name and name in op["Item"]}
-            try:
-                hash_key, range_key = backend.get_keys_value(table, key)
-                current = table.get_item(hash_key, range_key)
-            except Exception:  # noqa: BLE001 - moto rejects it itself, before writing anything
-                continue
-            items.append((table, hash_key, range_key, real_copy.deepcopy(current)))
-            if table.stream_shard is not None:
-                streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
-        return items, streams
-
-    def restore(saved: tuple[list, dict]) -> None:
-        items, streams = saved
-        for table, hash_key, range_key, item in reversed(items):
-            if range_key is not None:
-                if item is None:
-                    table.items[hash_key].pop(range_key, None)
-                else:
-                    table.items[hash_key][range_key] = item
-            elif item is None:
-                table.items.pop(hash_key, None)
-            else:
-                table.items[hash_key] = item
-        for shard, length in streams.values():
-            del shard.items[length:]
-
     def transact_write_items(self: Any, transact_items: list[dict]) -> None:
         started = time.thread_time()
-        saved = backup(self, transact_items) if item_level_backup else None
+        saved = _backup_items(self, transact_items) if item_level_backup else None
         try:
             return original(self, transact_items)
         except Exception as exc:
             if saved is not None:
-                restore(saved)
+                _restore_items(saved)
             with lock:
                 if type(exc).__name__ == "TransactionCanceledException":
                     stats["cancelled"] += 1
@@ -680,7 +712,7 @@ def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENC
                 for j, item in enumerate(items):
                     key = None
                     if rng.random() < PHOTO_SHARE:
-                        key = f"visits/{TENANT}/{item['visit_id']}/ph_{k}_{j}.jpg"
+                        key = f"visits/{TENANT}/{item['visit_id']}/ph_{k:08x}{j:08x}.jpg"  # the API's photo key pattern
                         s3.put_object(Bucket=stack.bucket, Key=key, Body=JPEG)  # PhotoFunction registers it
                         photos += j > SOLO_PER_AGENT
                     captured = now - CAPTURE_SPACING * (len(items) - j + 1)
@@ -744,6 +776,27 @@ def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENC
     }
 
 
+def _post_result(connection: _Http, item: dict, token: str) -> tuple[Any, str | None]:
+    """One result posted: the answer, and what went wrong (None: it was created)."""
+    try:
+        status, answer = connection.request("POST", item["path"], item["body"], token=token)
+        problem = None if status == 201 else f"{status} {json.dumps(answer)[:200]}"
+    except Exception as exc:  # noqa: BLE001 - every failure is an error of the run
+        answer, problem = None, f"{type(exc).__name__}: {exc}"
+    return answer, problem
+
+
+def _in_parallel(run: Callable[[int, str], None], count: int, phase: str) -> float:
+    """`run(k, phase)` for every k below `count`, each in its own thread: the wall time of them all."""
+    threads = [threading.Thread(target=run, args=(k, phase)) for k in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def _load(plan_path: str) -> dict:
     """The load script (its own process): warm-up, then every result posted, latencies recorded
     in the order they complete."""
@@ -758,11 +811,7 @@ def _load(plan_path: str) -> dict:
 
     def post(k: int, item: dict, record: list[float] | None) -> None:
         started = time.perf_counter()
-        try:
-            status, answer = connections[k].request("POST", item["path"], item["body"], token=workers[k]["token"])
-            problem = None if status == 201 else f"{status} {json.dumps(answer)[:200]}"
-        except Exception as exc:  # noqa: BLE001 - every failure is an error of the run
-            status, answer, problem = 0, None, f"{type(exc).__name__}: {exc}"
+        answer, problem = _post_result(connections[k], item, workers[k]["token"])
         elapsed = (time.perf_counter() - started) * 1000
         with lock:
             if problem:
@@ -776,20 +825,11 @@ def _load(plan_path: str) -> dict:
         for item in workers[k][phase]:
             post(k, item, {"items": latencies, "solo": solo}.get(phase))
 
-    def all_workers(phase: str) -> float:
-        threads = [threading.Thread(target=run, args=(k, phase)) for k in range(len(workers))]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return time.perf_counter() - started
-
-    all_workers("warmup")
+    _in_parallel(run, len(workers), "warmup")
     for k in range(len(workers)):  # one connection at a time
         run(k, "solo")
     warmup_errors = len(errors)
-    wall = all_workers("items")
+    wall = _in_parallel(run, len(workers), "items")
     return {"completed": len(latencies) - (len(errors) - warmup_errors), "errors": len(errors), "wall_s": wall,
             "latencies_ms": latencies, "solo_ms": solo,
             "warmup": sum(len(w["warmup"]) for w in workers),

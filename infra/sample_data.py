@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from cobranza import clock
-from cobranza.domain.segmentation import AGING_BUCKETS, aging_bucket  # noqa: F401  (re-exported)
+from cobranza.accounts.segmentation import AGING_BUCKETS, aging_bucket  # noqa: F401  (re-exported)
+from cobranza.core import clock
 
 __all__ = [
     "BANK_COLUMNS",
@@ -473,6 +473,182 @@ def _cumulative(weights: Iterable[float]) -> tuple[list[float], float]:
     return cum, total
 
 
+def _city_table() -> list[tuple]:
+    """Per city, the precomputed strings and numbers a row needs: name, state, area code, digits
+    after it, span and low end of the subscriber numbers, colonias (and how many), the longitude
+    jitter scale, the regional surnames, and whether it is in Yucatán (its street
+    grid) or uses "Mz. / Lt." addresses."""
+    table = []
+    for c in CITIES:
+        region = _STATE_REGION.get(c.state)
+        regional = _expand(_REGIONAL_SURNAMES[region]) if region else ()
+        sub_digits = 10 - len(c.lada)
+        table.append((
+            c.name, c.state, c.lada, sub_digits, 8 * 10 ** (sub_digits - 1), 2 * 10 ** (sub_digits - 1),
+            c.colonias, len(c.colonias), 0.0027 / math.cos(math.radians(c.lat)), regional,
+            c.state == "Yucatán", c.name in _MANZANA_CITIES,
+        ))
+    return table
+
+
+def _name_tokens(names: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Email local-part tokens of every name: the whole name, and its first word."""
+    tokens: dict[str, str] = {}
+    first_tokens: dict[str, str] = {}
+    for name in names:
+        tokens[name] = _token(name)
+        first_tokens[name] = _first_token(name)
+    return tokens, first_tokens
+
+
+class _IsoDates(dict[int, str]):
+    """ISO dates by proleptic ordinal, each formatted once."""
+
+    def __missing__(self, ordinal: int) -> str:
+        text = self[ordinal] = dt.date.fromordinal(ordinal).isoformat()
+        return text
+
+
+# Each helper below draws from ``r`` (the generator's ``random``) in a fixed order: changing that
+# order, or drawing one number more or fewer, changes every later row of a seed.
+
+
+def _surname(r: Any, regional: tuple[str, ...], surnames: tuple[str, ...]) -> str:
+    """A regional surname a third of the time where the state has them, else a national one."""
+    if regional and r() < 0.35:
+        return regional[int(r() * len(regional))]
+    return surnames[int(r() * len(surnames))]
+
+
+def _person(r: Any, female: tuple[str, ...], male: tuple[str, ...], surnames: tuple[str, ...],
+            regional: tuple[str, ...]) -> tuple[str, str, str, str]:
+    """`(given name, paternal surname, maternal surname or "", full name)`."""
+    if r() < 0.5:
+        given = female[int(r() * len(female))]
+    else:
+        given = male[int(r() * len(male))]
+    paternal = _surname(r, regional, surnames)
+    if r() < _NO_SECOND_SURNAME:
+        return given, paternal, "", f"{given} {paternal}"
+    maternal = _surname(r, regional, surnames)
+    return given, paternal, maternal, f"{given} {paternal} {maternal}"
+
+
+def _address(r: Any, streets: tuple[str, ...], colonia: str, yucatan: bool, manzana: bool) -> str:
+    if yucatan:  # the numbered street grid: "Calle 60 No. 415 x 47 y 49"
+        calle = 2 * int(r() * 40) + 20
+        cross = 2 * int(r() * 40) + 21
+        return f"Calle {calle} No. {int(r() * 900) + 100} x {cross} y {cross + 2}, Col. {colonia}"
+    street = streets[int(r() * len(streets))]
+    x = r()
+    if manzana and x < 0.2:
+        return f"{street} Mz. {int(r() * 80) + 1} Lt. {int(r() * 40) + 1}, Col. {colonia}"
+    if x > 0.99:
+        return f"{street} S/N, Col. {colonia}"
+    return _numbered_address(r, street, colonia)
+
+
+def _numbered_address(r: Any, street: str, colonia: str) -> str:
+    number = int(r() * r() * 2500) + 1
+    y = r()
+    if y < 0.10:
+        return f"{street} {number} Int. {int(r() * 20) + 1}, Col. {colonia}"
+    if y < 0.16:
+        return f"{street} {number} Depto. {int(r() * 5) + 1}0{int(r() * 4) + 1}, Col. {colonia}"
+    if y < 0.20:
+        return f"{street} {number}-{'ABCD'[int(r() * 4)]}, Col. {colonia}"
+    return f"{street} {number}, Col. {colonia}"
+
+
+def _coordinates(r: Any, plat: float, plon: float, lon_scale: float) -> tuple[str, str]:
+    """Within a few hundred metres of the colonia's point, or ("", "") when missing."""
+    if r() < _MISSING_COORDS:
+        return "", ""
+    lat = f"{plat + (r() - 0.5) * 0.0054:.6f}"
+    lon = f"{plon + (r() - 0.5) * lon_scale * 2:.6f}"
+    return lat, lon
+
+
+def _phone(r: Any, lada: str, sub_digits: int, sub_span: int, sub_low: int) -> tuple[str, str]:
+    """`(phone, whatsapp "si"/"no")`: a mobile number of the city's area code, in one of the
+    formats real exports use, or ("", "no") when missing."""
+    if r() < _MISSING_PHONE:
+        return "", "no"
+    sub = str(int(r() * sub_span) + sub_low)
+    phone = _phone_format(r(), lada, sub, sub_digits)
+    whatsapp = "si" if r() < _WHATSAPP_YES else "no"
+    return phone, whatsapp
+
+
+def _phone_format(style: float, lada: str, sub: str, sub_digits: int) -> str:
+    cut = 4 if sub_digits == 8 else 3
+    grouped = f"{lada} {sub[:cut]} {sub[cut:]}"
+    if style < 0.40:
+        return grouped
+    if style < 0.70:
+        return lada + sub
+    if style < 0.90:
+        return "+52 " + grouped
+    return f"({lada}) {sub[:cut]}-{sub[cut:]}"
+
+
+def _email(r: Any, given: str, paternal: str, maternal: str, tokens: dict[str, str],
+           first_tokens: dict[str, str], domains: tuple[str, ...]) -> str:
+    """An address made of the person's names at one of ``domains``, or "" when missing."""
+    if r() < _MISSING_EMAIL:
+        return ""
+    local = _email_local(r, first_tokens[given], tokens[paternal], tokens[maternal] if maternal else "x",
+                         tokens[given])
+    return f"{local}@{domains[int(r() * len(domains))]}"
+
+
+def _email_local(r: Any, g: str, p: str, m: str, full_given: str) -> str:
+    """The local part from the tokens of the first given name, the surnames and the whole given name."""
+    style = r()
+    if style < 0.25:
+        return f"{g}.{p}"
+    if style < 0.45:
+        return f"{g}{p}{(int(r() * 46) + 60) % 100:02d}"  # birth year 60..05
+    if style < 0.60:
+        return f"{g[0]}{p}{m[0]}{int(r() * 999) + 1}"
+    if style < 0.75:
+        return f"{g}_{p}{int(r() * 99) + 1}"
+    if style < 0.88:
+        return f"{p}.{g}{int(r() * 999) + 1}"
+    return f"{full_given}{int(r() * 9000) + 1000}"
+
+
+def _money(r: Any, gauss: Any, mu: float, sigma: float, rounding: int, low: float, span: float,
+           cap: int) -> tuple[int, int]:
+    """`(balance, original amount)` in centavos: a log-normal balance within the product's bounds,
+    and the original loan it is a share of, rounded up."""
+    cents = int(math.exp(mu + sigma * gauss()) * 100)
+    if cents < 5_000:
+        cents = 5_000 + int(r() * 5_000)
+    elif cents > cap:
+        cents = cap - int(r() * cap * 0.3)
+    original = -(-int(cents / (low + span * r())) // rounding) * rounding
+    if original < cents:  # float rounding guard: original >= balance always
+        original = -(-cents // rounding) * rounding
+    return cents, original
+
+
+def _days_past_due(r: Any, i: int, bucket_cum: list[float], bucket_total: float) -> int:
+    """The first rows cover every bucket, then the mix of _BUCKET_WEIGHTS (the last bucket skewed
+    towards its low end)."""
+    b = i if i < 6 else bisect(bucket_cum, r() * bucket_total)
+    lo, hi = _BUCKET_RANGES[b]
+    if b == 5:
+        return lo + int(r() * r() * (hi - lo + 1))
+    return lo + int(r() * (hi - lo + 1))
+
+
+def _reference(n: int) -> str:
+    """Numeric reference: 10 digits (a bijection of n below 10**9) + 2 check digits (mod 97-10)."""
+    base = 3_000_000_000 + (n * 7_919) % 1_000_000_000
+    return f"{base}{98 - (base * 100) % 97:02d}"
+
+
 def iter_rows(rows: int, seed: int = 42, as_of: dt.date = DEFAULT_AS_OF, *,
               tenant_prefix: str = "A-", start: int = 1,
               email_domains: Sequence[str] | None = None) -> Iterator[tuple[str, ...]]:
@@ -486,182 +662,39 @@ def iter_rows(rows: int, seed: int = 42, as_of: dt.date = DEFAULT_AS_OF, *,
     rng = random.Random(seed)  # nosec B311  # seeded, reproducible sample data, not security
     r = rng.random
     gauss = rng.gauss
-    exp = math.exp
-    cos = math.cos
-    radians = math.radians
 
     city_cum, city_total = _cumulative(c.weight for c in CITIES)
-    # Per city: precomputed strings and coordinate jitter scale.
-    city_info = []
-    for c in CITIES:
-        region = _STATE_REGION.get(c.state)
-        regional = _expand(_REGIONAL_SURNAMES[region]) if region else ()
-        sub_digits = 10 - len(c.lada)
-        city_info.append((
-            c.name, c.state, c.lada, sub_digits, 8 * 10 ** (sub_digits - 1), 2 * 10 ** (sub_digits - 1),
-            c.colonias, len(c.colonias), 0.0027 / cos(radians(c.lat)), regional, len(regional),
-            c.state == "Yucatán", c.name in _MANZANA_CITIES,
-        ))
-
+    city_info = _city_table()
     female = _expand(_GIVEN_FEMALE)
     male = _expand(_GIVEN_MALE)
     surnames = _expand(_SURNAMES)
-    n_female, n_male, n_surnames = len(female), len(male), len(surnames)
-    tokens: dict[str, str] = {}
-    first_tokens: dict[str, str] = {}
-    for name in {*female, *male, *surnames, *(s for v in _REGIONAL_SURNAMES.values() for s, _ in v)}:
-        tokens[name] = _token(name)
-        first_tokens[name] = _first_token(name)
-
+    tokens, first_tokens = _name_tokens(
+        {*female, *male, *surnames, *(s for v in _REGIONAL_SURNAMES.values() for s, _ in v)})
     streets = _expand(_STREETS)
-    n_streets = len(streets)
-    if email_domains:
-        domains = tuple(email_domains)
-    else:
-        domains = _expand(_EMAIL_DOMAINS)
-    n_domains = len(domains)
-
+    domains = tuple(email_domains) if email_domains else _expand(_EMAIL_DOMAINS)
     prod_cum, prod_total = _cumulative(p[1] for p in PRODUCTS)
     products = [(name, math.log(median), sigma, rounding * 100, low, 1.0 - low, cap * 100)
                 for name, _, median, sigma, rounding, low, cap in PRODUCTS]
-
     bucket_cum, bucket_total = _cumulative(_BUCKET_WEIGHTS)
     as_of_ordinal = as_of.toordinal()
-    date_cache: dict[int, str] = {}
-    fromordinal = dt.date.fromordinal
+    iso_dates = _IsoDates()
 
     for i in range(rows):
         n = start + i
-        account_id = f"{tenant_prefix}{n}"
-
-        # --- place
         (city, state, lada, sub_digits, sub_span, sub_low, colonias, n_col, lon_scale, regional,
-         n_regional, yucatan, manzana) = city_info[bisect(city_cum, r() * city_total)]
+         yucatan, manzana) = city_info[bisect(city_cum, r() * city_total)]
         colonia, cp, plat, plon = colonias[int(r() * n_col)]
-
-        # --- person
-        if r() < 0.5:
-            given = female[int(r() * n_female)]
-        else:
-            given = male[int(r() * n_male)]
-        if n_regional and r() < 0.35:
-            paternal = regional[int(r() * n_regional)]
-        else:
-            paternal = surnames[int(r() * n_surnames)]
-        if r() < _NO_SECOND_SURNAME:
-            maternal = ""
-            debtor_name = f"{given} {paternal}"
-        else:
-            if n_regional and r() < 0.35:
-                maternal = regional[int(r() * n_regional)]
-            else:
-                maternal = surnames[int(r() * n_surnames)]
-            debtor_name = f"{given} {paternal} {maternal}"
-
-        # --- address
-        if yucatan:
-            calle = 2 * int(r() * 40) + 20
-            cross = 2 * int(r() * 40) + 21
-            address = f"Calle {calle} No. {int(r() * 900) + 100} x {cross} y {cross + 2}, Col. {colonia}"
-        else:
-            street = streets[int(r() * n_streets)]
-            x = r()
-            if manzana and x < 0.2:
-                address = f"{street} Mz. {int(r() * 80) + 1} Lt. {int(r() * 40) + 1}, Col. {colonia}"
-            elif x > 0.99:
-                address = f"{street} S/N, Col. {colonia}"
-            else:
-                number = int(r() * r() * 2500) + 1
-                y = r()
-                if y < 0.10:
-                    address = f"{street} {number} Int. {int(r() * 20) + 1}, Col. {colonia}"
-                elif y < 0.16:
-                    address = f"{street} {number} Depto. {int(r() * 5) + 1}0{int(r() * 4) + 1}, Col. {colonia}"
-                elif y < 0.20:
-                    address = f"{street} {number}-{'ABCD'[int(r() * 4)]}, Col. {colonia}"
-                else:
-                    address = f"{street} {number}, Col. {colonia}"
-
-        if r() < _MISSING_COORDS:
-            lat = lon = ""
-        else:
-            lat = f"{plat + (r() - 0.5) * 0.0054:.6f}"
-            lon = f"{plon + (r() - 0.5) * lon_scale * 2:.6f}"
-
-        # --- contact
-        if r() < _MISSING_PHONE:
-            phone = ""
-            whatsapp = "no"
-        else:
-            sub = str(int(r() * sub_span) + sub_low)
-            style = r()
-            if sub_digits == 8:
-                grouped = f"{lada} {sub[:4]} {sub[4:]}"
-            else:
-                grouped = f"{lada} {sub[:3]} {sub[3:]}"
-            if style < 0.40:
-                phone = grouped
-            elif style < 0.70:
-                phone = lada + sub
-            elif style < 0.90:
-                phone = "+52 " + grouped
-            elif sub_digits == 8:
-                phone = f"({lada}) {sub[:4]}-{sub[4:]}"
-            else:
-                phone = f"({lada}) {sub[:3]}-{sub[3:]}"
-            whatsapp = "si" if r() < _WHATSAPP_YES else "no"
-
-        if r() < _MISSING_EMAIL:
-            email = ""
-        else:
-            g = first_tokens[given]
-            p = tokens[paternal]
-            style = r()
-            if style < 0.25:
-                local = f"{g}.{p}"
-            elif style < 0.45:
-                local = f"{g}{p}{(int(r() * 46) + 60) % 100:02d}"  # birth year 60..05
-            elif style < 0.60:
-                m = tokens[maternal] if maternal else "x"
-                local = f"{g[0]}{p}{m[0]}{int(r() * 999) + 1}"
-            elif style < 0.75:
-                local = f"{g}_{p}{int(r() * 99) + 1}"
-            elif style < 0.88:
-                local = f"{p}.{g}{int(r() * 999) + 1}"
-            else:
-                local = f"{tokens[given]}{int(r() * 9000) + 1000}"
-            email = f"{local}@{domains[int(r() * n_domains)]}"
-
-        # --- money
-        name, mu, sigma, rounding, low, span, cap = products[bisect(prod_cum, r() * prod_total)]
-        cents = int(exp(mu + sigma * gauss()) * 100)
-        if cents < 5_000:
-            cents = 5_000 + int(r() * 5_000)
-        elif cents > cap:
-            cents = cap - int(r() * cap * 0.3)
-        original = -(-int(cents / (low + span * r())) // rounding) * rounding
-        if original < cents:  # float rounding guard: original >= balance always
-            original = -(-cents // rounding) * rounding
-
-        # --- due date: the first rows cover every bucket, then the mix of _BUCKET_WEIGHTS
-        b = i if i < 6 else bisect(bucket_cum, r() * bucket_total)
-        lo, hi = _BUCKET_RANGES[b]
-        if b == 5:
-            dpd = lo + int(r() * r() * (hi - lo + 1))
-        else:
-            dpd = lo + int(r() * (hi - lo + 1))
-        ordinal = as_of_ordinal - dpd
-        due = date_cache.get(ordinal)
-        if due is None:
-            due = date_cache[ordinal] = fromordinal(ordinal).isoformat()
-
-        # numeric reference: 10 digits (a bijection of n below 10**9) + 2 check digits (mod 97-10)
-        base = 3_000_000_000 + (n * 7_919) % 1_000_000_000
-        reference = f"{base}{98 - (base * 100) % 97:02d}"
-
+        given, paternal, maternal, debtor_name = _person(r, female, male, surnames, regional)
+        address = _address(r, streets, colonia, yucatan, manzana)
+        lat, lon = _coordinates(r, plat, plon, lon_scale)
+        phone, whatsapp = _phone(r, lada, sub_digits, sub_span, sub_low)
+        email = _email(r, given, paternal, maternal, tokens, first_tokens, domains)
+        product, mu, sigma, rounding, low, span, cap = products[bisect(prod_cum, r() * prod_total)]
+        cents, original = _money(r, gauss, mu, sigma, rounding, low, span, cap)
+        due = iso_dates[as_of_ordinal - _days_past_due(r, i, bucket_cum, bucket_total)]
         yield (
-            account_id, debtor_name, f"{cents // 100}.{cents % 100:02d}", due, "MXN", phone, email,
-            address, city, state, cp, lat, lon, name, f"{original // 100}.00", reference, whatsapp,
+            f"{tenant_prefix}{n}", debtor_name, f"{cents // 100}.{cents % 100:02d}", due, "MXN", phone, email,
+            address, city, state, cp, lat, lon, product, f"{original // 100}.00", _reference(n), whatsapp,
         )
 
 

@@ -4,9 +4,9 @@ negative), the proof that no test depends on the day it runs (``make test-shifte
 - Unit and integration tests run in this process: each one, fixtures included, runs inside a
   ``time_machine.travel`` to now + N days (ticking), so ``datetime.now``, ``date.today`` and
   ``time.time`` move for the test code, the platform code, moto and botocore alike. (Integration
-  tests also fix the platform's clock, ``cobranza.clock.utcnow``, with their ``clock`` fixture.)
+  tests also fix the platform's clock, ``cobranza.core.clock.utcnow``, with their ``clock`` fixture.)
 - Local-stack tests (tests/local) drive workers that are other processes: for them the variable
-  ``COBRANZA_CLOCK_SHIFT_DAYS`` moves the platform's clock (``cobranza.clock.utcnow``) in this
+  ``COBRANZA_CLOCK_SHIFT_DAYS`` moves the platform's clock (``cobranza.core.clock.utcnow``) in this
   process, in every worker and in the admin command, while AWS (moto, Cognito's tokens, botocore's
   signatures) stays on the real clock, as it does for the real platform.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-SHIFT_ENV = "COBRANZA_CLOCK_SHIFT_DAYS"  # read by cobranza.clock.utcnow
+SHIFT_ENV = "COBRANZA_CLOCK_SHIFT_DAYS"  # read by cobranza.core.clock.utcnow
 LOCAL_TESTS = Path(__file__).resolve().parent / "local"
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -12,15 +13,24 @@ from types import ModuleType
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+def needs_sample(path: Path) -> pytest.MarkDecorator:
+    """A test that reads a shared sample (``../shared/samples``): skipped on a machine without
+    it, but never under CI (``CI=true``), where a missing sample must fail the run."""
+    on_ci = os.environ.get("CI", "").lower() == "true"
+    return pytest.mark.skipif(not on_ci and not path.exists(), reason=f"shared sample {path.name} not present")
 
 
 def local_today(zone: str = "America/Mexico_City") -> date:
     """Today's date in ``zone`` on the platform's clock, as the local stack's workers (separate
     processes: never patched, shifted only by ``COBRANZA_CLOCK_SHIFT_DAYS``) reckon it.
     Integration tests fix the platform's clock instead (their ``clock`` fixture)."""
-    from cobranza import clock
+    from cobranza.core import clock
 
     return clock.utcnow().astimezone(ZoneInfo(zone)).date()
 

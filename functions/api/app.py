@@ -1,7 +1,7 @@
 """Tenant and field-agent HTTP API (SPEC §7): a Chalice app behind API Gateway REST.
 
 Thin by design: each view authenticates, has its parameters and body checked against the
-OpenAPI document (cobranza.service.contract, always in that order: credential, parameters,
+OpenAPI document (cobranza.api.contract, always in that order: credential, parameters,
 body), calls one use case and returns its result. Errors always have the shape
 {"error": {"code", "message", "details"}}.
 """
@@ -13,10 +13,16 @@ from typing import Any, Callable
 
 from chalice import Chalice, Response
 
-from cobranza.config import get_settings
-from cobranza.observability import logger, metrics
-from cobranza.service import api as service
-from cobranza.service import auth, contract, selfservice, visit_results, visits
+from cobranza.api import contract
+from cobranza.api import routes as service
+from cobranza.api.errors import http_status
+from cobranza.core.errors import DomainError
+from cobranza.core.observability import logger, metrics
+from cobranza.core.settings import get_settings
+from cobranza.debtor import selfservice
+from cobranza.tenants import auth
+from cobranza.visits import results as visit_results
+from cobranza.visits import tasks as visits
 
 get_settings()  # fail the cold start on a bad environment
 
@@ -25,18 +31,18 @@ app.log.setLevel("WARNING")
 JSON = {"Content-Type": "application/json"}
 
 
-def _error(exc: service.ApiError) -> Response:
-    return Response(body=exc.body(), status_code=exc.status, headers=JSON)
+def _error(exc: DomainError) -> Response:
+    return Response(body=exc.body(), status_code=http_status(exc), headers=JSON)
 
 
 def view(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turns ApiError into the product's error response (Chalice would answer 500)."""
+    """Turns a domain error into the product's error response (Chalice would answer 500)."""
 
     @functools.wraps(fn)
     def wrapper(**params: Any) -> Any:
         try:
             return fn(**params)
-        except service.ApiError as exc:
+        except DomainError as exc:
             return _error(exc)
 
     return wrapper

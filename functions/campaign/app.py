@@ -10,9 +10,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cobranza.config import get_settings
-from cobranza.observability import logger, metrics
-from cobranza.service.campaign import run_nightly
+from cobranza.campaign.planner import run_nightly
+from cobranza.core.observability import logger, metrics
+from cobranza.core.settings import get_settings
 
 get_settings()  # fail the cold start on a bad environment
 

@@ -15,10 +15,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cobranza.config import get_settings
-from cobranza.observability import logger, metrics
-from cobranza.service import dispatch
-from cobranza.service.queues import set_visibility
+from cobranza.campaign import sender as dispatch
+from cobranza.core.observability import logger, metrics
+from cobranza.core.queues import set_visibility
+from cobranza.core.settings import get_settings
 
 get_settings()  # fail the cold start on a bad environment
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -8,9 +8,9 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cobranza.config import get_settings
-from cobranza.observability import logger, metrics
-from cobranza.service.ingest import S3Object, ingest_object
+from cobranza.core.observability import logger, metrics
+from cobranza.core.settings import get_settings
+from cobranza.portfolio.ingest import S3Object, ingest_object
 
 get_settings()  # fail the cold start on a bad environment
 

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cobranza.config import get_settings
-from cobranza.observability import logger, metrics
-from cobranza.service import notify
+from cobranza.core.observability import logger, metrics
+from cobranza.core.settings import get_settings
+from cobranza.visits import notify
 
 get_settings()  # fail the cold start on a bad environment
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -8,9 +8,9 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cobranza.config import get_settings
-from cobranza.observability import logger, metrics
-from cobranza.service.visits import register_photo
+from cobranza.core.observability import logger, metrics
+from cobranza.core.settings import get_settings
+from cobranza.visits.tasks import register_photo
 
 get_settings()  # fail the cold start on a bad environment
 

@@ -5,11 +5,12 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from cobranza import clock
-from cobranza.domain.portfolio import normalize_email, valid_timezone, FieldError
-from cobranza.storage import agents, tenants
-from cobranza.domain.instants import utc_stamp
-from cobranza.storage.models import bind_models
+from cobranza.core import clock
+from cobranza.core.instants import utc_stamp
+from cobranza.core.tables import bind_models
+from cobranza.portfolio.rows import FieldError, normalize_email, valid_timezone
+from cobranza.tenants import store as tenants
+from cobranza.visits import agents
 
 from .target import Target
 
@@ -22,8 +23,8 @@ class AdminError(Exception):
 
 def _bind(target: Target) -> None:
     """Points the platform's code at the target stack (models and plain repositories alike)."""
-    from cobranza import aws
-    from cobranza.config import get_settings
+    from cobranza.core import aws
+    from cobranza.core.settings import get_settings
 
     settings = target.settings()
     os.environ.update(settings.environment())
@@ -86,7 +87,7 @@ def create_agent(target: Target, tenant_id: str, email: str, password: str, supe
         raise AdminError("no_user_pool", "the stack has no AgentPool/AgentPoolClient (deploy the current template)")
     if tenants.get_tenant(tenant_id) is None:
         raise AdminError("not_found", f"no tenant {tenant_id}")
-    from cobranza import aws
+    from cobranza.core import aws
 
     cognito = aws.client("cognito-idp")
     pool = settings.agent_pool_id

@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from cobranza.config import Settings
+from cobranza.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,6 @@ class Target:
             tenants_table=r["TenantsTable"],
             api_keys_table=r["ApiKeysTable"],
             uploads_table=r["UploadsTable"],
-            idempotency_table=r["IdempotencyTable"],
             alarms_table=r.get("AlarmsTable", ""),
             timeline_table=r.get("TimelineTable", ""),
             visits_table=r.get("VisitsTable", ""),

@@ -20,11 +20,12 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-from cobranza import clock
+from cobranza.core import clock
 from infra import sample_data
 from infra.admin import commands
 from infra.admin.target import Target

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = ["PatternError", "filter_patterns", "matches", "matches_any", "parse_pattern"]
@@ -180,24 +180,44 @@ def _check_operator(key: str, matcher: Mapping[str, Any]) -> None:
     if len(matcher) != 1:
         raise PatternError(f"{key}: one operator per matcher object, got {sorted(matcher)}")
     (name, argument), = matcher.items()
-    if name == "exists":
-        if not isinstance(argument, bool):
-            raise PatternError(f"{key}: exists takes true or false")
-    elif name == "anything-but":
-        if isinstance(argument, Mapping):
-            if len(argument) != 1 or next(iter(argument)) not in _STRING_OPERATORS:
-                raise PatternError(f"{key}: anything-but takes a value, a list, or one of {sorted(_STRING_OPERATORS)}")
-    elif name == "numeric":
-        if (not isinstance(argument, list) or len(argument) not in (2, 4)
-                or any(argument[i] not in _COMPARISONS or not _is_number(argument[i + 1])
-                       for i in range(0, len(argument), 2))):
-            raise PatternError(f"{key}: numeric takes [op, number] or [op, number, op, number]")
+    if name in _OPERATOR_CHECKS:
+        _OPERATOR_CHECKS[name](key, argument)
     elif name in _STRING_OPERATORS:
-        if isinstance(argument, Mapping):
-            if list(argument) != ["equals-ignore-case"] or name not in ("prefix", "suffix"):
-                raise PatternError(f"{key}: {name} takes a string")
-        elif not isinstance(argument, str):
-            raise PatternError(f"{key}: {name} takes a string")
+        _check_string_operator(key, name, argument)
     else:
         raise PatternError(f"{key}: unsupported matcher {name!r} (supported: exists, anything-but, numeric, "
                            f"{', '.join(sorted(_STRING_OPERATORS))})")
+
+
+def _check_exists(key: str, argument: Any) -> None:
+    if not isinstance(argument, bool):
+        raise PatternError(f"{key}: exists takes true or false")
+
+
+def _check_anything_but(key: str, argument: Any) -> None:
+    if isinstance(argument, Mapping):
+        if len(argument) != 1 or next(iter(argument)) not in _STRING_OPERATORS:
+            raise PatternError(f"{key}: anything-but takes a value, a list, or one of {sorted(_STRING_OPERATORS)}")
+
+
+def _check_numeric(key: str, argument: Any) -> None:
+    if (not isinstance(argument, list) or len(argument) not in (2, 4)
+            or any(argument[i] not in _COMPARISONS or not _is_number(argument[i + 1])
+                   for i in range(0, len(argument), 2))):
+        raise PatternError(f"{key}: numeric takes [op, number] or [op, number, op, number]")
+
+
+def _check_string_operator(key: str, name: str, argument: Any) -> None:
+    if isinstance(argument, Mapping):
+        if list(argument) != ["equals-ignore-case"] or name not in ("prefix", "suffix"):
+            raise PatternError(f"{key}: {name} takes a string")
+    elif not isinstance(argument, str):
+        raise PatternError(f"{key}: {name} takes a string")
+
+
+# The operators with their own argument shape; the string operators share _check_string_operator.
+_OPERATOR_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "exists": _check_exists,
+    "anything-but": _check_anything_but,
+    "numeric": _check_numeric,
+}

@@ -87,47 +87,86 @@ def _missing(name: str) -> PostRefusal:
 def check_post(form: PostForm, bucket: str, *, secret_for: Callable[[str], str | None],
                now: datetime | None = None) -> PostRefusal | None:
     """The refusal AWS gives this POST to `bucket`, or None when AWS would store the file."""
-    values: dict[str, str] = {}
-    for name, value in form.fields:
-        lowered = name.lower()
-        if lowered in values:
-            return PostRefusal(400, "InvalidArgument", f"The form field {name} appears more than once.",
-                               {"ArgumentName": name, "ArgumentValue": value})
-        values[lowered] = value
-    if form.file_size is None:
-        return PostRefusal(400, "InvalidArgument", "POST requires exactly one file upload per request.",
-                           {"ArgumentName": "file", "ArgumentValue": "0"})
-    if form.file_parts != 1:
-        return PostRefusal(400, "InvalidArgument", "POST requires exactly one file upload per request.",
-                           {"ArgumentName": "file", "ArgumentValue": str(form.file_parts)})
+    values = _form_values(form.fields)
+    if isinstance(values, PostRefusal):
+        return values
+    file_size = _file_size(form)
+    if isinstance(file_size, PostRefusal):
+        return file_size
 
     sigv4 = any(name in values for name in _SIGV4_FIELDS)
-    sigv2 = "signature" in values or "awsaccesskeyid" in values
-    if "policy" not in values:
-        if sigv4 or sigv2:
-            return _missing("policy")
-        return _denied("Access Denied")  # anonymous: only a public-write bucket takes it, and none is
-    if not (sigv4 or sigv2):
-        return _missing("x-amz-signature")
+    refusal = _check_signed(values, sigv4=sigv4)
+    if refusal:
+        return refusal
 
     policy_text = values["policy"]
     policy = _decode_policy(policy_text)
     if isinstance(policy, PostRefusal):
         return policy
 
-    refusal = _check_signature(values, policy_text, secret_for, sigv4=sigv4)
+    refusal = (_check_signature(values, policy_text, secret_for, sigv4=sigv4)
+               or _check_expiration(policy["expiration"], now))
     if refusal:
         return refusal
 
-    expiration = _parse_time(policy["expiration"])
+    checked = _check_conditions(policy["conditions"], values, bucket)
+    if isinstance(checked, PostRefusal):
+        return checked
+    covered, length_range = checked
+    return _check_extra_fields(values, covered) or _check_length(file_size, length_range)
+
+
+def _form_values(fields: list[tuple[str, str]]) -> dict[str, str] | PostRefusal:
+    """The form's fields by lower-case name; a name sent twice (in any case) is refused."""
+    values: dict[str, str] = {}
+    for name, value in fields:
+        lowered = name.lower()
+        if lowered in values:
+            return PostRefusal(400, "InvalidArgument", f"The form field {name} appears more than once.",
+                               {"ArgumentName": name, "ArgumentValue": value})
+        values[lowered] = value
+    return values
+
+
+def _file_size(form: PostForm) -> int | PostRefusal:
+    """The size of the form's one file part; no file part, or more than one, is refused."""
+    if form.file_size is None:
+        return PostRefusal(400, "InvalidArgument", "POST requires exactly one file upload per request.",
+                           {"ArgumentName": "file", "ArgumentValue": "0"})
+    if form.file_parts != 1:
+        return PostRefusal(400, "InvalidArgument", "POST requires exactly one file upload per request.",
+                           {"ArgumentName": "file", "ArgumentValue": str(form.file_parts)})
+    return form.file_size
+
+
+def _check_signed(values: Mapping[str, str], *, sigv4: bool) -> PostRefusal | None:
+    """A policy and a signature, both or neither (neither: an anonymous POST, refused)."""
+    signed = sigv4 or "signature" in values or "awsaccesskeyid" in values
+    if "policy" not in values:
+        if signed:
+            return _missing("policy")
+        return _denied("Access Denied")  # anonymous: only a public-write bucket takes it, and none is
+    if not signed:
+        return _missing("x-amz-signature")
+    return None
+
+
+def _check_expiration(value: Any, now: datetime | None) -> PostRefusal | None:
+    expiration = _parse_time(value)
     if expiration is None:
-        return _invalid_policy("Invalid Policy: Invalid 'expiration' value: '" + str(policy["expiration"]) + "'")
+        return _invalid_policy("Invalid Policy: Invalid 'expiration' value: '" + str(value) + "'")
     if (now or datetime.now(UTC)) >= expiration:
         return _denied("Invalid according to Policy: Policy expired.")
+    return None
 
+
+def _check_conditions(conditions: list[Any], values: Mapping[str, str],
+                      bucket: str) -> tuple[set[str], tuple[int, int] | None] | PostRefusal:
+    """The first condition that is malformed or fails, in order; else the field names the
+    conditions cover and the last content-length-range."""
     covered: set[str] = set()
     length_range: tuple[int, int] | None = None
-    for condition in policy["conditions"]:
+    for condition in conditions:
         parsed = _parse_condition(condition)
         if isinstance(parsed, PostRefusal):
             return parsed
@@ -140,20 +179,27 @@ def check_post(form: PostForm, bucket: str, *, secret_for: Callable[[str], str |
         if not _holds(operator, name, actual, expected):
             shown = json.dumps([operator, f"${name}" if name != "bucket" else "$bucket", expected])
             return _denied(f"Invalid according to Policy: Policy Condition failed: {shown}")
+    return covered, length_range
 
+
+def _check_extra_fields(values: Mapping[str, str], covered: set[str]) -> PostRefusal | None:
     extra = sorted(name for name in values
                    if name not in covered and name not in EXEMPT_FIELDS and not name.startswith("x-ignore-"))
     if extra:
         return _denied("Invalid according to Policy: Extra input fields: " + ", ".join(extra))
+    return None
 
-    if length_range is not None:
-        low, high = length_range
-        if form.file_size < low:
-            return PostRefusal(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
-                               {"ProposedSize": str(form.file_size), "MinSizeAllowed": str(low)})
-        if form.file_size > high:
-            return PostRefusal(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
-                               {"ProposedSize": str(form.file_size), "MaxSizeAllowed": str(high)})
+
+def _check_length(file_size: int, length_range: tuple[int, int] | None) -> PostRefusal | None:
+    if length_range is None:
+        return None
+    low, high = length_range
+    if file_size < low:
+        return PostRefusal(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
+                           {"ProposedSize": str(file_size), "MinSizeAllowed": str(low)})
+    if file_size > high:
+        return PostRefusal(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                           {"ProposedSize": str(file_size), "MaxSizeAllowed": str(high)})
     return None
 
 
@@ -173,42 +219,57 @@ def _decode_policy(text: str) -> dict | PostRefusal:
 
 def _check_signature(values: Mapping[str, str], policy_text: str, secret_for: Callable[[str], str | None], *,
                      sigv4: bool) -> PostRefusal | None:
-    if sigv4:
-        for name in _SIGV4_FIELDS:
-            if name not in values:
-                return _missing(name)
-        if values["x-amz-algorithm"] != "AWS4-HMAC-SHA256":
-            return PostRefusal(400, "InvalidArgument", "Only AWS4-HMAC-SHA256 is supported",
-                               {"ArgumentName": "x-amz-algorithm", "ArgumentValue": values["x-amz-algorithm"]})
-        scope = values["x-amz-credential"].split("/")
-        if len(scope) != 5 or scope[4] != "aws4_request" or not scope[0]:
-            return PostRefusal(400, "InvalidArgument", "Error parsing the X-Amz-Credential parameter",
-                               {"ArgumentName": "x-amz-credential", "ArgumentValue": values["x-amz-credential"]})
-        access_key, date, region, service, _ = scope
-        secret = secret_for(access_key)
-        if secret is None:
-            return None  # a key moto does not know: moto takes any credentials
-        key = ("AWS4" + secret).encode()
-        for part in (date, region, service, "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        expected = hmac.new(key, policy_text.encode(), hashlib.sha256).hexdigest()
-        provided = values["x-amz-signature"]
-    else:
-        for name in ("awsaccesskeyid", "signature"):
-            if name not in values:
-                return _missing("AWSAccessKeyId" if name == "awsaccesskeyid" else name)
-        access_key = values["awsaccesskeyid"]
-        secret = secret_for(access_key)
-        if secret is None:
-            return None
-        expected = base64.b64encode(hmac.new(secret.encode(), policy_text.encode(), hashlib.sha1).digest()).decode()
-        provided = values["signature"]
+    signing = _sigv4_signature if sigv4 else _sigv2_signature
+    signed = signing(values, policy_text, secret_for)
+    if signed is None or isinstance(signed, PostRefusal):
+        return signed
+    access_key, expected, provided = signed
     if hmac.compare_digest(expected.encode(), provided.encode()):
         return None
     return PostRefusal(403, "SignatureDoesNotMatch",
                        "The request signature we calculated does not match the signature you provided. "
                        "Check your key and signing method.",
                        {"AWSAccessKeyId": access_key, "StringToSign": policy_text, "SignatureProvided": provided})
+
+
+# What the signing helpers return: `(access key, expected signature, provided signature)`; a refusal
+# when the signature fields are incomplete or malformed; None when the secret of the access key is not
+# known (a key moto does not know: moto takes any credentials).
+_Signed = tuple[str, str, str] | PostRefusal | None
+
+
+def _sigv4_signature(values: Mapping[str, str], policy_text: str, secret_for: Callable[[str], str | None]) -> _Signed:
+    for name in _SIGV4_FIELDS:
+        if name not in values:
+            return _missing(name)
+    if values["x-amz-algorithm"] != "AWS4-HMAC-SHA256":
+        return PostRefusal(400, "InvalidArgument", "Only AWS4-HMAC-SHA256 is supported",
+                           {"ArgumentName": "x-amz-algorithm", "ArgumentValue": values["x-amz-algorithm"]})
+    scope = values["x-amz-credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request" or not scope[0]:
+        return PostRefusal(400, "InvalidArgument", "Error parsing the X-Amz-Credential parameter",
+                           {"ArgumentName": "x-amz-credential", "ArgumentValue": values["x-amz-credential"]})
+    access_key, date, region, service, _ = scope
+    secret = secret_for(access_key)
+    if secret is None:
+        return None  # a key moto does not know: moto takes any credentials
+    key = ("AWS4" + secret).encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, policy_text.encode(), hashlib.sha256).hexdigest()
+    return access_key, expected, values["x-amz-signature"]
+
+
+def _sigv2_signature(values: Mapping[str, str], policy_text: str, secret_for: Callable[[str], str | None]) -> _Signed:
+    for name in ("awsaccesskeyid", "signature"):
+        if name not in values:
+            return _missing("AWSAccessKeyId" if name == "awsaccesskeyid" else name)
+    access_key = values["awsaccesskeyid"]
+    secret = secret_for(access_key)
+    if secret is None:
+        return None
+    expected = base64.b64encode(hmac.new(secret.encode(), policy_text.encode(), hashlib.sha1).digest()).decode()
+    return access_key, expected, values["signature"]
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -236,9 +236,7 @@ class LocalStack:
 
     def _start(self, prepare: Callable[[LocalStack], Any] | None) -> None:
         self._prepare_logs()
-        for key, value in _MOTO_ENV.items():
-            self._saved_env[key] = os.environ.get(key)
-            os.environ.setdefault(key, value)
+        self._apply_moto_env()
         # Both ports first, so that a busy one fails the start before anything else has begun. The
         # API port is only bound (connections are refused) until everything behind it is ready.
         self._moto = MotoServer(HOST, self._aws_port)
@@ -258,12 +256,8 @@ class LocalStack:
         # Workers boot (in parallel) while the event sources are wired.
         eager = [f for f in template.functions.values() if f.events]
         api_functions = RouteTable.from_template(template).routes
-        api_ids = {route.function_id for route in api_functions}
         spawned = time.monotonic()
-        for function in eager:
-            size = self.api_workers if function.logical_id in api_ids else 1
-            self._pools[function.logical_id] = self._new_pool(function, size)
-            self._pools[function.logical_id].spawn()
+        self._spawn_workers(eager, api_ids={route.function_id for route in api_functions})
 
         self._async = AsyncInvoker(
             self._invoke, Destinations(template, self._clients, self.invoke_async), self._activity,
@@ -285,6 +279,25 @@ class LocalStack:
             self._echo.start()
 
         self._wait_for_workers(spawned + self._ready_timeout)
+        self._go_live(prepare)
+
+    def _apply_moto_env(self) -> None:
+        """moto's settings into the environment (values already set win); `stop` restores it."""
+        for key, value in _MOTO_ENV.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ.setdefault(key, value)
+
+    def _spawn_workers(self, eager: list[FunctionSpec], *, api_ids: set[str]) -> None:
+        """A pool per function with events, booting in the background: `api_workers` workers for
+        the API's functions, one for the others."""
+        for function in eager:
+            size = self.api_workers if function.logical_id in api_ids else 1
+            self._pools[function.logical_id] = self._new_pool(function, size)
+            self._pools[function.logical_id].spawn()
+
+    def _go_live(self, prepare: Callable[[LocalStack], Any] | None) -> None:
+        """Once the workers are ready: the pollers and the clock start, `prepare` runs, the state
+        file is written, and the API port opens last."""
         for poller in self._pollers:
             poller.start()
         if self._clock and self._use_clock:
@@ -340,6 +353,20 @@ class LocalStack:
         if not self._running:
             return
         self._running = False
+        self._close_api()
+        self._stop_event_sources()
+        self._stop_workers()
+        self._stop_servers()
+        self._restore_env()
+        self._remove_log_handler()
+        self._pools.clear()
+        self._pollers.clear()
+        self._api = self._async = self._clock = self._echo = self._moto = self._log_handler = None
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    def _close_api(self) -> None:
         # The API port closes first, and only then goes the state file: it exists whenever the port answers.
         if self._api is not None:
             self._api.stop()
@@ -348,12 +375,17 @@ class LocalStack:
             self._api_socket = None
         if self._write_state_file:
             remove_state(self.root, os.getpid())
+
+    def _stop_event_sources(self) -> None:
+        """The clock, the pollers and the async invoker are told to stop (they are joined later)."""
         if self._clock is not None:
             self._clock.stop()
         for poller in self._pollers:
             poller.stop()
         if self._async is not None:
             self._async.stop()
+
+    def _stop_workers(self) -> None:
         # Workers go before the pollers are joined: a poller waiting on a long handler returns then.
         with self._pools_lock:
             pools = list(self._pools.values())
@@ -366,6 +398,9 @@ class LocalStack:
                 poller.join(timeout=5)
         if self._clock is not None and self._clock.is_alive():
             self._clock.join(timeout=2)
+
+    def _stop_servers(self) -> None:
+        """The log echo, the WhatsApp recorder and moto."""
         if self._echo is not None:
             self._echo.stop()
         if self._whatsapp is not None:
@@ -377,20 +412,18 @@ class LocalStack:
                 _reset_moto()  # frees the memory now (the next start resets anyway)
             except Exception as exc:  # e.g. a request of an outside client still running: stop goes on
                 log.warning("could not reset moto on stop: %s: %s", type(exc).__name__, exc)
+
+    def _restore_env(self) -> None:
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    def _remove_log_handler(self) -> None:
         if self._log_handler is not None:
             logging.getLogger("infra.local").removeHandler(self._log_handler)
             self._log_handler.close()
-        self._pools.clear()
-        self._pollers.clear()
-        self._api = self._async = self._clock = self._echo = self._moto = self._log_handler = None
-        with _active_lock:
-            if _active is self:
-                _active = None
 
     # ------------------------------------------------------------------ invoking
 

@@ -19,7 +19,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -530,48 +530,60 @@ class LocalTemplate:
                 out[key] = resolved
         return out
 
-    def _intrinsic(self, name: str, arg: Any) -> Any:  # a flat dispatch reads best
-        if name == "Ref":
-            return self._ref(arg)
-        if name == "Condition":
-            return self.condition(arg)
-        if name == "Fn::GetAtt":
-            logical_id, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
-            return self.attribute(self._resolve(logical_id), self._resolve(attribute))
-        if name == "Fn::Sub":
-            return self._sub(arg)
-        if name == "Fn::Join":
-            delimiter, items = arg
-            return str(delimiter).join(_as_string(i) for i in self._resolve(items))
-        if name == "Fn::Select":
-            index, items = self._resolve(arg)
-            return items[int(index)]
-        if name == "Fn::Split":
-            delimiter, text = self._resolve(arg)
-            return str(text).split(delimiter)
-        if name == "Fn::If":
-            condition, if_true, if_false = arg
-            return self._resolve(if_true if self.condition(condition) else if_false)
-        if name == "Fn::Not":
-            return not self._truth(arg[0])
-        if name == "Fn::And":
-            return all(self._truth(item) for item in arg)
-        if name == "Fn::Or":
-            return any(self._truth(item) for item in arg)
-        if name == "Fn::Equals":
-            left, right = (self._resolve(item) for item in arg)
-            return _as_string(left) == _as_string(right)
-        if name == "Fn::FindInMap":
-            map_name, top, second = (self._resolve(item) for item in arg[:3])
-            try:
-                return self.data["Mappings"][map_name][top][second]
-            except KeyError:
-                raise TemplateError(f"!FindInMap {map_name}.{top}.{second}: no such entry") from None
-        if name == "Fn::Base64":
-            return base64.b64encode(_as_string(self._resolve(arg)).encode()).decode()
-        if name == "Fn::GetAZs":
-            return [f"{self.region}{zone}" for zone in "abc"]
-        raise TemplateError(f"{name} cannot be resolved in a local stack")
+    def _intrinsic(self, name: str, arg: Any) -> Any:
+        resolver = self._RESOLVERS.get(name)
+        if resolver is None:
+            raise TemplateError(f"{name} cannot be resolved in a local stack")
+        return resolver(self, arg)
+
+    # One method per intrinsic function, `(self, argument) -> value`; `_RESOLVERS` (after `_sub`) maps
+    # the functions' names to them.
+
+    def _get_att(self, arg: Any) -> Any:
+        logical_id, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+        return self.attribute(self._resolve(logical_id), self._resolve(attribute))
+
+    def _join(self, arg: Any) -> str:
+        delimiter, items = arg
+        return str(delimiter).join(_as_string(i) for i in self._resolve(items))
+
+    def _select(self, arg: Any) -> Any:
+        index, items = self._resolve(arg)
+        return items[int(index)]
+
+    def _split(self, arg: Any) -> list[str]:
+        delimiter, text = self._resolve(arg)
+        return str(text).split(delimiter)
+
+    def _if(self, arg: Any) -> Any:
+        condition, if_true, if_false = arg
+        return self._resolve(if_true if self.condition(condition) else if_false)
+
+    def _not(self, arg: Any) -> bool:
+        return not self._truth(arg[0])
+
+    def _and(self, arg: Any) -> bool:
+        return all(self._truth(item) for item in arg)
+
+    def _or(self, arg: Any) -> bool:
+        return any(self._truth(item) for item in arg)
+
+    def _equals(self, arg: Any) -> bool:
+        left, right = (self._resolve(item) for item in arg)
+        return _as_string(left) == _as_string(right)
+
+    def _find_in_map(self, arg: Any) -> Any:
+        map_name, top, second = (self._resolve(item) for item in arg[:3])
+        try:
+            return self.data["Mappings"][map_name][top][second]
+        except KeyError:
+            raise TemplateError(f"!FindInMap {map_name}.{top}.{second}: no such entry") from None
+
+    def _base64(self, arg: Any) -> str:
+        return base64.b64encode(_as_string(self._resolve(arg)).encode()).decode()
+
+    def _get_azs(self, arg: Any) -> list[str]:
+        return [f"{self.region}{zone}" for zone in "abc"]
 
     def _truth(self, value: Any) -> bool:
         return bool(self._resolve(value))
@@ -618,6 +630,24 @@ class LocalTemplate:
             return _as_string(self._ref(expression))
 
         return self._SUB_VARIABLE.sub(replace, str(text))
+
+    _RESOLVERS: dict[str, Callable[[LocalTemplate, Any], Any]] = {
+        "Ref": _ref,
+        "Condition": condition,
+        "Fn::GetAtt": _get_att,
+        "Fn::Sub": _sub,
+        "Fn::Join": _join,
+        "Fn::Select": _select,
+        "Fn::Split": _split,
+        "Fn::If": _if,
+        "Fn::Not": _not,
+        "Fn::And": _and,
+        "Fn::Or": _or,
+        "Fn::Equals": _equals,
+        "Fn::FindInMap": _find_in_map,
+        "Fn::Base64": _base64,
+        "Fn::GetAZs": _get_azs,
+    }
 
 
 def _short_id(seed: str, length: int, *, upper: bool = False) -> str:

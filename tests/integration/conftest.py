@@ -1,6 +1,6 @@
 """Integration tests: the real code against moto in-process, resources created from template.yaml.
 
-Every test here runs at a fixed instant on the platform's one wall clock (``cobranza.clock.utcnow``,
+Every test here runs at a fixed instant on the platform's one wall clock (``cobranza.core.clock.utcnow``,
 the ``clock`` fixture, autouse): ingestion, the planner, the senders, alarms and the API all see the
 same "now", whatever the day the suite runs. A module sets its own instant by overriding the ``now``
 fixture; a test moves the clock with ``clock["value"] = ...``. JWT expiry stays on the real clock,
@@ -31,7 +31,7 @@ def now():
 @pytest.fixture(autouse=True)
 def clock(monkeypatch, now):
     """The platform's one wall clock, fixed at ``now``; set ``clock["value"]`` to move it."""
-    from cobranza import clock as platform_clock
+    from cobranza.core import clock as platform_clock
 
     value = {"value": now}
     monkeypatch.setattr(platform_clock, "utcnow", lambda: value["value"])
@@ -39,11 +39,11 @@ def clock(monkeypatch, now):
 
 
 def _reset_caches() -> None:
-    from cobranza import aws
-    from cobranza.config import get_settings
-    from cobranza.service import ingest_pipeline
-    from cobranza.storage.models import unbind_models
-    from cobranza.storage.tenants import clear_key_cache
+    from cobranza.core import aws
+    from cobranza.core.settings import get_settings
+    from cobranza.core.tables import unbind_models
+    from cobranza.portfolio import pipeline as ingest_pipeline
+    from cobranza.tenants.store import clear_key_cache
 
     get_settings.cache_clear()
     aws.reset()
@@ -80,7 +80,7 @@ def _trust_moto_pool_keys(monkeypatch) -> None:
     """The API fetches the pool's JWKS over HTTP; in-process, it gets moto's published keys."""
     from moto.utilities.utils import load_resource
 
-    from cobranza.service import auth
+    from cobranza.tenants import auth
 
     auth.signing_keys.reset()
     monkeypatch.setattr(auth.signing_keys, "fetch", lambda url: load_resource("cognitoidp/resources/jwks-public.json"))
@@ -94,7 +94,7 @@ def bucket(stack):
 @pytest.fixture
 def tenant(stack):
     """A tenant ('acme') and its API key, created as the admin command does."""
-    from cobranza.storage import tenants
+    from cobranza.tenants import store as tenants
 
     tenants.create_tenant("acme", "Financiera Acme", "America/Mexico_City", ["cobranza@acme.mx"])
     return {"tenant_id": "acme", "api_key": tenants.issue_api_key("acme")}

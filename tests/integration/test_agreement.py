@@ -49,7 +49,7 @@ def test_every_route_path_takes_any_other_method_so_the_function_answers_405(sta
 
 
 def test_pynamodb_models_match_the_template_tables(stack):
-    from cobranza.storage.models import ALL_MODELS, model_key_schema
+    from cobranza.core.tables import ALL_MODELS, model_key_schema
 
     tables = {logical_id: TEMPLATE.resources[logical_id].properties for logical_id in TEMPLATE.tables}
     by_setting = {"accounts_table": "AccountsTable", "tenants_table": "TenantsTable",
@@ -61,7 +61,7 @@ def test_pynamodb_models_match_the_template_tables(stack):
         schema = model_key_schema(model)
         assert schema["KeySchema"] == declared["KeySchema"], model.__name__
         declared_indexes = [{"IndexName": i["IndexName"], "KeySchema": i["KeySchema"]} for i in declared.get("GlobalSecondaryIndexes", [])]
-        by_name = lambda indexes: sorted(indexes, key=lambda i: i["IndexName"])  # noqa: E731
+        by_name = lambda indexes: sorted(indexes, key=lambda index: index["IndexName"])  # noqa: E731
         assert by_name(schema["GlobalSecondaryIndexes"]) == by_name(declared_indexes), model.__name__
         types = {a["AttributeName"]: a["AttributeType"] for a in declared["AttributeDefinitions"]}
         for name, attr in model.get_attributes().items():
@@ -89,7 +89,7 @@ def test_every_sample_event_is_accepted_by_its_handler(stack, tenant, event_file
         assert response["statusCode"] in (200, 404), response  # 404: the sample account is not loaded
         assert "error" not in json.loads(response["body"]) or response["statusCode"] == 404
     else:
-        result = getattr(module, "handler")(event, LambdaContext())
+        result = module.handler(event, LambdaContext())
         if function == "ingest_worker":
             assert result == ({"stopped_uploads_ended": []} if "detail-type" in event else {"batchItemFailures": []})
         if function == "dispatch":  # parsed; the sample attempts were never planned, so they fail (-> DLQ)

@@ -12,7 +12,18 @@ import pytest
 
 from tests.helpers import LambdaContext, load_function, scheduled_event, sqs_event
 from tests.integration.test_visits import (  # noqa: F401  (fixtures used by name)
-    NOW, ZOCALO, agents, api, call, field, forward_visit_results, now, plan_visit, post_result, result_body)
+    NOW,
+    ZOCALO,
+    agents,
+    api,
+    call,
+    field,
+    forward_visit_results,
+    now,
+    plan_visit,
+    post_result,
+    result_body,
+)
 
 TINY = 1e-300  # a float; DynamoDB keeps nothing below 1E-130
 KEY_ROUTES = [("post", "/v1/accounts/V1/opt-outs"), ("post", "/v1/uploads"), ("put", "/v1/policy"),
@@ -37,9 +48,9 @@ def credentials(field, path):
 
 
 def self_link_token(account_id="V1"):
-    from cobranza import clock
-    from cobranza.domain import links
-    from cobranza.service.selfservice import link_key
+    from cobranza.core import clock
+    from cobranza.core.signing import link_key
+    from cobranza.debtor import links
 
     return links.sign(link_key(), "acme", account_id, clock.utcnow())
 
@@ -143,7 +154,7 @@ def page(api, path, **who):
 
 
 def test_a_next_token_works_only_for_its_route_tenant_and_filters(api, field, agents):
-    from cobranza.storage import tenants
+    from cobranza.tenants import store as tenants
 
     key = field["key"]
     accounts_token = page(api, "/v1/accounts?limit=1", key=key)["next_token"]
@@ -182,7 +193,7 @@ NUMBER_FORM = {"conteo": {"title": "Conteo", "questions": [
 
 
 def test_extreme_numbers_through_every_write_route_read_back_through_every_read_route_and_the_night(api, field, stack):
-    from cobranza.domain.questionnaires import DEFAULT_QUESTIONNAIRES
+    from cobranza.visits.questionnaires import DEFAULT_QUESTIONNAIRES
 
     key, ana, sup = field["key"], field["ana"], field["sup"]
     policy = {"amount_tiers": {"medium_from": TINY, "high_from": 1e12},

@@ -71,13 +71,13 @@ def sent_sms():
 
 
 def timeline(tenant_id, account_id):
-    from cobranza.storage import timeline as timeline_repo
+    from cobranza.accounts import timeline as timeline_repo
 
     return timeline_repo.list_entries(tenant_id, account_id, 100, None)[0]
 
 
 def account(tenant_id, account_id):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     return accounts_repo.read_account(tenant_id, account_id)
 
@@ -101,7 +101,7 @@ def test_a_night_plans_the_due_step_deferred_to_the_window_and_a_rerun_plans_not
 
 
 def test_a_rerun_after_a_crash_queues_the_same_attempts_and_they_are_sent_once(stack, tenant, upload, clock, queues):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     upload("portfolios/acme/a.csv", rows(1))
     plan()
@@ -119,7 +119,7 @@ def test_a_rerun_after_a_crash_queues_the_same_attempts_and_they_are_sent_once(s
 
 
 def test_the_planner_reads_only_due_accounts(stack, tenant, upload, clock):
-    from cobranza import aws
+    from cobranza.core import aws
 
     upload("portfolios/acme/a.csv", rows(40, due="2026-11-20"))
     upload("portfolios/acme/delta/b.csv", rows(60, due="2027-06-01", prefix="F"))  # nothing due for months
@@ -136,7 +136,7 @@ def _seed_not_due(stack, count):
     public API would take minutes for 100,000 items; the planner reads them through it)."""
     from moto.dynamodb.models import dynamodb_backends
 
-    from cobranza.storage.accounts import due_shard, to_wire
+    from cobranza.accounts.store import due_shard, to_wire
 
     backend = dynamodb_backends["123456789012"]["us-east-1"]
     table = stack.physical_name("AccountsTable")
@@ -150,7 +150,7 @@ def _seed_not_due(stack, count):
 
 @pytest.mark.parametrize("not_due", [1_000, 100_000])
 def test_the_planner_reads_the_same_items_however_many_accounts_are_not_due(stack, tenant, upload, clock, not_due):
-    from cobranza import aws
+    from cobranza.core import aws
 
     upload("portfolios/acme/delta/a.csv", rows(30))
     _seed_not_due(stack, not_due)
@@ -168,7 +168,7 @@ def test_a_missed_night_sends_only_the_newest_step(stack, tenant, upload, clock,
 
 
 def test_field_visit_steps_create_visit_tasks(stack, tenant, upload, clock):
-    from cobranza.storage.models import VisitModel, bind_models
+    from cobranza.core.tables import VisitModel, bind_models
 
     lines = ["cuenta,nombre,saldo,vencimiento,latitud,longitud", "V1,Persona V,25000,2026-10-19,19.4326,-99.1332"]
     upload("portfolios/acme/a.csv", ("\n".join(lines) + "\n").encode())  # day +35 on 11-23, tier high
@@ -182,7 +182,7 @@ def test_field_visit_steps_create_visit_tasks(stack, tenant, upload, clock):
 
 
 def test_an_account_reaching_the_judicial_stage_is_handed_off_with_an_alarm_and_gets_no_reminder(stack, tenant, upload, clock, queues):
-    from cobranza.storage import alarms
+    from cobranza.accounts import alarms
 
     upload("portfolios/acme/a.csv", rows(1, due="2026-08-24"))  # day +91 on 11-23: judicial
     result = plan()
@@ -194,7 +194,7 @@ def test_an_account_reaching_the_judicial_stage_is_handed_off_with_an_alarm_and_
 
 
 def test_an_account_already_deep_in_the_judicial_stage_is_handed_off_on_the_next_night(stack, tenant, upload, clock):
-    from cobranza.storage import alarms
+    from cobranza.accounts import alarms
 
     upload("portfolios/acme/a.csv", rows(2, due="2026-05-01"))  # 206 days late: no stage change ahead
     assert plan()["legal_handoffs"] == 2
@@ -234,7 +234,7 @@ def test_a_message_outside_the_debtors_hours_is_held_in_the_queue_until_the_wind
     (message,) = drain(queues["email"])
     assert message["send_at"] == "2026-11-23T15:00:00Z"
     clock["value"] = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # 06:00 in Tijuana
-    from cobranza.service import dispatch
+    from cobranza.campaign import sender as dispatch
 
     with pytest.raises(dispatch.Hold) as held:
         dispatch.deliver(message)
@@ -248,7 +248,7 @@ def test_a_message_outside_the_debtors_hours_is_held_in_the_queue_until_the_wind
     ("withdrawn", "status_withdrawn"), ("legal", "status_legal"), ("promised", "status_promised"),
 ])
 def test_no_reminder_reaches_an_account_whose_status_stops_contact(stack, tenant, upload, clock, queues, status, reason):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     upload("portfolios/acme/a.csv", rows(1))
     plan()
@@ -290,8 +290,8 @@ def test_an_opt_out_through_the_api_stops_the_next_send(stack, tenant, upload, c
 
 
 def test_the_weekly_cap_counts_every_channel(stack, tenant, upload, clock, queues):
-    from cobranza.storage import accounts as accounts_repo
-    from cobranza.storage import tenants
+    from cobranza.accounts import store as accounts_repo
+    from cobranza.tenants import store as tenants
 
     tenants.save_policy(tenants.get_tenant("acme"), {"contact_rules": {"max_per_7_days": 3}}, None)
     upload("portfolios/acme/a.csv", rows(1))
@@ -305,7 +305,7 @@ def test_the_weekly_cap_counts_every_channel(stack, tenant, upload, clock, queue
 
 
 def test_six_contacts_in_the_last_six_days_still_allow_a_seventh(stack, tenant, upload, clock, queues):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     upload("portfolios/acme/a.csv", rows(1))
     plan()
@@ -319,7 +319,7 @@ def test_six_contacts_in_the_last_six_days_still_allow_a_seventh(stack, tenant, 
 
 
 def test_one_automated_contact_per_day(stack, tenant, upload, clock, queues):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     upload("portfolios/acme/a.csv", rows(1))
     plan()
@@ -343,7 +343,7 @@ def test_sms_goes_through_sns_in_gsm7_with_the_opt_out_word(stack, tenant, uploa
 
 @pytest.fixture
 def whatsapp(monkeypatch):
-    from cobranza.config import get_settings
+    from cobranza.core.settings import get_settings
     from infra.local.whatsapp import WhatsAppRecorder
 
     recorder = WhatsAppRecorder().start()
@@ -427,8 +427,8 @@ def test_the_debtor_link_shows_the_balance_and_takes_a_one_click_unsubscribe(sta
 
 
 def test_a_copy_that_finds_a_fresh_claim_comes_back_later_and_an_old_claim_is_an_unknown_outcome(stack, tenant, upload, clock, queues):
-    from cobranza.service import dispatch
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
+    from cobranza.campaign import sender as dispatch
 
     upload("portfolios/acme/a.csv", rows(1))
     plan()
@@ -444,7 +444,7 @@ def test_a_copy_that_finds_a_fresh_claim_comes_back_later_and_an_old_claim_is_an
 
 
 def test_the_claim_refuses_an_account_that_promised_a_moment_before(stack, tenant, upload, clock):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     upload("portfolios/acme/a.csv", rows(1))
     accounts_repo.update_fields("acme", "C0", {"status": "promised", "promise_date": "2026-11-30"})
@@ -455,7 +455,7 @@ def test_the_claim_refuses_an_account_that_promised_a_moment_before(stack, tenan
 
 
 def test_no_field_visit_for_an_account_under_a_promise(stack, tenant, upload, clock):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     lines = ["cuenta,nombre,saldo,vencimiento,latitud,longitud", "V1,Persona V,25000,2026-10-19,19.4326,-99.1332"]
     upload("portfolios/acme/a.csv", ("\n".join(lines) + "\n").encode())
@@ -467,8 +467,7 @@ def test_no_field_visit_for_an_account_under_a_promise(stack, tenant, upload, cl
 def test_an_unsubscribe_link_works_after_the_self_service_link_expired(stack, tenant, upload, clock):
     from chalice.test import Client
 
-    from cobranza.domain import links
-    from cobranza.service import selfservice
+    from cobranza.debtor import links, selfservice
 
     upload("portfolios/acme/a.csv", rows(1))
     token = links.sign(selfservice.link_key(), "acme", "C0", MORNING.replace(year=2025))  # expired a year ago

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import ROOT, SAMPLES
+from tests.helpers import ROOT, SAMPLES, needs_sample
 
 
 def csv_bytes(rows, header=("cuenta", "nombre", "saldo", "vencimiento", "correo")):
@@ -18,12 +18,12 @@ def csv_bytes(rows, header=("cuenta", "nombre", "saldo", "vencimiento", "correo"
 
 
 def accounts(tenant_id="acme"):
-    from cobranza.storage.accounts import iter_tenant_accounts
+    from cobranza.accounts.store import iter_tenant_accounts
 
     return {a["account_id"]: a for a in iter_tenant_accounts(tenant_id)}
 
 
-@pytest.mark.skipif(not (SAMPLES / "cartera_banco_cp1252.csv").exists(), reason="shared sample missing")
+@needs_sample(SAMPLES / "cartera_banco_cp1252.csv")
 def test_bank_export_sample_gives_the_documented_result(tenant, upload, read_report):
     summary = upload("portfolios/acme/cartera.csv", (SAMPLES / "cartera_banco_cp1252.csv").read_bytes())
     assert summary["status"] == "succeeded"
@@ -76,7 +76,7 @@ def test_a_truncated_snapshot_is_held_back(tenant, upload):
     assert summary["accounts_withdrawn"] == 0 and summary["withdrawals_held_back"] == 9
     assert [a["code"] for a in summary["alarms"]] == ["snapshot_withdrawal_held_back"]
     assert all(a["status"] == "active" for a in accounts().values())
-    from cobranza.storage.alarms import list_alarms
+    from cobranza.accounts.alarms import list_alarms
 
     raised = list_alarms("acme")
     assert [(a.code, a.subject) for a in raised] == [("snapshot_withdrawal_held_back", f"upload#{summary['upload_id']}")]

@@ -16,7 +16,7 @@ VOLATILE = {"upload_id", "tenant_id", "key", "started_at", "finished_at"}
 
 @pytest.fixture
 def tenants(stack):
-    from cobranza.storage import tenants
+    from cobranza.tenants import store as tenants
 
     for tenant_id in ("whole", "split"):
         tenants.create_tenant(tenant_id, tenant_id, "America/Mexico_City", [])
@@ -26,7 +26,7 @@ def tenants(stack):
 def pipeline(stack, bucket, monkeypatch):
     """Uploads a file, runs the S3-triggered function, then every queued part (redelivering a
     part whose handler reported it failed); returns the summary."""
-    from cobranza.config import get_settings
+    from cobranza.core.settings import get_settings
 
     ingest, worker = load_function("ingest"), load_function("ingest_worker")
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
@@ -82,7 +82,7 @@ def portfolio(rows: int, seed: int = 7, extra: str = "") -> bytes:
 
 
 def stored(tenant_id):
-    from cobranza.storage.accounts import iter_tenant_accounts
+    from cobranza.accounts.store import iter_tenant_accounts
 
     return {a["account_id"]: a for a in iter_tenant_accounts(tenant_id)}
 
@@ -129,7 +129,7 @@ def test_a_snapshot_through_the_pipeline_withdraws_the_absent_and_holds_back_a_t
 
 
 def test_a_part_that_fails_half_way_is_retried_without_losing_or_doubling_rows(tenants, pipeline, monkeypatch):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     original, calls = accounts_repo.BatchWriter.flush, {"n": 0}
 
@@ -187,9 +187,9 @@ def test_a_title_above_the_header_and_a_total_block_at_the_end_split_like_the_wh
 def test_a_merge_part_killed_at_its_time_limit_resumes_after_its_last_checkpoint(tenants, pipeline, monkeypatch):
     """Issue 12: a merge part writes its range in segments, each checkpointed; the redelivery of a
     part that timed out goes on after the last checkpoint instead of starting the range over."""
-    from cobranza.service import ingest_pipeline
-    from cobranza.storage import accounts as accounts_repo
-    from cobranza.storage import uploads as uploads_repo
+    from cobranza.accounts import store as accounts_repo
+    from cobranza.portfolio import pipeline as ingest_pipeline
+    from cobranza.portfolio import uploads as uploads_repo
 
     monkeypatch.setattr(ingest_pipeline, "SEGMENT", 40)
     data = portfolio(400)
@@ -236,7 +236,7 @@ def test_a_merge_part_killed_at_its_time_limit_resumes_after_its_last_checkpoint
 def test_a_merge_part_short_of_time_hands_the_rest_of_its_range_to_a_new_message(tenants, pipeline, monkeypatch):
     """A part with less than RESERVE_SECONDS left takes no new segment: it queues itself again
     from its checkpoint and ends, long before the function's limit."""
-    from cobranza.service import ingest_pipeline
+    from cobranza.portfolio import pipeline as ingest_pipeline
 
     monkeypatch.setattr(ingest_pipeline, "SEGMENT", 40)
     data = portfolio(400)

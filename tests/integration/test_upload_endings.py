@@ -24,8 +24,8 @@ def stored(bucket):
 
 
 def test_a_duplicate_event_while_the_upload_is_held_is_a_no_op(tenant, stored):
-    from cobranza.service import ingest
-    from cobranza.storage import uploads as uploads_repo
+    from cobranza.portfolio import ingest
+    from cobranza.portfolio import uploads as uploads_repo
 
     upload_id = ingest.upload_id_for(ingest.S3Object(**{
         "bucket": stored["Records"][0]["s3"]["bucket"]["name"], "key": KEY,
@@ -38,7 +38,7 @@ def test_a_duplicate_event_while_the_upload_is_held_is_a_no_op(tenant, stored):
 
 
 def test_a_crash_gives_the_upload_back_and_the_retry_finishes_it(tenant, stored, monkeypatch):
-    from cobranza.service import ingest
+    from cobranza.portfolio import ingest
 
     real = ingest._ingest_whole
     calls = []
@@ -58,8 +58,8 @@ def test_a_crash_gives_the_upload_back_and_the_retry_finishes_it(tenant, stored,
 
 
 def test_an_upload_whose_processing_stopped_ends_failed_with_its_summary_and_an_alarm(tenant, stack, bucket, clock):
-    from cobranza.storage import alarms as alarms_repo
-    from cobranza.storage import uploads as uploads_repo
+    from cobranza.accounts import alarms as alarms_repo
+    from cobranza.portfolio import uploads as uploads_repo
 
     # a holder that timed out: its lease ran out at 15:15 and no retry came
     assert uploads_repo.claim_upload("acme", "up_" + "a" * 20, KEY, "2026-11-23T15:00:00Z", "2026-11-23T15:15:00Z")
@@ -94,8 +94,8 @@ def test_a_file_that_times_out_on_every_try_ends_failed_and_uploading_it_again_f
     import io
     from datetime import date
 
-    from cobranza.storage import accounts as accounts_repo
-    from cobranza.storage import uploads as uploads_repo
+    from cobranza.accounts import store as accounts_repo
+    from cobranza.portfolio import uploads as uploads_repo
     from infra.sample_data import write_portfolio
 
     data = io.BytesIO()

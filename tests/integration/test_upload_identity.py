@@ -13,7 +13,7 @@ from tests.integration.test_snapshot_order import NEWER, csv_bytes
 
 
 def uploads(tenant_id="acme"):
-    from cobranza.storage.models import UploadModel, bind_models
+    from cobranza.core.tables import UploadModel, bind_models
 
     bind_models()
     return list(UploadModel.query(tenant_id))
@@ -29,7 +29,7 @@ def events_for(bucket, key, head, names_and_sequencers):
 
 
 def test_every_event_of_one_object_version_is_the_same_upload_and_reads_the_file_once(stack, tenant, bucket, monkeypatch):
-    from cobranza.service import ingest
+    from cobranza.portfolio import ingest
 
     s3 = boto3.client("s3")
     key = "portfolios/acme/cartera_2026-11-30.csv"

@@ -111,19 +111,19 @@ def post_result(api, agent, visit_id, body):
 
 
 def account(account_id):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     return accounts_repo.read_account("acme", account_id)
 
 
 def timeline(account_id):
-    from cobranza.storage import timeline as timeline_repo
+    from cobranza.accounts import timeline as timeline_repo
 
     return timeline_repo.list_entries("acme", account_id, 100, None)[0]
 
 
 def alarms():
-    from cobranza.storage.alarms import list_alarms
+    from cobranza.accounts.alarms import list_alarms
 
     return sorted((a.code, a.subject) for a in list_alarms("acme"))
 
@@ -170,7 +170,7 @@ def test_a_full_agent_is_skipped_and_with_nobody_left_the_visit_stays_unassigned
 
 
 def test_agents_see_only_their_visits_supervisors_their_tenants_and_nobody_another_tenants(api, field, agents):
-    from cobranza.storage import tenants
+    from cobranza.tenants import store as tenants
 
     visit = plan_visit(api, field, "V1")
     other = call(api, "post", f"/v1/me/visits/{visit['visit_id']}/checkin", token=field["luis"]["token"],
@@ -344,7 +344,7 @@ def test_a_photo_is_uploaded_to_the_visits_folder_checked_and_then_referenced(ap
     boto3.client("s3").put_object(Bucket=bucket, Key=fake_key, Body=b"GIF89a....")
     assert photo.handler(s3_put_event(bucket, fake_key, 10, "e", "0B"), LambdaContext()) == {"photos": ["deleted"]}
 
-    from cobranza import aws
+    from cobranza.core import aws
 
     before = aws.request_counts.copy()
     status, answer = post_result(api, field["ana"], visit["visit_id"], result_body(ZOCALO, photos=[key]))
@@ -359,7 +359,7 @@ def test_a_photo_is_uploaded_to_the_visits_folder_checked_and_then_referenced(ap
 
 # ---------------------------------------------------------------- outcomes -> next steps
 def test_not_home_comes_back_in_three_days_at_most_three_times(api, field):
-    from cobranza.storage import visits as visits_repo
+    from cobranza.visits import store as visits_repo
 
     visit_id = plan_visit(api, field, "V1")["visit_id"]
     for attempt in (1, 2, 3):
@@ -387,7 +387,7 @@ def test_each_outcome_moves_the_account_as_the_policy_says(api, field, outcome, 
 
 
 def test_a_promise_does_not_reopen_a_paid_account(api, field):
-    from cobranza.storage import accounts as accounts_repo
+    from cobranza.accounts import store as accounts_repo
 
     visit = plan_visit(api, field, "V1")
     accounts_repo.update_fields("acme", "V1", {"status": "paid"})  # paid after the visit was planned
@@ -461,7 +461,7 @@ def test_a_ping_far_from_a_later_fix_in_time_makes_the_visit_too_fast(api, field
 
 
 def test_the_nightly_field_visit_step_assigns_the_task_to_the_agent_covering_the_zone(stack, tenant, upload, agents, clock):
-    from cobranza.storage import visits as visits_repo
+    from cobranza.visits import store as visits_repo
     from tests.helpers import scheduled_event
 
     ana = agents("ana", home=north_of(ZOCALO, 2000), zones=["CDMX"])
@@ -476,6 +476,6 @@ def test_the_nightly_field_visit_step_assigns_the_task_to_the_agent_covering_the
     assert [v["account_id"] for v in unassigned] == ["G1"]
     rerun = load_function("campaign").handler(scheduled_event("2026-11-23T08:00:00Z"), LambdaContext())["tenants"]["acme"]
     assert rerun["visits_created"] == 0
-    from cobranza.storage import agents as agents_repo
+    from cobranza.visits import agents as agents_repo
 
     assert agents_repo.get_agent("acme", ana["agent_id"])["load_2026-11-23"] == 3  # a rerun takes no slot

@@ -1,6 +1,6 @@
 """Delivery channels behind one interface: ``send(reminder) -> provider message id``.
 
-Each adapter raises one of three errors, and the sender (service/dispatch) decides from it:
+Each adapter raises one of three errors, and the sender (campaign/sender) decides from it:
 
 - ``PermanentFailure``: the provider refused this address for good (invalid, opted out at the
   provider); the channel is marked unusable for the account and the attempt fails.
@@ -76,4 +76,5 @@ def classify_aws_error(exc: Exception, permanent_codes: dict[str, str]) -> Chann
 def get_channel(name: str) -> Channel:
     from . import email, sms, whatsapp
 
-    return {"email": email.CHANNEL, "sms": sms.CHANNEL, "whatsapp": whatsapp.CHANNEL}[name]
+    channels: dict[str, Channel] = {"email": email.CHANNEL, "sms": sms.CHANNEL, "whatsapp": whatsapp.CHANNEL}
+    return channels[name]

@@ -10,8 +10,8 @@ from typing import Any, Mapping
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .. import aws
-from ..config import get_settings
+from ..core import aws
+from ..core.settings import get_settings
 from . import Reminder, classify_aws_error
 
 SUBJECTS = {"es-MX": "Recordatorio de pago - {lender}", "en": "Payment reminder - {lender}"}
@@ -73,7 +73,8 @@ def send(email: Email, sender: str, sender_name: str | None = None) -> str:
             Source=sender, Destinations=[email.to], RawMessage={"Data": mime(email, sender, sender_name)})
     except Exception as exc:  # every provider error becomes a channel error
         raise classify_aws_error(exc, PERMANENT) from exc
-    return response["MessageId"]
+    message_id: str = response["MessageId"]
+    return message_id
 
 
 class EmailChannel:

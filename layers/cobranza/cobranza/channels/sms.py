@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from .. import aws
+from ..core import aws
 from . import PermanentFailure, Reminder, classify_aws_error
 
 #: The GSM 03.38 basic character set (the extension table's characters count double).
@@ -66,7 +66,8 @@ class SmsChannel:
             )
         except Exception as exc:
             raise classify_aws_error(exc, PERMANENT) from exc
-        return response["MessageId"]
+        message_id: str = response["MessageId"]
+        return message_id
 
 
 CHANNEL = SmsChannel()

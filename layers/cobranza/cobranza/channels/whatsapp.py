@@ -15,8 +15,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from .. import aws
-from ..config import get_settings
+from ..core import aws
+from ..core.settings import get_settings
 from . import PermanentFailure, Reminder, TransientFailure, UnknownOutcome
 
 TEMPLATES = {"es-MX": ("recordatorio_pago", "es_MX"), "en": ("payment_reminder", "en_US")}

@@ -1,0 +1,29 @@
+"""Business alarms (SPEC §8): one record per tenant, code and subject, raised at most once."""
+from __future__ import annotations
+
+from pynamodb.exceptions import PutError
+
+from ..core.tables import AlarmModel, bind_models
+
+
+def raise_alarm(tenant_id: str, code: str, subject: str, message: str, raised_at: str) -> bool:
+    """Stores the alarm unless the same code was already raised for the subject; True if new.
+
+    The id starts with the day it was raised, so a tenant's alarms list newest last and a
+    redelivered event (same subject, same day) does not raise it twice.
+    """
+    bind_models()
+    alarm = AlarmModel(tenant_id, f"{raised_at[:10]}#{code}#{subject}", code=code, subject=subject,
+                       message=message, raised_at=raised_at)
+    try:
+        alarm.save(condition=AlarmModel.alarm_id.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def list_alarms(tenant_id: str, limit: int = 100) -> list[AlarmModel]:
+    bind_models()
+    return list(AlarmModel.query(tenant_id, scan_index_forward=False, limit=limit))

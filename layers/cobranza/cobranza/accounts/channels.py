@@ -1,0 +1,6 @@
+"""The channels an account is reminded on without a person (SPEC §5), and the account field
+that holds each one's address. Pure."""
+from __future__ import annotations
+
+ADDRESS_FIELD = {"email": "email", "sms": "phone", "whatsapp": "phone"}
+AUTOMATED_CHANNELS = frozenset(ADDRESS_FIELD)

@@ -1,0 +1,115 @@
+"""The one AWS client factory.
+
+Every AWS call of the platform goes through clients made here, all from one botocore session,
+so a single hook counts every HTTP request sent (benchmarks and tests read ``request_counts``).
+PynamoDB is given the same session, so DynamoDB calls made through models are counted too.
+Endpoints come from botocore's own ``AWS_ENDPOINT_URL`` support: handlers never know whether
+they run against AWS or the local stack.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+request_counts: Counter[str] = Counter()
+#: Items DynamoDB read (evaluated, before any filter) per operation: what reads cost.
+items_read: Counter[str] = Counter()
+_lock = threading.Lock()
+_session: botocore.session.Session | None = None
+_boto3_session: boto3.session.Session | None = None
+_clients: dict[str, Any] = {}
+
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=32,
+)
+
+
+def _count(event_name: str, **_: Any) -> None:
+    # event_name is "before-send.<service>.<Operation>"
+    _before_send, service, operation = event_name.split(".", 2)
+    request_counts[f"{service}.{operation}"] += 1
+
+
+def _count_items(event_name: str, parsed: Any = None, **_: Any) -> None:
+    # event_name is "after-call.dynamodb.<Operation>"
+    operation = event_name.rsplit(".", 1)[-1]
+    if not isinstance(parsed, dict):
+        return
+    if "ScannedCount" in parsed:
+        items_read[operation] += int(parsed["ScannedCount"])
+    elif operation == "GetItem":
+        items_read[operation] += int("Item" in parsed)
+    elif operation == "BatchGetItem":
+        items_read[operation] += sum(len(v) for v in (parsed.get("Responses") or {}).values())
+
+
+def botocore_session() -> botocore.session.Session:
+    """The process-wide botocore session, with the request counter registered once."""
+    global _session, _boto3_session
+    if _session is None:
+        with _lock:
+            if _session is None:
+                session = botocore.session.get_session()
+                session.register("before-send.*.*", _count)
+                session.register("after-call.dynamodb.*", _count_items)
+                _boto3_session = boto3.session.Session(botocore_session=session)
+                _session = session
+    return _session
+
+
+def client(service: str) -> Any:
+    """A cached boto3 client for ``service`` (thread-safe to use once created)."""
+    return _cached(service, service, _CONFIG)
+
+
+def _cached(key: str, service: str, config: Config) -> Any:
+    found = _clients.get(key)
+    if found is None:
+        botocore_session()
+        with _lock:
+            found = _clients.get(key)
+            if found is None:
+                assert _boto3_session is not None  # nosec B101  # type narrowing: botocore_session() above sets it
+                found = _boto3_session.client(service, config=config)
+                _clients[key] = found
+    return found
+
+
+_SEND_CONFIG = _CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=10))
+
+
+def send_client(service: str) -> Any:
+    """A client for sending messages to people (SES, SNS): one attempt, never retried by botocore
+    (``total_max_attempts`` 1; ``max_attempts`` would count retries), because a
+    retried request whose first try timed out could deliver the message twice. The sender
+    retries through SQS when the provider clearly did not take the message."""
+    return _cached(f"send:{service}", service, _SEND_CONFIG)
+
+
+def secret(secret_id: str, max_age: int = 300) -> str:
+    """A Secrets Manager secret's string, cached ``max_age`` seconds (Powertools parameters)."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    provider = _clients.get("secrets-provider")
+    if provider is None:
+        provider = _clients.setdefault("secrets-provider", SecretsProvider(boto3_client=client("secretsmanager")))
+    return str(provider.get(secret_id, max_age=max_age))
+
+
+def reset() -> None:
+    """Forget cached clients and counts (tests switch endpoints between cases)."""
+    global _session, _boto3_session
+    with _lock:
+        _clients.clear()
+        request_counts.clear()
+        items_read.clear()
+        _session = None
+        _boto3_session = None

@@ -1,1 +1,0 @@
-"""File adapters: streaming readers for portfolio files."""

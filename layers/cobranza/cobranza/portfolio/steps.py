@@ -1,0 +1,405 @@
+"""The three steps of every upload, shared by the whole-file path (``ingest``) and the parallel
+pipeline (``pipeline``): validate the rows, merge them with the stored accounts, withdraw the
+absent ones and report. A retried step recounts what it already wrote as its own.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import IO, Any, Callable, Iterable, Iterator
+
+from ..accounts import alarms as alarms_repo
+from ..accounts import segmentation
+from ..accounts import status as account_status
+from ..accounts.service import refresh_derived
+from ..core import aws, clock
+from ..core.instants import utc_stamp
+from ..core.observability import logger, metrics
+from ..tenants import store as tenants_repo
+from . import uploads as uploads_repo
+from .readers import FileRejected
+from .reports import ProblemLog, report_prefix, summary_json
+from .rows import AccountRow, Header, Problem, RowValidator, TrailingSummary
+
+#: Fields that come from the lender's file (an update replaces all of them).
+FILE_FIELDS = (  # "attributes" last: facts_hash sorts it
+    "debtor_name", "balance", "currency", "due_date", "timezone", "phone", "email", "address", "city",
+    "state", "postal_code", "lat", "lon", "product", "original_amount", "given_risk_score",
+    "whatsapp_opt_in", "payment_reference", "attributes",
+)
+#: Statuses still being worked: a full snapshot withdraws these when the account is absent.
+PROGRESS_EVERY_ROWS = 100_000
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+@dataclass
+class Job:
+    """What every step of one upload needs to know (serialized into the pipeline's plan)."""
+
+    tenant_id: str
+    upload_id: str
+    bucket: str
+    key: str
+    version_id: str
+    mode: str
+    tenant_timezone: str
+    policy: dict[str, Any]
+    today: str        # the tenant's date when the upload started
+    started_at: str   # ISO UTC; also the stamp on every account written
+    as_of: str = ""   # a full snapshot's as-of date (portfolio.snapshots); "" for a delta
+    as_of_source: str = ""
+
+    @property
+    def day(self) -> date:
+        return date.fromisoformat(self.today)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Tally:
+    """Counts of one upload, or of one part of it (parts add up)."""
+
+    rows_total: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_skipped_summary: int = 0  # a trailing TOTAL block: neither accepted nor rejected
+    warnings: int = 0
+    accounts_created: int = 0
+    accounts_updated: int = 0
+    accounts_unchanged: int = 0
+    accounts_withdrawn: int = 0
+    accounts_absent: int = 0     # stored, still worked, missing from a snapshot
+    active_before: int = 0       # stored and still worked before this upload
+    by_stage: Counter[str] = field(default_factory=Counter)
+    by_aging_bucket: Counter[str] = field(default_factory=Counter)
+    by_segment: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: "Tally") -> None:
+        for name, value in vars(other).items():
+            if isinstance(value, Counter):
+                getattr(self, name).update(value)
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: dict(v) if isinstance(v, Counter) else v for k, v in vars(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Tally":
+        tally = cls()
+        for name, value in data.items():
+            if hasattr(tally, name):
+                setattr(tally, name, Counter(value) if isinstance(value, dict) else int(value))
+        return tally
+
+
+# ---------------------------------------------------------------- step 1: validate
+def validator_for(job: Job, header: Header, date_epoch: date | None = None) -> RowValidator:
+    return RowValidator(header, phone_region=job.policy["phone_region"], currency=job.policy["currency"],
+                        timezone=job.tenant_timezone, date_epoch=date_epoch)
+
+
+def validate_rows(
+    job: Job,
+    header: Header,
+    records: Iterable[tuple[int, Any]],
+    accept: Callable[[tuple[Any, ...], Any], None],
+    tally: Tally,
+    problems: ProblemLog,
+    *,
+    date_epoch: date | None = None,
+    ends_file: bool = True,
+) -> None:
+    """Validates every record; accepted rows go to ``accept((account_id, row_number), (row_hash, facts))``.
+
+    When the records run to the end of the file (``ends_file``; for a split file only the last
+    part does), a trailing block of summary rows (TOTAL, ...) is skipped and counted in
+    ``rows_skipped_summary``; it is neither accepted nor rejected. ``date_epoch``: a workbook's
+    day 0 of serial dates."""
+    validator = validator_for(job, header, date_epoch)
+    progress = Progress(tally)
+    validate = validator.validate
+    trailing = TrailingSummary(records, validator.is_summary_row) if ends_file else None
+    for row_number, values in trailing if trailing is not None else records:
+        tally.rows_total += 1
+        row, row_problems = validate(row_number, values)
+        if row_problems:
+            problems.add(row_problems)
+        if row is None:
+            tally.rows_rejected += 1
+        else:
+            tally.warnings += len(row_problems)
+            facts = account_facts(job.tenant_id, row)
+            accept((row.account_id, row_number), (facts_hash(facts), facts))
+        if not tally.rows_total % 1000:
+            progress.tick()
+    if trailing is not None:
+        tally.rows_skipped_summary += trailing.skipped
+    progress.done()
+
+
+def account_facts(tenant_id: str, row: AccountRow) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "account_id": row.account_id,
+        "debtor_name": row.debtor_name,
+        "balance": row.balance,
+        "currency": row.currency,
+        "due_date": row.due_date.isoformat(),
+        "timezone": row.timezone,
+        "phone": row.phone,
+        "email": row.email,
+        "address": row.address,
+        "city": row.city,
+        "state": row.state,
+        "postal_code": row.postal_code,
+        "lat": row.lat,
+        "lon": row.lon,
+        "product": row.product,
+        "original_amount": row.original_amount,
+        "given_risk_score": row.risk_score,
+        "whatsapp_opt_in": row.whatsapp_opt_in,
+        "payment_reference": row.payment_reference,
+        "attributes": row.attributes or None,
+    }
+
+
+def facts_hash(facts: dict[str, Any]) -> str:
+    """A fingerprint of the file's facts for one account: equal means nothing to write.
+
+    ``repr`` of normalized values is stable (amounts and coordinates are quantized Decimals,
+    dates ISO strings) and extra columns are sorted, so column order does not matter."""
+    values: list[Any] = [facts.get(k) for k in FILE_FIELDS]
+    if values[-1]:
+        values[-1] = sorted(values[-1].items())
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+
+
+# ---------------------------------------------------------------- step 2: merge
+def merge_accounts(
+    job: Job,
+    incoming: Iterator[tuple[Any, ...]],
+    stored: Iterator[dict[str, Any]],
+    writer: Any,
+    tally: Tally,
+    add_problem: Callable[[Problem], None],
+    add_absent: Callable[[dict[str, Any]], None],
+    drain: bool = True,
+) -> None:
+    """Merges the file's accounts (sorted by account_id, row_number) with the stored ones
+    (sorted by account_id) and writes the new and changed ones through ``writer.put``.
+
+    Stored accounts still being worked that the file lacks go to ``add_absent`` (snapshots only).
+    ``drain=False`` merges one segment of a range: the stored accounts after the file's last
+    one are left for the next segment (which reads them again from there).
+    """
+    policy, today, upload_id, stamp = job.policy, job.day, job.upload_id, job.started_at
+    current = next(stored, None)
+    last_id = None
+
+    def absent(account: dict[str, Any]) -> None:
+        if _worked(account, upload_id):
+            tally.active_before += 1
+            if job.mode == "snapshot":
+                tally.accounts_absent += 1
+                add_absent(account)
+
+    for account_id, row_number, (row_hash, facts) in incoming:
+        if account_id == last_id:
+            tally.rows_rejected += 1
+            add_problem(Problem(row_number, "error", account_id, "account_id", "duplicate_account_id",
+                                "account_id repeated in this file; the first row was kept", account_id))
+            continue
+        last_id = account_id
+        tally.rows_accepted += 1
+        while current is not None and current["account_id"] < account_id:
+            absent(current)
+            current = next(stored, None)
+        existing = None
+        if current is not None and current["account_id"] == account_id:
+            existing = current
+            tally.active_before += _worked(current, upload_id)
+            current = next(stored, None)
+        item, outcome = _upsert(existing, facts, row_hash, upload_id, policy, today, stamp)
+        tally.by_stage[item["stage"]] += 1
+        tally.by_aging_bucket[item["aging_bucket"]] += 1
+        tally.by_segment[item["segment"]] += 1
+        setattr(tally, outcome, getattr(tally, outcome) + 1)
+        if item is not existing:
+            writer.put(item)
+    while drain and current is not None:
+        absent(current)
+        current = next(stored, None)
+
+
+def _worked(account: dict[str, Any], upload_id: str) -> bool:
+    """Still worked before this upload (an account this upload already withdrew counts too)."""
+    current = account_status.of(account)
+    return current in account_status.WORKED or (current == "withdrawn" and account.get("withdrawn_by") == upload_id)
+
+
+def _upsert(
+    existing: dict[str, Any] | None,
+    facts: dict[str, Any],
+    row_hash: str,
+    upload_id: str,
+    policy: dict[str, Any],
+    today: date,
+    stamp: str,
+) -> tuple[dict[str, Any], str]:
+    """The item to store for a row (``existing`` itself when nothing changed) and its tally field.
+
+    An item this same upload already wrote (a retried step) counts as it did the first time.
+    """
+    settled = facts["balance"] == 0
+    if existing is None:
+        item = dict(facts, status=account_status.after_file(None, settled), row_hash=row_hash,
+                    source_upload_id=upload_id, created_by=upload_id, created_at=stamp, updated_at=stamp)
+        outcome = "accounts_created"
+    else:
+        if existing.get("source_upload_id") == upload_id and existing.get("row_hash") == row_hash:
+            refresh_derived(existing, policy, today)
+            return existing, "accounts_created" if existing.get("created_by") == upload_id else "accounts_updated"
+        current = account_status.of(existing)
+        new_status = account_status.after_file(current, settled)
+        if existing.get("row_hash") == row_hash and new_status == current:
+            refresh_derived(existing, policy, today)
+            return existing, "accounts_unchanged"
+        item = {k: v for k, v in existing.items() if k not in FILE_FIELDS and k != "withdrawn_by"}
+        if facts.get("lat") is None and existing.get("geo_source") == "visit":
+            facts = dict(facts, lat=existing.get("lat"), lon=existing.get("lon"))
+        item.update(facts, status=new_status, row_hash=row_hash, source_upload_id=upload_id, updated_at=stamp)
+        outcome = "accounts_updated"
+    if item.get("lat") is not None and not item.get("geo_source"):
+        item["geo_source"] = "file"
+    return refresh_derived(item, policy, today), outcome
+
+
+# ---------------------------------------------------------------- step 3: withdraw and report
+def withdrawals_allowed(job: Job, tally: Tally) -> bool:
+    """A snapshot may withdraw at most the policy's share of the worked portfolio."""
+    if not tally.accounts_absent:
+        return False
+    share = job.policy["alarms"]["snapshot_max_withdraw_share"]
+    return not (tally.active_before and tally.accounts_absent > share * tally.active_before)
+
+
+def withdraw(job: Job, absent: Iterable[dict[str, Any]], writer: Any, tally: Tally) -> None:
+    for account in absent:
+        tally.accounts_withdrawn += 1
+        if account.get("status") != "withdrawn":
+            writer.put(dict(account, status="withdrawn", withdrawn_by=job.upload_id, updated_at=job.started_at,
+                            next_action_on=None, due_shard=None))
+
+
+def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, Any],
+             error: FileRejected | None) -> dict[str, Any]:
+    """Writes summary.json and rejects.csv, raises the upload's alarms, finishes the record."""
+    if error is not None:
+        logger.warning("portfolio file failed", extra={"code": error.code})
+        # nothing was applied: every row read counts as rejected, no account changed
+        tally = Tally(rows_total=tally.rows_total, rows_rejected=tally.rows_total,
+                      rows_skipped_summary=tally.rows_skipped_summary)
+    info = dict(file_info)
+    skipped_before_header = info.pop("rows_skipped_before_header", 0)
+    held_back = tally.accounts_absent if tally.accounts_absent and not tally.accounts_withdrawn else 0
+    summary: dict[str, Any] = {
+        "upload_id": job.upload_id,
+        "tenant_id": job.tenant_id,
+        "key": job.key,
+        "mode": job.mode,
+        "status": "failed" if error else "succeeded",
+        **info,
+        "rows_total": tally.rows_total,
+        "rows_accepted": tally.rows_accepted,
+        "rows_rejected": tally.rows_rejected,
+        "rows_skipped_before_header": skipped_before_header,
+        "rows_skipped_summary": tally.rows_skipped_summary,
+        "warnings": tally.warnings,
+        "accounts_created": tally.accounts_created,
+        "accounts_updated": tally.accounts_updated,
+        "accounts_unchanged": tally.accounts_unchanged,
+        "accounts_withdrawn": tally.accounts_withdrawn,
+        "withdrawals_held_back": held_back,
+        "by_stage": dict(sorted(tally.by_stage.items())),
+        "by_aging_bucket": {b: tally.by_aging_bucket[b] for b in segmentation.AGING_BUCKETS if tally.by_aging_bucket[b]},
+        "by_segment": dict(sorted(tally.by_segment.items())),
+        "started_at": job.started_at,
+        "finished_at": utc_stamp(clock.utcnow()),
+    }
+    if job.as_of:
+        summary["as_of"], summary["as_of_source"] = job.as_of, job.as_of_source
+    if error is not None:
+        summary["error"] = {"code": error.code, "message": error.message}
+    elif job.as_of:
+        tenants_repo.record_snapshot_as_of(job.tenant_id, job.as_of)
+    alarms = [] if error else upload_alarms(job, tally, held_back)
+    if alarms:
+        summary["alarms"] = alarms
+    prefix = report_prefix(job.tenant_id, job.upload_id)
+    s3 = aws.client("s3")
+    s3.upload_fileobj(rejects, job.bucket, prefix + "rejects.csv", ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
+    s3.put_object(Bucket=job.bucket, Key=prefix + "summary.json", Body=summary_json(summary), ContentType="application/json")
+    for alarm in alarms:
+        alarms_repo.raise_alarm(job.tenant_id, alarm["code"], f"upload#{job.upload_id}", alarm["message"], summary["finished_at"])
+    uploads_repo.finish_upload(job.tenant_id, job.upload_id, job.key, summary, summary["finished_at"])
+    metrics.add_metric(name="RowsIngested", unit="Count", value=tally.rows_total)
+    metrics.add_metric(name="RowsRejected", unit="Count", value=tally.rows_rejected)
+    metrics.add_metric(name="UploadsFailed" if error else "UploadsSucceeded", unit="Count", value=1)
+    if held_back:
+        metrics.add_metric(name="SnapshotWithdrawalsHeldBack", unit="Count", value=1)
+        logger.warning("snapshot withdrawals held back", extra={"absent": held_back, "active": tally.active_before})
+    logger.info("upload finished", extra={k: summary[k] for k in ("status", "rows_total", "rows_accepted", "rows_rejected")})
+    return summary
+
+
+def upload_alarms(job: Job, tally: Tally, held_back: int) -> list[dict[str, str]]:
+    """SPEC §8 upload alarms: too many rejected rows; a snapshot's withdrawals held back."""
+    alarms = []
+    if held_back:
+        alarms.append({
+            "code": "snapshot_withdrawal_held_back",
+            "message": f"{held_back} of {tally.active_before} accounts being worked are absent from this snapshot, "
+                       "more than the policy allows, so none were withdrawn. Check the export and upload it again.",
+        })
+    reject_share = job.policy["alarms"]["upload_reject_share"]
+    if tally.rows_total and tally.rows_rejected > reject_share * tally.rows_total:
+        alarms.append({
+            "code": "upload_rejects_high",
+            "message": f"{tally.rows_rejected} of {tally.rows_total} rows were rejected "
+                       f"(more than {reject_share:.0%}); see rejects.csv.",
+        })
+    return alarms
+
+
+class Progress:
+    """Logs rows, rejects and rate every PROGRESS_EVERY_ROWS rows or PROGRESS_EVERY_SECONDS."""
+
+    def __init__(self, tally: Tally, label: str = "ingest progress"):
+        self.tally = tally
+        self.label = label
+        self.started = self.last = time.monotonic()
+        self.last_rows = 0
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        rows = self.tally.rows_total
+        if rows - self.last_rows >= PROGRESS_EVERY_ROWS or now - self.last >= PROGRESS_EVERY_SECONDS:
+            self.last, self.last_rows = now, rows
+            self._log(self.label)
+
+    def done(self) -> None:
+        self._log(self.label + ": rows validated")
+
+    def _log(self, message: str) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        logger.info(message, extra={"progress": {
+            "rows": self.tally.rows_total,
+            "rejected": self.tally.rows_rejected,
+            "rows_per_s": round(self.tally.rows_total / elapsed),
+        }})

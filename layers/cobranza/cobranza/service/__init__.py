@@ -1,1 +1,0 @@
-"""Use cases called by the Lambda handlers."""

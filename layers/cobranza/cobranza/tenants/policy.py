@@ -1,0 +1,295 @@
+"""The tenant policy (SPEC §4): one JSON document, validated by a schema, with a default.
+
+A tenant's stored policy is a *partial* document: whatever it sets replaces the default's
+top-level section of the same name, so a tenant can change its cadences without restating
+its thresholds. ``effective_policy`` returns the merged, validated document.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Mapping
+
+from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+
+from ..accounts.segmentation import AGING_BUCKETS, AMOUNT_TIERS, STAGES
+from ..accounts.status import ALL as ACCOUNT_STATUSES
+from ..visits.geo import DEFAULT_RULES as DEFAULT_GEO_RULES
+from ..visits.geo import FLAG_REASONS
+from ..visits.questionnaires import (
+    DEFAULT_QUESTIONNAIRE_ID,
+    DEFAULT_QUESTIONNAIRES,
+    QUESTION_ID_PATTERN,
+    QUESTIONNAIRE_SCHEMA,
+    questionnaire_problems,
+)
+from ..visits.rules import DEFAULT_OUTCOME_RULES, OUTCOME_RULES_SCHEMA
+
+CHANNELS = ["email", "sms", "whatsapp", "field_visit"]
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "locale": "es-MX",
+    "currency": "MXN",
+    "timezone": "America/Mexico_City",
+    "phone_region": "MX",
+    "amount_tiers": {"medium_from": 5000, "high_from": 20000},
+    "default_segment": "general",
+    # First matching rule wins (conditions in accounts.segmentation.compile_rules).
+    "segments": [
+        {"name": "legal_handoff", "when": {"stage": ["judicial"]}},
+        {"name": "high_value_late", "when": {"stage": ["extrajudicial"], "amount_tier": ["high", "medium"]}},
+        {"name": "late", "when": {"stage": ["extrajudicial"]}},
+        {"name": "high_risk_early", "when": {"stage": ["preventive", "administrative"], "min_risk_score": 600}},
+        {"name": "early", "when": {"stage": ["preventive", "administrative"]}},
+    ],
+    # Days relative to the due date (SPEC §5).
+    "cadences": {
+        "preventive": [
+            {"day": -3, "channel": "email"},
+            {"day": -1, "channel": "sms"},
+        ],
+        "administrative": [
+            {"day": 1, "channel": "sms"},
+            {"day": 3, "channel": "email"},
+            {"day": 7, "channel": "whatsapp"},
+            {"day": 15, "channel": "email"},
+            {"day": 25, "channel": "sms"},
+        ],
+        "extrajudicial": [
+            {"day": 31, "channel": "email"},
+            {"day": 35, "channel": "field_visit", "requires_location": True, "min_amount_tier": "medium"},
+            {"day": 45, "channel": "whatsapp"},
+            {"day": 59, "channel": "email", "repeat_every_days": 14, "repeat_until_day": 90},
+        ],
+        "judicial": [],
+    },
+    "contact_rules": {
+        "window_start": "07:00",
+        "window_end": "22:00",
+        "max_per_day": 1,
+        "max_per_7_days": 7,
+        "promise_grace_days": 2,
+    },
+    # reject_reasons: reasons that reject instead of flag (mock locations and distances over
+    # reject_distance_m always reject).
+    "geo_verification": copy.deepcopy(DEFAULT_GEO_RULES),
+    "visits": {
+        "capacity_per_day": 12,
+        "questionnaire": DEFAULT_QUESTIONNAIRE_ID,
+        "sla_days": 3,
+        "photo_max_mb": 10,
+    },
+    # Questionnaire id -> definition (visits.questionnaires).
+    "questionnaires": copy.deepcopy(DEFAULT_QUESTIONNAIRES),
+    # Visit outcome -> next step (visits.rules.next_step).
+    "outcome_rules": copy.deepcopy(DEFAULT_OUTCOME_RULES),
+    "alarms": {"upload_reject_share": 0.05, "snapshot_max_withdraw_share": 0.5},
+    "notifications": {"emails": []},
+}
+
+#: Amounts in a policy (tiers, balances): up to a trillion in the tenant's currency.
+MAX_AMOUNT = 10**12
+_AMOUNT = {"type": "number", "minimum": 0, "maximum": MAX_AMOUNT}
+_DAYS = {"type": "integer", "minimum": -3650, "maximum": 36500}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 64}
+_HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "maxLength": 5}
+
+
+def _one_of(values: Any) -> dict[str, Any]:
+    return {"type": "array", "maxItems": len(values), "uniqueItems": True, "items": {"type": "string", "enum": list(values)}}
+
+
+def _names(max_items: int = 100) -> dict[str, Any]:
+    return {"type": "array", "maxItems": max_items, "items": {"type": "string", "minLength": 1, "maxLength": 100}}
+
+
+POLICY_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "locale": {"type": "string", "enum": ["es-MX", "en"]},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "maxLength": 3},
+        "timezone": {"type": "string", "minLength": 3, "maxLength": 64},
+        "phone_region": {"type": "string", "pattern": "^[A-Z]{2}$", "maxLength": 2},
+        "amount_tiers": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["medium_from", "high_from"],
+            "properties": {"medium_from": _AMOUNT, "high_from": _AMOUNT},
+        },
+        "default_segment": _NAME,
+        "segments": {
+            "type": "array",
+            "maxItems": 100,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "when"],
+                "properties": {
+                    "name": _NAME,
+                    "when": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "stage": _one_of(STAGES),
+                            "aging_bucket": _one_of(AGING_BUCKETS),
+                            "amount_tier": _one_of(AMOUNT_TIERS),
+                            "product": _names(),
+                            "state": _names(),
+                            "status": _one_of(ACCOUNT_STATUSES),
+                            "min_days_past_due": _DAYS,
+                            "max_days_past_due": _DAYS,
+                            "min_balance": _AMOUNT,
+                            "max_balance": _AMOUNT,
+                            "min_risk_score": {"type": "integer", "minimum": 0, "maximum": 1000},
+                            "max_risk_score": {"type": "integer", "minimum": 0, "maximum": 1000},
+                        },
+                    },
+                },
+            },
+        },
+        "cadences": {
+            "type": "object",
+            "description": "A stage's (or a segment's) steps, by its name.",
+            "maxProperties": 100,
+            "additionalProperties": {
+                "type": "array",
+                "maxItems": 50,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["day", "channel"],
+                    "properties": {
+                        "day": {"type": "integer", "minimum": -60, "maximum": 3650},
+                        "channel": {"type": "string", "enum": CHANNELS},
+                        "template": _NAME,
+                        "requires_location": {"type": "boolean"},
+                        "min_amount_tier": {"type": "string", "enum": ["low", "medium", "high"]},
+                        "repeat_every_days": {"type": "integer", "minimum": 1, "maximum": 365},
+                        "repeat_until_day": {"type": "integer", "minimum": -60, "maximum": 3650},
+                    },
+                },
+            },
+        },
+        "contact_rules": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "window_start": _HHMM,
+                "window_end": _HHMM,
+                "max_per_day": {"type": "integer", "minimum": 0, "maximum": 1},
+                "max_per_7_days": {"type": "integer", "minimum": 0, "maximum": 7},
+                "promise_grace_days": {"type": "integer", "minimum": 0, "maximum": 30},
+            },
+        },
+        "geo_verification": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "radius_m": {"type": "number", "minimum": 10, "maximum": 150},
+                "max_accuracy_m": {"type": "number", "minimum": 1, "maximum": 100},
+                "max_speed_kmh": {"type": "number", "minimum": 1, "maximum": 200},
+                "max_future_minutes": {"type": "integer", "minimum": 0, "maximum": 5},
+                "max_age_days": {"type": "integer", "minimum": 0, "maximum": 7},
+                "reject_distance_m": {"type": "number", "minimum": 150, "maximum": 1000},
+                "reject_reasons": _one_of(FLAG_REASONS),
+            },
+        },
+        "visits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "capacity_per_day": {"type": "integer", "minimum": 1, "maximum": 100},
+                "questionnaire": {"type": "string", "pattern": QUESTION_ID_PATTERN, "maxLength": 64},
+                "sla_days": {"type": "integer", "minimum": 1, "maximum": 30},
+                "photo_max_mb": {"type": "integer", "minimum": 1, "maximum": 10},
+            },
+        },
+        "questionnaires": {
+            "type": "object",
+            "maxProperties": 20,
+            "additionalProperties": QUESTIONNAIRE_SCHEMA,
+        },
+        "outcome_rules": OUTCOME_RULES_SCHEMA,
+        "alarms": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "upload_reject_share": {"type": "number", "minimum": 0, "maximum": 1},
+                "snapshot_max_withdraw_share": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        },
+        "notifications": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"emails": {"type": "array", "maxItems": 20,
+                                      "items": {"type": "string", "format": "email", "maxLength": 254}}},
+        },
+    },
+}
+
+
+_QUESTIONNAIRE_ID = re.compile(QUESTION_ID_PATTERN)
+
+
+class PolicyError(ValueError):
+    """The policy document breaks the schema; ``details`` say where."""
+
+    def __init__(self, message: str, details: list[dict[str, str]]):
+        super().__init__(message)
+        self.details = details
+
+
+def validate_policy(document: Mapping[str, Any]) -> None:
+    try:
+        validate(event=dict(document), schema=POLICY_SCHEMA)
+    except SchemaValidationError as exc:
+        field = ".".join(str(p) for p in (exc.path or [])) or (exc.name or "policy")
+        raise PolicyError("invalid policy", [{"field": field, "message": str(exc.message)}]) from exc
+    tiers = document.get("amount_tiers")
+    if tiers and tiers["medium_from"] > tiers["high_from"]:
+        raise PolicyError(
+            "invalid policy",
+            [{"field": "amount_tiers", "message": "medium_from must not exceed high_from"}],
+        )
+    rules = document.get("contact_rules") or {}
+    if rules.get("window_start", "07:00") < "07:00" or rules.get("window_end", "22:00") > "22:00":
+        raise PolicyError(
+            "invalid policy",
+            [{"field": "contact_rules", "message": "the contact window may only narrow 07:00-22:00"}],
+        )
+    if rules.get("window_start", "07:00") >= rules.get("window_end", "22:00"):
+        raise PolicyError(
+            "invalid policy",
+            [{"field": "contact_rules", "message": "window_start must be before window_end"}],
+        )
+    problems = _questionnaire_problems(document)
+    if problems:
+        raise PolicyError("invalid policy", problems)
+
+
+def _questionnaire_problems(document: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every questionnaire's definition errors, and a ``visits.questionnaire`` that names none.
+    A section the document leaves out is the default's (as in ``effective_policy``)."""
+    questionnaires = document.get("questionnaires", DEFAULT_QUESTIONNAIRES)
+    problems = []
+    for qid, questionnaire in questionnaires.items():
+        if not _QUESTIONNAIRE_ID.match(qid):
+            problems.append({"field": f"questionnaires.{qid}", "message": "questionnaire ids are snake_case"})
+        for problem in questionnaire_problems(questionnaire):
+            field = ".".join(part for part in ("questionnaires", qid, problem["field"]) if part)
+            problems.append({"field": field, "message": problem["message"]})
+    chosen = (document.get("visits") or {}).get("questionnaire", DEFAULT_QUESTIONNAIRE_ID)
+    if chosen not in questionnaires:
+        problems.append({"field": "visits.questionnaire",
+                         "message": f"no questionnaire {chosen!r} in questionnaires"})
+    return problems
+
+
+def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The default policy with the tenant's top-level sections laid over it."""
+    merged = copy.deepcopy(DEFAULT_POLICY)
+    for section, value in (stored or {}).items():
+        merged[section] = copy.deepcopy(value)
+    return merged

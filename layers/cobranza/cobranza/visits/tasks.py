@@ -1,0 +1,501 @@
+"""Field-visit tasks (SPEC §6): creation, assignment, lists, the agent's day, photos, pings.
+
+Check-ins and results are in ``visit_results``. A task is created by the campaign's field-visit
+step or by ``POST /v1/visits`` and assigned at once to the nearest agent covering the account's
+zone with a slot left that day (``visits.rules.rank_agents``; the slot is one conditional
+increment on the agent), else it stays ``unassigned``.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from ..accounts import status as account_status
+from ..accounts import store as accounts_repo
+from ..core import aws, clock, pagination
+from ..core.errors import Conflict, Invalid, NotFound, Unauthenticated, Unprocessable
+from ..core.instants import utc_stamp
+from ..core.observability import logger
+from ..core.settings import get_settings
+from ..core.signing import link_key
+from ..debtor import links
+from ..tenants import store as tenants_repo
+from ..tenants.auth import Agent
+from ..tenants.policy import effective_policy
+from . import agents as agents_repo
+from . import geo, questionnaires
+from . import rules as visit_rules
+from . import store as visits_repo
+
+MAX_SCHEDULE_DAYS = 60
+PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
+PHOTO_URL_SECONDS = 900
+PHOTO_LINK_DAYS = 7
+MAX_PINGS = 500
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def tenant_policy(tenant_id: str) -> dict[str, Any]:
+    tenant = tenants_repo.get_tenant_cached(tenant_id)
+    if tenant is None:
+        raise NotFound("not_found", "tenant not found")
+    return effective_policy(tenant.policy)
+
+
+def tenant_zone(tenant_id: str) -> ZoneInfo:
+    tenant = tenants_repo.get_tenant_cached(tenant_id)
+    return ZoneInfo(tenant.timezone if tenant else "America/Mexico_City")
+
+
+def tenant_today(tenant_id: str, now: datetime) -> date:
+    return now.astimezone(tenant_zone(tenant_id)).date()
+
+
+def photo_prefix(tenant_id: str, visit_id: str) -> str:
+    return f"visits/{tenant_id}/{visit_id}/"
+
+
+# ---------------------------------------------------------------- tasks
+def account_snapshot(account: Mapping[str, Any]) -> dict[str, Any]:
+    """What a visit keeps of its account: enough to find, verify and report it."""
+    return {name: account.get(name) for name in ("debtor_name", "address", "city", "state", "postal_code", "lat",
+                                                  "lon", "geo_source", "balance", "currency", "timezone", "phone")}
+
+
+def new_task(tenant_id: str, account: Mapping[str, Any], visit_id: str, scheduled_on: date, source: str,
+             now: datetime, policy: Mapping[str, Any], *, attempt: int = 1, notes: str | None = None,
+             questionnaire: str | None = None, previous_visit_id: str | None = None) -> dict[str, Any]:
+    sla_days = int(policy.get("visits", {}).get("sla_days", 3))
+    return {
+        "tenant_id": tenant_id, "visit_id": visit_id, "account_id": account["account_id"],
+        **visits_repo.index_fields(tenant_id, "unassigned", None),
+        "scheduled_on": scheduled_on.isoformat(), "due_on": (scheduled_on + timedelta(days=sla_days)).isoformat(),
+        "source": source, "attempt": attempt, "notes": notes, "previous_visit_id": previous_visit_id,
+        "questionnaire": questionnaire or policy.get("visits", {}).get("questionnaire",
+                                                                        questionnaires.DEFAULT_QUESTIONNAIRE_ID),
+        "account": account_snapshot(account), "created_at": utc_stamp(now),
+    }
+
+
+class Assigner:
+    """Assigns a tenant's new tasks; reads the tenant's agents once (a night's run, a request)."""
+
+    def __init__(self, tenant_id: str, policy: Mapping[str, Any]):
+        self.tenant_id = tenant_id
+        self.default_capacity = int(policy.get("visits", {}).get("capacity_per_day", agents_repo.DEFAULT_CAPACITY))
+        self._agents: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def agents(self) -> dict[str, dict[str, Any]]:
+        if self._agents is None:
+            self._agents = {a["agent_id"]: a for a in agents_repo.list_agents(self.tenant_id)}
+        return self._agents
+
+    def capacity(self, agent: Mapping[str, Any]) -> int:
+        return int(agent.get("capacity") or self.default_capacity)
+
+    def assign(self, task: dict[str, Any], agent_id: str | None = None) -> dict[str, Any]:
+        """Sets the task's agent (the one asked for, else the best with a slot) or leaves it unassigned."""
+        day = date.fromisoformat(task["scheduled_on"])
+        if agent_id:
+            candidates = [agent_id] if agent_id in self.agents else []
+        else:
+            account = task["account"]
+            slots = [visit_rules.AgentSlot(
+                agent_id=a["agent_id"], zones=tuple(a.get("zones") or ()),
+                home=(float(a["home_lat"]), float(a["home_lon"])) if a.get("home_lat") is not None else None,
+                capacity=self.capacity(a), load=agents_repo.load_on(a, day), active=a.get("active", True) is not False,
+            ) for a in self.agents.values()]
+            target = (float(account["lat"]), float(account["lon"])) if account.get("lat") is not None else None
+            keys = visit_rules.zone_keys(account.get("state"), account.get("city"), account.get("postal_code"))
+            candidates = visit_rules.rank_agents(slots, target, keys, account.get("postal_code"))
+        for candidate in candidates:
+            agent = self.agents[candidate]
+            if agents_repo.reserve_slot(agent, day, self.capacity(agent)):
+                agent[agents_repo.load_field(day)] = agents_repo.load_on(agent, day) + 1
+                task.update(visits_repo.index_fields(self.tenant_id, "assigned", candidate),
+                            assigned_at=task["created_at"])
+                return task
+            agent[agents_repo.load_field(day)] = self.capacity(agent)  # full after all: skip it from now on
+        return task
+
+
+def create_visit(tenant_id: str, body: Any, now: datetime | None = None) -> dict[str, Any]:  # noqa: C901  (complexity over 10: to be split, issue 13)
+    """``POST /v1/visits``: a visit task for an account, assigned at once when an agent can take it."""
+    now = now or clock.utcnow()
+    if not isinstance(body, dict):
+        raise Invalid("bad_request", "the body must be a JSON object with account_id")
+    policy, today = tenant_policy(tenant_id), tenant_today(tenant_id, now)
+    problems: list[dict[str, Any]] = []
+    account_id = body.get("account_id")
+    if not isinstance(account_id, str) or not account_id:
+        problems.append({"field": "account_id", "message": "required"})
+    scheduled_on = today
+    if body.get("scheduled_on") is not None:
+        try:
+            scheduled_on = date.fromisoformat(str(body["scheduled_on"]))
+            if not today <= scheduled_on <= today + timedelta(days=MAX_SCHEDULE_DAYS):
+                raise ValueError
+        except ValueError:
+            problems.append({"field": "scheduled_on", "message": f"an ISO date from today to {MAX_SCHEDULE_DAYS} days ahead"})
+    notes = body.get("notes")
+    if notes is not None and (not isinstance(notes, str) or len(notes) > 500):
+        problems.append({"field": "notes", "message": "text of at most 500 characters"})
+    form = body.get("questionnaire")
+    if form is not None and form not in policy.get("questionnaires", {}):
+        problems.append({"field": "questionnaire", "message": "the id of a questionnaire of the policy",
+                         "allowed": sorted(policy.get("questionnaires", {}))})
+    agent_id = body.get("agent_id")
+    if agent_id is not None and not isinstance(agent_id, str):
+        problems.append({"field": "agent_id", "message": "an agent id"})
+    if problems:
+        raise Unprocessable("validation_failed", "the visit request is not valid", problems)
+    assert isinstance(account_id, str)  # nosec B101  # type narrowing: any other account_id was a problem, raised above
+    account = accounts_repo.read_account(tenant_id, account_id)
+    if account is None:
+        raise NotFound("not_found", f"account {account_id} not found")
+    if account_status.of(account) in account_status.CLOSED:
+        raise Conflict("conflict", f"the account is {account['status']}; no visit can be planned")
+    assigner = Assigner(tenant_id, policy)
+    if agent_id and agent_id not in assigner.agents:
+        raise Unprocessable("validation_failed", "the visit request is not valid",
+                       [{"field": "agent_id", "message": "no such agent"}])
+    task = new_task(tenant_id, account, "vis_" + secrets.token_hex(12), scheduled_on, "api", now, policy,
+                    notes=notes, questionnaire=form)
+    assigner.assign(task, agent_id)
+    if agent_id and task["status"] != "assigned":
+        raise Conflict("conflict", f"agent {agent_id} has no slot left on {scheduled_on.isoformat()}")
+    visits_repo.create_task(task)
+    return visit_view(task)
+
+
+def campaign_visit_id(tenant_id: str, account_id: str, step_id: str, on: date) -> str:
+    seed = f"{tenant_id}|{account_id}|{step_id}|{on.isoformat()}"
+    return "vis_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+
+
+# ---------------------------------------------------------------- views and lists
+def visit_view(visit: Mapping[str, Any], photo_links: str | None = None) -> dict[str, Any]:
+    snapshot = visit.get("account") or {}
+    view = {
+        "visit_id": visit["visit_id"], "account_id": visit["account_id"], "status": visit["status"],
+        "agent_id": visit.get("agent_id"), "scheduled_on": visit.get("scheduled_on"), "due_on": visit.get("due_on"),
+        "source": visit.get("source"), "attempt": int(visit.get("attempt") or 1), "notes": visit.get("notes"),
+        "questionnaire": visit.get("questionnaire"), "previous_visit_id": visit.get("previous_visit_id"),
+        "debtor_name": snapshot.get("debtor_name"),
+        "address": {k: snapshot.get(k) for k in ("address", "city", "state", "postal_code")},
+        "location": {"lat": float(snapshot["lat"]), "lon": float(snapshot["lon"])} if snapshot.get("lat") is not None else None,
+        "created_at": visit.get("created_at"), "assigned_at": visit.get("assigned_at"),
+        "checkin": _json_ready(visit.get("checkin")),
+        "result": _result_view(visit.get("result")),
+        "revisit_visit_id": visit.get("revisit_visit_id"),
+        "photos": sorted(visit.get("photos") or []),
+    }
+    if photo_links and view["photos"]:
+        view["photo_urls"] = {key: photo_url(visit["tenant_id"], key, base=photo_links) for key in view["photos"]}
+    return view
+
+
+def _result_view(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not result:
+        return None
+    view: dict[str, Any] = _json_ready(result)  # a mapping stays a dict
+    if result.get("promise"):
+        view["promise"] = {"amount": f"{Decimal(str(result['promise']['amount'])):.2f}", "date": result["promise"]["date"]}
+    return view
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [_json_ready(v) for v in (sorted(value) if isinstance(value, set) else value)]
+    return value
+
+
+def parse_day(raw: str | None, field: str = "date") -> str | None:
+    if raw in (None, ""):
+        return None
+    try:
+        if not _ISO_DAY.match(str(raw)):
+            raise ValueError(raw)
+        return date.fromisoformat(str(raw)).isoformat()
+    except ValueError:
+        raise Invalid("bad_request", f"{field} must be an ISO date (YYYY-MM-DD)", [{"field": field}]) from None
+
+
+def list_visits(tenant_id: str, query: Mapping[str, str], limit: int) -> dict[str, Any]:
+    """A page of the tenant's visits (the query is checked against the document by the API)."""
+    status = query.get("status") or None
+    if status and status not in visits_repo.STATUSES:
+        raise Invalid("bad_request", "unknown status", [{"field": "status", "allowed": list(visits_repo.STATUSES)}])
+    filters = {"status": status, "agent": query.get("agent") or None, "date": parse_day(query.get("date"))}
+    scope = pagination.scope("visits", tenant_id, **filters)
+    items, last = visits_repo.list_visits(tenant_id, status=filters["status"], agent_id=filters["agent"],
+                                          day=filters["date"], limit=limit, start=pagination.start_of(scope, query))
+    return {"items": [visit_view(v) for v in items], "next_token": pagination.next_token(scope, last)}
+
+
+def get_visit(tenant_id: str, visit_id: str, agent: Agent | None = None, base_url: str | None = None) -> dict[str, Any]:
+    """One visit with links to its photos (``base_url``: the API's public URL)."""
+    visit = visits_repo.get_visit(tenant_id, visit_id)
+    if visit is None or (agent is not None and not agent.is_supervisor and visit.get("agent_id") != agent.agent_id):
+        raise NotFound("not_found", f"visit {visit_id} not found")
+    return visit_view(visit, photo_links=get_settings().self_service_url or base_url or "")
+
+
+def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = None) -> dict[str, Any]:
+    """The agent's visits of a day, in route order, each with its account and questionnaire."""
+    now = now or clock.utcnow()
+    unknown = sorted(set(query) - {"date"})
+    if unknown:
+        raise Invalid("bad_request", "unknown query parameter(s): " + ", ".join(unknown),
+                       [{"field": name} for name in unknown])
+    day = parse_day(query.get("date")) or tenant_today(agent.tenant_id, now).isoformat()
+    policy = tenant_policy(agent.tenant_id)
+    me = agents_repo.get_agent(agent.tenant_id, agent.agent_id) or {}
+    visits = [v for v in visits_repo.agent_day(agent.tenant_id, agent.agent_id, day) if v["status"] != "cancelled"]
+    accounts = _accounts(agent.tenant_id, {v["account_id"] for v in visits})
+    start, start_from = _route_start(me, day, tenant_zone(agent.tenant_id))
+    stops = [(v["visit_id"], *_coordinates(v, accounts.get(v["account_id"]))) for v in visits]
+    order = {vid: i for i, vid in enumerate(visit_rules.nearest_neighbour_route(start, stops))}
+    forms = policy.get("questionnaires", {})
+    items = []
+    for visit in sorted(visits, key=lambda v: order[v["visit_id"]]):
+        view = visit_view(visit)
+        account = accounts.get(visit["account_id"])
+        if account is not None:
+            lat_lon = _coordinates(visit, account)
+            view["location"] = {"lat": lat_lon[0], "lon": lat_lon[1]} if lat_lon[0] is not None else None
+            view["account"] = {
+                "account_id": account["account_id"], "debtor_name": account.get("debtor_name"),
+                "status": account_status.of(account), "balance": f"{Decimal(account['balance']):.2f}",
+                "currency": account.get("currency"),
+                "days_past_due": None if account.get("days_past_due") is None else int(account["days_past_due"]),
+                "stage": account.get("stage"), "phone": account.get("phone"),
+                "promise": {"amount": f"{account['promise_amount']:.2f}", "date": account.get("promise_date")}
+                if account.get("promise_amount") is not None else None,
+            }
+        form_id = visit.get("questionnaire") or questionnaires.DEFAULT_QUESTIONNAIRE_ID
+        view["questionnaire"] = {"id": form_id, **forms.get(form_id, questionnaires.DEFAULT_QUESTIONNAIRES.get(form_id, {}))}
+        view["route_position"] = order[visit["visit_id"]] + 1
+        items.append(view)
+    return {"date": day, "agent_id": agent.agent_id, "route_from": start_from,
+            "start": {"lat": start[0], "lon": start[1]} if start else None, "items": items}
+
+
+def _accounts(tenant_id: str, account_ids: set[str]) -> dict[str, dict[str, Any]]:
+    table = get_settings().accounts_table
+    found: dict[str, dict[str, Any]] = {}
+    ids = sorted(account_ids)
+    for i in range(0, len(ids), 100):
+        keys = [{"tenant_id": {"S": tenant_id}, "account_id": {"S": a}} for a in ids[i:i + 100]]
+        found.update({item["account_id"]: item for item in accounts_repo.batch_get({table: keys})[table]})
+    return found
+
+
+def _coordinates(visit: Mapping[str, Any], account: Mapping[str, Any] | None) -> tuple[float | None, float | None]:
+    source = account if account is not None and account.get("lat") is not None else visit.get("account") or {}
+    if source.get("lat") is None:
+        return None, None
+    return float(source["lat"]), float(source["lon"])
+
+
+def _route_start(agent: Mapping[str, Any], day: str, zone: ZoneInfo) -> tuple[tuple[float, float] | None, str | None]:
+    """Where the day's route starts: the agent's last position if it is from that (local) day, else home."""
+    at = agent.get("position_at")
+    if agent.get("position_lat") is not None and at and parse_instant(at).astimezone(zone).date().isoformat() == day:
+        return (float(agent["position_lat"]), float(agent["position_lon"])), "last_position"
+    if agent.get("home_lat") is not None:
+        return (float(agent["home_lat"]), float(agent["home_lon"])), "home"
+    return None, None
+
+
+# ---------------------------------------------------------------- photos
+def photo_upload(agent: Agent, body: Any, now: datetime | None = None) -> dict[str, Any]:
+    """A presigned POST for one photo of one of the agent's open visits (JPEG or PNG, size-capped)."""
+    now = now or clock.utcnow()
+    if not isinstance(body, dict):
+        raise Invalid("bad_request", "the body must be a JSON object with visit_id and content_type")
+    content_type = body.get("content_type")
+    if content_type not in PHOTO_TYPES:
+        raise Unprocessable("validation_failed", "the photo request is not valid",
+                       [{"field": "content_type", "message": "image/jpeg or image/png", "allowed": sorted(PHOTO_TYPES)}])
+    visit = own_visit(agent, str(body.get("visit_id") or ""))
+    if visit["status"] not in ("assigned", "checked_in"):
+        raise Conflict("conflict", f"the visit is {visit['status']}; photos go with an open visit")
+    max_bytes = int(tenant_policy(agent.tenant_id).get("visits", {}).get("photo_max_mb", 10)) * 1024 * 1024
+    key = photo_prefix(agent.tenant_id, visit["visit_id"]) + f"ph_{secrets.token_hex(8)}.{PHOTO_TYPES[content_type]}"
+    post = aws.client("s3").generate_presigned_post(
+        Bucket=get_settings().data_bucket, Key=key, Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+        ExpiresIn=PHOTO_URL_SECONDS,
+    )
+    return {"photo_key": key, "visit_id": visit["visit_id"], "content_type": content_type, "max_bytes": max_bytes,
+            "expires_at": utc_stamp(now + timedelta(seconds=PHOTO_URL_SECONDS)),
+            "upload": {"url": post["url"], "fields": post["fields"]}}
+
+
+def own_visit(agent: Agent, visit_id: str) -> dict[str, Any]:
+    """One of the agent's own visits; 404 for anyone else's (of its tenant or another)."""
+    visit = visits_repo.get_visit(agent.tenant_id, visit_id) if visit_id else None
+    if visit is None or visit.get("agent_id") != agent.agent_id:
+        raise NotFound("not_found", f"visit {visit_id} not found")
+    return visit
+
+
+def photo_url(tenant_id: str, key: str, now: datetime | None = None, base: str | None = None) -> str | None:
+    """An expiring link to a visit photo (``GET /v1/photos/{token}``), for emails and views."""
+    base, secret = base or get_settings().self_service_url, link_key()
+    if not base or not secret:
+        return None
+    token = links.sign(secret, tenant_id, key, now or clock.utcnow(), days=PHOTO_LINK_DAYS)
+    return f"{base.rstrip('/')}/v1/photos/{token}"
+
+
+def open_photo(token: str, now: datetime | None = None) -> str:
+    """The short-lived S3 URL behind a photo link (the route redirects to it)."""
+    secret = link_key()
+    if secret is None:
+        raise NotFound("not_found", "photo links are not enabled")
+    try:
+        tenant_id, key = links.verify(secret, token, now or clock.utcnow())
+    except links.InvalidLink as exc:
+        raise Unauthenticated("unauthorized", "this link has expired" if exc.reason == "expired" else "this link is not valid") from None
+    if not key.startswith(f"visits/{tenant_id}/"):
+        raise NotFound("not_found", "no such photo")
+    url: str = aws.client("s3").generate_presigned_url("get_object", Params={"Bucket": get_settings().data_bucket, "Key": key},
+                                                       ExpiresIn=300)
+    return url
+
+
+# ---------------------------------------------------------------- pings and positions
+def record_locations(agent: Agent, body: Any, now: datetime | None = None) -> dict[str, Any]:
+    """A batch of pings from the phone's buffer: the valid ones count, the newest becomes the
+    agent's last position; invalid ones are listed (so the app can drop them) and never block the rest."""
+    now = now or clock.utcnow()
+    pings = body.get("pings") if isinstance(body, dict) else None
+    if not isinstance(pings, list) or not 1 <= len(pings) <= MAX_PINGS:
+        raise Unprocessable("validation_failed", f"pings must be a list of 1 to {MAX_PINGS} locations",
+                       [{"field": "pings"}])
+    policy = tenant_policy(agent.tenant_id).get("geo_verification", {})
+    accepted, rejected = [], []
+    for index, ping in enumerate(pings):
+        problems = location_problems(ping, now, policy, prefix=f"pings[{index}]")
+        if problems:
+            rejected.append({"index": index, "problems": problems})
+        else:
+            accepted.append(ping)
+    newest = None
+    if accepted:
+        newest = max(accepted, key=lambda p: parse_instant(p["captured_at"]))
+        position = {"captured_at": utc_stamp(parse_instant(newest["captured_at"])),
+                    **geo.reported_position(newest["lat"], newest["lon"], newest.get("accuracy_m", 0),
+                                            newest.get("battery_pct"))}
+        if not agents_repo.record_position(agent.tenant_id, agent.agent_id, position, utc_stamp(now)):
+            newest = None  # a newer position was already stored
+    return {"accepted": len(accepted), "rejected": rejected,
+            "last_position_updated": newest is not None, "received_at": utc_stamp(now)}
+
+
+def agent_positions(tenant_id: str, now: datetime | None = None) -> dict[str, Any]:
+    items = []
+    for agent in sorted(agents_repo.list_agents(tenant_id), key=lambda a: a.get("email") or a["agent_id"]):
+        has = agent.get("position_lat") is not None
+        items.append({
+            "agent_id": agent["agent_id"], "email": agent.get("email"), "name": agent.get("name"),
+            "role": agent.get("role", "agent"), "zones": sorted(agent.get("zones") or []),
+            "position": {"lat": float(agent["position_lat"]), "lon": float(agent["position_lon"]),
+                         "accuracy_m": float(agent.get("position_accuracy_m") or 0),
+                         "battery_pct": _json_ready(agent.get("position_battery_pct")),
+                         "captured_at": agent.get("position_at")} if has else None,
+            "last_seen_at": agent.get("last_seen_at"),
+        })
+    return {"items": items, "as_of": utc_stamp(now or clock.utcnow())}
+
+
+# ---------------------------------------------------------------- shared input checks
+def parse_instant(raw: Any) -> datetime:
+    """An ISO 8601 instant with its offset (a phone's clock zone is not guessed)."""
+    if not isinstance(raw, str):
+        raise ValueError("not a string")
+    value = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))  # RFC 3339 allows t and z
+    if value.tzinfo is None:
+        raise ValueError("no offset")
+    return value
+
+
+def location_problems(raw: Any, now: datetime, rules: Mapping[str, Any], prefix: str = "location",
+                      check_age: bool = True) -> list[dict[str, str]]:
+    """Problems of a location (lat, lon, accuracy_m, captured_at, battery_pct); [] when valid."""
+    if not isinstance(raw, dict):
+        return [{"field": prefix, "message": "an object with lat, lon, accuracy_m and captured_at"}]
+    problems = []
+    for name, low, high in (("lat", -90, 90), ("lon", -180, 180)):
+        value = raw.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            problems.append({"field": f"{prefix}.{name}", "message": f"a number from {low} to {high}"})
+    accuracy = raw.get("accuracy_m")
+    if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 100_000:
+        problems.append({"field": f"{prefix}.accuracy_m", "message": "metres, a number from 0"})
+    battery = raw.get("battery_pct")
+    if battery is not None and (isinstance(battery, bool) or not isinstance(battery, (int, float)) or not 0 <= battery <= 100):
+        problems.append({"field": f"{prefix}.battery_pct", "message": "a number from 0 to 100"})
+    if "captured_at" in raw:
+        try:
+            captured = parse_instant(raw["captured_at"])
+            if check_age and captured > now + timedelta(minutes=int(rules.get("max_future_minutes", 5))):
+                problems.append({"field": f"{prefix}.captured_at", "message": "in the future"})
+            elif check_age and captured < now - timedelta(days=int(rules.get("max_age_days", 7))):
+                problems.append({"field": f"{prefix}.captured_at", "message": "older than the replay window"})
+        except ValueError:
+            problems.append({"field": f"{prefix}.captured_at", "message": "an ISO 8601 instant with offset, e.g. 2026-11-23T10:15:00-06:00"})
+    else:
+        problems.append({"field": f"{prefix}.captured_at", "message": "required"})
+    return problems
+
+
+# ---------------------------------------------------------------- uploaded photos (PhotoFunction)
+_MAGIC = {"jpg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",)}
+
+
+def register_photo(key: str, size: int) -> str:
+    """Checks one object put under ``visits/`` and records it on its visit: "registered",
+    "deleted" (not JPEG/PNG by its bytes, too big, or no such visit: it must not stay) or
+    "missing" (already gone)."""
+    parts = key.split("/")
+    settings = get_settings()
+    s3 = aws.client("s3")
+    extension = key.rsplit(".", 1)[-1].lower()
+    verdict = None
+    if len(parts) != 4 or parts[0] != "visits" or extension not in _MAGIC:
+        verdict = "unexpected key"
+    elif not 0 < size <= 10 * 1024 * 1024:
+        verdict = "size"
+    else:
+        try:
+            head = s3.get_object(Bucket=settings.data_bucket, Key=key, Range="bytes=0-15")["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return "missing"  # deleted again before this event came
+        if not head.startswith(_MAGIC[extension]):
+            verdict = "content is not " + extension
+    if verdict is None:
+        try:
+            aws.client("dynamodb").update_item(
+                TableName=settings.visits_table, Key=visits_repo.key(parts[1], parts[2]),
+                UpdateExpression="ADD photos :k", ConditionExpression="attribute_exists(visit_id)",
+                ExpressionAttributeValues={":k": {"SS": [key]}},
+            )
+            return "registered"
+        except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
+            verdict = "no such visit"
+    s3.delete_object(Bucket=settings.data_bucket, Key=key)
+    logger.warning("visit photo refused and deleted", extra={"reason": verdict, "size": size})
+    return "deleted"
