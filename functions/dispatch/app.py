@@ -11,32 +11,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cobranza.campaign import sender as dispatch
 from cobranza.core.observability import logger, metrics
-from cobranza.core.queues import set_visibility
+from cobranza.core.queues import DelayingBatchProcessor
 from cobranza.core.settings import get_settings
 
 get_settings()  # fail the cold start on a bad environment
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_waits: list[tuple[SQSRecord, int]] = []
+processor = DelayingBatchProcessor()
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     try:
         return dispatch.deliver(json.loads(record.body), receive_count=int(record.attributes.approximate_receive_count))
     except (dispatch.Hold, dispatch.RetryLater) as wait:
-        _waits.append((record, wait.seconds))
+        processor.delay(record, wait.seconds)
         raise
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _waits.clear()
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-    set_visibility([(r.event_source_arn, r.receipt_handle, seconds) for r, seconds in _waits])
-    return response
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

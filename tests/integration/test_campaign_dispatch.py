@@ -243,6 +243,25 @@ def test_a_message_outside_the_debtors_hours_is_held_in_the_queue_until_the_wind
     assert dispatch.deliver(message)["status"] == "sent"
 
 
+def test_the_sender_delays_each_held_message_to_its_window_once_per_batch(stack, tenant, upload, clock, queues, monkeypatch):
+    """The batch's held messages get their visibility set when the batch ends, and the next batch
+    starts with none of them (the delays belong to the batch processor, not to the module)."""
+    from cobranza.core import queues as queue_helpers
+
+    upload("portfolios/acme/a.csv", rows(1, state="Baja California"))
+    plan()
+    (message,) = drain(queues["email"])
+    calls = []
+    monkeypatch.setattr(queue_helpers, "set_visibility", lambda delays: calls.append(list(delays)))
+    clock["value"] = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # 06:00 in Tijuana: held 3601 s
+    held = send([message])
+    assert [f["itemIdentifier"] for f in held["batchItemFailures"]] and sent_emails() == []
+    assert calls == [[("arn:aws:sqs:us-east-1:123456789012:cobranza-EmailQueue", "rh-0", 3601)]]
+    clock["value"] = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+    assert send([message]) == {"batchItemFailures": []} and len(sent_emails()) == 1
+    assert calls[1] == []
+
+
 @pytest.mark.parametrize("status, reason", [
     ("paid", "status_paid"), ("settled", "status_settled"), ("disputed", "status_disputed"),
     ("withdrawn", "status_withdrawn"), ("legal", "status_legal"), ("promised", "status_promised"),

@@ -205,3 +205,21 @@ def test_stops_without_coordinates_go_last_in_their_order_and_ties_go_by_id():
     stops = [("z-unknown", None, None), ("b", 19.44, -99.13), ("a", 19.44, -99.13), ("y-unknown", 19.4, None)]
     assert nearest_neighbour_route(TARGET, stops) == ["a", "b", "z-unknown", "y-unknown"]
     assert nearest_neighbour_route(None, []) == []
+
+
+def test_a_settings_section_is_merged_key_by_key_and_a_collection_replaced_whole(monkeypatch):
+    """A tenant who changed one contact rule keeps every other default, and a later change of a
+    default reaches it; its cadences, once stated, are its own."""
+    from cobranza.tenants import policy as policy_module
+
+    stored = {"contact_rules": {"window_start": "08:00"}, "cadences": {"administrative": []},
+              "outcome_rules": {"not_home": {"revisit_after_days": 1}}}
+    effective = effective_policy(stored)
+    assert effective["contact_rules"] == dict(DEFAULT_POLICY["contact_rules"], window_start="08:00")
+    assert effective["cadences"] == {"administrative": []}
+    assert effective["outcome_rules"]["not_home"] == {"revisit_after_days": 1}
+    assert effective["outcome_rules"]["dispute"] == DEFAULT_POLICY["outcome_rules"]["dispute"]
+    validate_policy(effective)
+    changed = dict(DEFAULT_POLICY, contact_rules=dict(DEFAULT_POLICY["contact_rules"], max_per_day=2))
+    monkeypatch.setattr(policy_module, "DEFAULT_POLICY", changed)
+    assert effective_policy(stored)["contact_rules"]["max_per_day"] == 2

@@ -6,6 +6,11 @@ from pynamodb.exceptions import PutError
 from ..core.tables import AlarmModel, bind_models
 
 
+def alarm_id(raised_at: str, code: str, subject: str) -> str:
+    """An alarm's id: the day it was raised, its code and its subject (one alarm per cause a day)."""
+    return f"{raised_at[:10]}#{code}#{subject}"
+
+
 def raise_alarm(tenant_id: str, code: str, subject: str, message: str, raised_at: str) -> bool:
     """Stores the alarm unless the same code was already raised for the subject; True if new.
 
@@ -13,7 +18,7 @@ def raise_alarm(tenant_id: str, code: str, subject: str, message: str, raised_at
     redelivered event (same subject, same day) does not raise it twice.
     """
     bind_models()
-    alarm = AlarmModel(tenant_id, f"{raised_at[:10]}#{code}#{subject}", code=code, subject=subject,
+    alarm = AlarmModel(tenant_id, alarm_id(raised_at, code, subject), code=code, subject=subject,
                        message=message, raised_at=raised_at)
     try:
         alarm.save(condition=AlarmModel.alarm_id.does_not_exist())

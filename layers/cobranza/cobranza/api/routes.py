@@ -7,7 +7,6 @@ import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo
 
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
@@ -15,7 +14,7 @@ from ..accounts import timeline as timeline_repo
 from ..accounts.service import derive_for_item
 from ..core import aws, clock, pagination
 from ..core.errors import Conflict, Invalid, NotFound, Unprocessable
-from ..core.instants import utc_stamp
+from ..core.instants import local_date, utc_stamp
 from ..core.pagination import parse_limit
 from ..core.settings import get_settings
 from ..core.tables import TenantModel
@@ -35,7 +34,7 @@ ACCOUNT_FILTERS = {"stage": "stage", "segment": "segment", "bucket": "aging_buck
 
 def tenant_today(tenant: TenantModel, now: datetime | None = None) -> date:
     now = now or clock.utcnow()
-    return now.astimezone(ZoneInfo(tenant.timezone)).date()
+    return local_date(now, tenant.timezone)
 
 
 def _money(value: Any) -> str | None:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from ..accounts import status as account_status
 from ..accounts.channels import ADDRESS_FIELD
-from ..core.instants import utc_stamp
+from ..core.instants import parse_instant, utc_stamp
 
 LEGAL_WINDOW = (time(7, 0), time(22, 0))
 STOP_STATUSES = account_status.STOPS_CONTACT
@@ -180,7 +180,7 @@ def log_entry(moment: datetime, channel: str, attempt_id: str) -> str:
 
 
 def _instant(entry: str) -> datetime:
-    return datetime.fromisoformat(entry.split("|", 1)[0].replace("Z", "+00:00"))
+    return parse_instant(entry.split("|", 1)[0])
 
 
 def parse_contacts(log: Iterable[str] | None) -> list[datetime]:

@@ -23,7 +23,6 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
-from zoneinfo import ZoneInfo
 
 from ..accounts import alarms as alarms_repo
 from ..accounts import segmentation
@@ -32,7 +31,7 @@ from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..accounts.service import needs_legal_handoff, refresh_derived
 from ..core import aws, clock
-from ..core.instants import utc_stamp
+from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger, metrics
 from ..core.settings import get_settings
 from ..tenants import store as tenants_repo
@@ -118,7 +117,7 @@ def run_for_tenant(tenant_id: str, event_time: datetime, real_now: datetime) -> 
         return {"error": "unknown tenant"}
     policy = effective_policy(tenant.policy)
     rules = contact_rules.Rules.from_policy(policy)
-    today = event_time.astimezone(ZoneInfo(tenant.timezone)).date()
+    today = local_date(event_time, tenant.timezone)
     offset = clock.frame_offset(event_time, real_now)
     logger.append_keys(tenant_id=tenant_id, run_date=today.isoformat())
     planner = _Planner(tenant_id, tenant.name, policy, rules, today, event_time, offset)

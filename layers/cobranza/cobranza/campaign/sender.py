@@ -30,7 +30,7 @@ from ..accounts import timeline as timeline_repo
 from ..accounts.channels import ADDRESS_FIELD, AUTOMATED_CHANNELS
 from ..channels import PermanentFailure, Reminder, TransientFailure, UnknownOutcome, get_channel
 from ..core import clock
-from ..core.instants import utc_stamp
+from ..core.instants import parse_instant, utc_stamp
 from ..core.observability import logger, metrics
 from ..debtor import selfservice
 from ..tenants import store as tenants_repo
@@ -80,10 +80,8 @@ def deliver(message: Mapping[str, Any], receive_count: int = 1, real_now: dateti
         return settled.result
 
 
-def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime | None) -> dict[str, Any]:  # noqa: C901  (complexity over 10: to be split, issue 13)
-    missing = [k for k in REQUIRED if not message.get(k)]
-    if missing or message["channel"] not in AUTOMATED_CHANNELS:
-        raise ValueError(f"not a reminder message (missing {', '.join(missing) or 'a known channel'})")
+def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime | None) -> dict[str, Any]:
+    _check_message(message)
     now = clock.in_frame(real_now or clock.utcnow(), message.get("clock_offset_s"))
     tenant_id, account_id, entry_id = message["tenant_id"], message["account_id"], message["entry_id"]
     ids = {"attempt_id": message["attempt_id"], "channel": message["channel"], "step": message.get("step")}
@@ -102,14 +100,33 @@ def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime 
     tenant = tenants_repo.get_tenant_cached(tenant_id)
     policy = effective_policy(tenant.policy if tenant else None)
     rules = contact_rules.Rules.from_policy(policy)
-    send_at = datetime.fromisoformat(message["send_at"].replace("Z", "+00:00")) if message.get("send_at") else now
+    send_at = parse_instant(message["send_at"]) if message.get("send_at") else now
     if now > send_at + EXPIRES_AFTER:
         return _finish(message, "skipped", reason="expired", now=now)
-    channel = message["channel"]
+    account = _claim_contact(message, account, log, rules, now, receive_count)
+    reminder = Reminder(channel=message["channel"], to=_address(account, message["channel"]),
+                        locale=policy.get("locale", "es-MX"), attempt_id=message["attempt_id"],
+                        context=_context(tenant.name if tenant else tenant_id, account, message, now))
+    return _send(message, reminder, now, receive_count)
+
+
+def _check_message(message: Mapping[str, Any]) -> None:
+    """Raises ValueError unless the message is a reminder (every required key, a known channel)."""
+    missing = [k for k in REQUIRED if not message.get(k)]
+    if missing or message["channel"] not in AUTOMATED_CHANNELS:
+        raise ValueError(f"not a reminder message (missing {', '.join(missing) or 'a known channel'})")
+
+
+def _claim_contact(message: Mapping[str, Any], account: dict[str, Any], log: list[str], rules: contact_rules.Rules,
+                   now: datetime, receive_count: int) -> dict[str, Any]:
+    """Decides on the fresh account and claims the contact (step 3 and 4); returns the account as
+    claimed. A stop settles the attempt (``_Settled``), a closed window raises Hold, a contact log
+    changed by others ``CLAIM_TRIES`` times in a row RetryLater."""
+    tenant_id, account_id, channel = message["tenant_id"], message["account_id"], message["channel"]
     for _ in range(CLAIM_TRIES):
         decision = contact_rules.decide(account, channel, now, contact_rules.parse_contacts(log), rules)
         if decision.action == "skip":
-            return _finish(message, "skipped", reason=decision.reason, now=now)
+            raise _Settled(_finish(message, "skipped", reason=decision.reason, now=now))
         assert decision.send_at is not None  # nosec B101  # type narrowing: decide() dates every send and defer
         if decision.action == "defer":  # the debtor's window is closed: wait in the queue
             raise Hold(max(1, min(MAX_HOLD_S, int((decision.send_at - now).total_seconds()) + 1)))
@@ -117,18 +134,19 @@ def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime 
         version = int(account.get("contact_version") or 0)
         cutoff = contact_rules.promise_cutoff(decision.send_at.astimezone(ZoneInfo(account["timezone"])).date(), rules)
         if accounts_repo.swap_contact_log(tenant_id, account_id, version, new_log, channel, cutoff):
-            break
-        account = accounts_repo.read_account(tenant_id, account_id)  # changed meanwhile: decide again
-        if account is None:
-            return _finish(message, "skipped", reason="account_not_found", now=now)
+            return account
+        fresh = accounts_repo.read_account(tenant_id, account_id)  # changed meanwhile: decide again
+        if fresh is None:
+            raise _Settled(_finish(message, "skipped", reason="account_not_found", now=now))
+        account = fresh
         log = list(account.get("contact_log") or [])
         _check_claim(message, log, now, receive_count)
-    else:
-        raise RetryLater(backoff_seconds(receive_count), "contact log busy")
+    raise RetryLater(backoff_seconds(receive_count), "contact log busy")
 
-    reminder = Reminder(channel=channel, to=_address(account, channel), locale=policy.get("locale", "es-MX"),
-                        attempt_id=message["attempt_id"],
-                        context=_context(tenant.name if tenant else tenant_id, account, message, now))
+
+def _send(message: Mapping[str, Any], reminder: Reminder, now: datetime, receive_count: int) -> dict[str, Any]:
+    """Sends the claimed reminder and records the outcome (step 5)."""
+    tenant_id, account_id, channel = message["tenant_id"], message["account_id"], message["channel"]
     try:
         provider_id = get_channel(channel).send(reminder)
     except PermanentFailure as exc:
@@ -139,7 +157,8 @@ def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime 
         return _finish(message, "failed", reason="outcome_unknown", now=now, detail=exc.reason)
     except TransientFailure as exc:
         _release(tenant_id, account_id, message["attempt_id"])
-        timeline_repo.update_entry(tenant_id, account_id, entry_id, {"last_error": exc.reason, "updated_at": utc_stamp(now)})
+        timeline_repo.update_entry(tenant_id, account_id, message["entry_id"],
+                                   {"last_error": exc.reason, "updated_at": utc_stamp(now)})
         raise RetryLater(backoff_seconds(receive_count), exc.reason) from exc
     metrics.add_metric(name="RemindersSent", unit="Count", value=1)
     return _finish(message, "sent", now=now, provider_message_id=provider_id)

@@ -1,8 +1,11 @@
-"""Small SQS helpers shared by the queue consumers."""
+"""SQS helpers shared by the queue consumers."""
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Iterable
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from . import aws
 from .observability import logger
@@ -38,3 +41,25 @@ def set_visibility(messages: Iterable[tuple[str, str, int]]) -> None:
             if response.get("Failed"):
                 logger.warning("could not delay some messages; they return after the queue's timeout",
                                extra={"failed": len(response["Failed"])})
+
+
+class DelayingBatchProcessor(BatchProcessor):
+    """A batch of SQS messages (partial failures reported) in which a message that failed may
+    ask to be seen again after a delay of its own (``delay``): when the batch ends, every such
+    message gets its visibility set, in one ChangeMessageVisibilityBatch per ten. The delays
+    belong to the batch: each one starts with none."""
+
+    def __init__(self) -> None:
+        super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        self._delays: list[tuple[str, str, int]] = []
+
+    def delay(self, record: SQSRecord, seconds: int) -> None:
+        self._delays.append((record.event_source_arn, record.receipt_handle, seconds))
+
+    def _prepare(self) -> None:
+        super()._prepare()  # type: ignore[no-untyped-call]  # Powertools leaves these two unannotated
+        self._delays = []
+
+    def _clean(self) -> None:
+        set_visibility(self._delays)
+        super()._clean()  # type: ignore[no-untyped-call]  # Powertools leaves these two unannotated

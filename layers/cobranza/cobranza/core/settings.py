@@ -91,43 +91,36 @@ class Settings:
     }
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":  # noqa: C901  (complexity over 10: to be split, issue 13)
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        values = cls._read_env(os.environ if env is None else env)
+        if "@" not in values["sender_email"]:
+            raise ConfigError("SENDER_EMAIL must be an email address")
+        # The constructor's arguments: the strings read, the whole numbers parsed from them.
+        arguments: dict[str, Any] = dict(values)
+        for name, (minimum, message) in _WHOLE_NUMBERS.items():
+            if name in values:
+                arguments[name] = _whole_number(values[name], minimum, message)
+        if values.get("clock_mode", "real") not in ("real", "event"):
+            raise ConfigError("CLOCK_MODE must be real or event")
+        return cls(**arguments)
+
+    @classmethod
+    def _read_env(cls, env: Mapping[str, str]) -> dict[str, str]:
+        """The non-empty variables, stripped, by field name; a missing required one raises."""
         values: dict[str, str] = {}
         missing = []
         for f in fields(cls):
             name = cls._ENV[f.name]
-            raw = (env.get(name) or "").strip()
+            raw = _variable(env, name)
             if f.name == "region" and not raw:
-                raw = (env.get("AWS_DEFAULT_REGION") or "").strip()
+                raw = _variable(env, "AWS_DEFAULT_REGION")
             if raw:
                 values[f.name] = raw
             elif f.default is MISSING:
                 missing.append(name)
         if missing:
             raise ConfigError("missing environment variables: " + ", ".join(sorted(missing)))
-        if "@" not in values["sender_email"]:
-            raise ConfigError("SENDER_EMAIL must be an email address")
-        # The constructor's arguments: the strings read, the whole numbers parsed from them.
-        arguments: dict[str, Any] = dict(values)
-        if "ingest_chunk_bytes" in values:
-            raw = values["ingest_chunk_bytes"]
-            if not raw.isdigit() or int(raw) < 1024:
-                raise ConfigError("INGEST_CHUNK_BYTES must be a whole number of bytes, at least 1024")
-            arguments["ingest_chunk_bytes"] = int(raw)
-        if "ingest_part_rows" in values:
-            raw = values["ingest_part_rows"]
-            if not raw.isdigit() or int(raw) < 1:
-                raise ConfigError("INGEST_PART_ROWS must be a whole number of rows, at least 1")
-            arguments["ingest_part_rows"] = int(raw)
-        if "timeline_retention_days" in values:
-            raw = values["timeline_retention_days"]
-            if not raw.isdigit() or int(raw) < 1:
-                raise ConfigError("TIMELINE_RETENTION_DAYS must be a whole number of days")
-            arguments["timeline_retention_days"] = int(raw)
-        if values.get("clock_mode", "real") not in ("real", "event"):
-            raise ConfigError("CLOCK_MODE must be real or event")
-        return cls(**arguments)
+        return values
 
     def environment(self) -> dict[str, str]:
         """The environment variables that give these settings (for tools acting on a stack)."""
@@ -137,6 +130,24 @@ class Settings:
     def queue_url(self, channel: str) -> str:
         """The reminder queue of a channel (email, sms, whatsapp)."""
         return {"email": self.email_queue_url, "sms": self.sms_queue_url, "whatsapp": self.whatsapp_queue_url}[channel]
+
+
+#: The settings given as whole numbers: (least value, the error when a value is not one).
+_WHOLE_NUMBERS: dict[str, tuple[int, str]] = {
+    "ingest_chunk_bytes": (1024, "INGEST_CHUNK_BYTES must be a whole number of bytes, at least 1024"),
+    "ingest_part_rows": (1, "INGEST_PART_ROWS must be a whole number of rows, at least 1"),
+    "timeline_retention_days": (1, "TIMELINE_RETENTION_DAYS must be a whole number of days"),
+}
+
+
+def _variable(env: Mapping[str, str], name: str) -> str:
+    return (env.get(name) or "").strip()
+
+
+def _whole_number(raw: str, minimum: int, message: str) -> int:
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(message)
+    return int(raw)
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
-from zoneinfo import ZoneInfo
 
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
@@ -19,7 +18,7 @@ from ..accounts import timeline as timeline_repo
 from ..accounts.channels import AUTOMATED_CHANNELS
 from ..core import clock
 from ..core.errors import Conflict, Invalid, NotFound, Unauthenticated, Unprocessable
-from ..core.instants import utc_stamp
+from ..core.instants import local_date, utc_stamp
 from ..core.settings import get_settings
 from ..core.signing import link_key
 from ..tenants import store as tenants_repo
@@ -131,7 +130,7 @@ def self_opt_out(token: str, channels: Any, now: datetime | None = None) -> dict
 def self_promise(token: str, body: Mapping[str, Any] | None, now: datetime | None = None) -> dict[str, Any]:
     now = now or clock.utcnow()
     tenant, account = _from_token(token, now)
-    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    today = local_date(now, tenant.timezone)
     amount, on = validate_promise(body, account, today)
     return record_promise(tenant.tenant_id, account, amount, on, "debtor_link", now)
 

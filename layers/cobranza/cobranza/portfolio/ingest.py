@@ -23,13 +23,13 @@ import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 from ..accounts import store as accounts_repo
 from ..core import aws, clock
-from ..core.instants import utc_stamp
+from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger
 from ..core.settings import get_settings
+from ..core.tables import TenantModel
 from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy
 from . import pipeline, snapshots
@@ -90,7 +90,7 @@ def upload_id_for(obj: S3Object) -> str:
 
 
 # ---------------------------------------------------------------- entry point
-def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta = timedelta(minutes=15)) -> dict[str, Any]:  # noqa: C901  (complexity over 10: to be split, issue 13)
+def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta = timedelta(minutes=15)) -> dict[str, Any]:
     """Processes one portfolio object and returns its summary (also written to S3); a large CSV
     is handed to the parallel pipeline and ``{"status": "processing"}`` returned.
 
@@ -116,23 +116,13 @@ def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta
     started = utc_stamp(now)
     if not uploads_repo.claim_upload(pkey.tenant_id, upload_id, obj.key, started, utc_stamp(now + holding)):
         s3_object["Body"].close()
-        logger.info("upload already processed or being processed; event ignored")
-        existing = uploads_repo.get_upload(pkey.tenant_id, upload_id)
-        if existing and existing.summary:
-            summary: dict[str, Any] = existing.summary  # a JSONAttribute: the summary stored as a JSON object
-            return summary
-        return {"status": existing.status if existing else "duplicate", "upload_id": upload_id}
+        return _claimed_elsewhere(pkey.tenant_id, upload_id)
 
     job = Job(pkey.tenant_id, upload_id, obj.bucket, obj.key, obj.version_id, pkey.mode,
               "America/Mexico_City", {}, now.date().isoformat(), started)
     tally, problems, file_info = Tally(), ProblemLog(), {}
     try:
-        tenant = tenants_repo.get_tenant(pkey.tenant_id)
-        if tenant is None:
-            raise FileRejected("unknown_tenant", f"no tenant '{pkey.tenant_id}': create it first (infra.admin tenant create)")
-        job.policy = effective_policy(tenant.policy)
-        job.tenant_timezone = tenant.timezone
-        job.today = now.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()
+        tenant = _tenant_of(job, now)
         portfolio = open_portfolio(s3_object["Body"], obj.key)
         header = header_of(portfolio)
         file_info = {"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter,
@@ -156,6 +146,29 @@ def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta
         s3_object["Body"].close()
     with problems.rejects_csv() as rejects:
         return complete(job, tally, rejects, file_info, error)
+
+
+def _claimed_elsewhere(tenant_id: str, upload_id: str) -> dict[str, Any]:
+    """The answer to an event for an upload another invocation claimed: its stored summary
+    when it is done, else its status."""
+    logger.info("upload already processed or being processed; event ignored")
+    existing = uploads_repo.get_upload(tenant_id, upload_id)
+    if existing and existing.summary:
+        summary: dict[str, Any] = existing.summary  # a JSONAttribute: the summary stored as a JSON object
+        return summary
+    return {"status": existing.status if existing else "duplicate", "upload_id": upload_id}
+
+
+def _tenant_of(job: Job, now: datetime) -> TenantModel:
+    """The job's tenant (an unknown one rejects the file); sets the job's policy, timezone and
+    local date from it."""
+    tenant = tenants_repo.get_tenant(job.tenant_id)
+    if tenant is None:
+        raise FileRejected("unknown_tenant", f"no tenant '{job.tenant_id}': create it first (infra.admin tenant create)")
+    job.policy = effective_policy(tenant.policy)
+    job.tenant_timezone = tenant.timezone
+    job.today = local_date(now, tenant.timezone).isoformat()
+    return tenant
 
 
 def _check_snapshot_order(job: Job, tenant: Any, portfolio: PortfolioFile, header: Header, name: str,

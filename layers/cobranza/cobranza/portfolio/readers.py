@@ -222,7 +222,7 @@ def _csv_records(after: list[Numbered], numbered: Iterator[tuple[int, list[str]]
 
 
 # ---------------------------------------------------------------- XLSX
-def _open_xlsx(stream: BinaryIO, is_header: HeaderTest) -> PortfolioFile:  # noqa: C901  (complexity over 10: to be split, issue 13)
+def _open_xlsx(stream: BinaryIO, is_header: HeaderTest) -> PortfolioFile:
     from openpyxl import load_workbook  # imported here: only XLSX uploads pay for it
 
     spool = tempfile.TemporaryFile()
@@ -252,23 +252,29 @@ def _open_xlsx(stream: BinaryIO, is_header: HeaderTest) -> PortfolioFile:  # noq
         close()
         raise FileRejected("empty_file", "the first sheet has no header row")
     header_row, header_cells, after = found
-    header = list(header_cells)
-    while header and header[-1] in (None, ""):
-        header.pop()
+    header = _without_trailing_empty(header_cells)
     epoch = workbook.epoch.date()
+    records = _xlsx_records(itertools.chain(after, rows), len(header), close)
+    return PortfolioFile("xlsx", None, None, header, records, header_row=header_row, date_epoch=epoch)
 
-    def records() -> Iterator[tuple[int, Sequence[Any]]]:
-        width = len(header)
-        try:
-            for number, values in itertools.chain(after, rows):
-                if values and not _blank(values):
-                    trimmed = list(values)
-                    while trimmed and trimmed[-1] in (None, ""):
-                        trimmed.pop()
-                    if len(trimmed) < width:
-                        trimmed.extend([None] * (width - len(trimmed)))
-                    yield number, trimmed
-        finally:
-            close()
 
-    return PortfolioFile("xlsx", None, None, header, records(), header_row=header_row, date_epoch=epoch)
+def _without_trailing_empty(cells: Sequence[Any]) -> list[Any]:
+    """The cells as a list, without the empty ones (None or "") at the end of the row."""
+    trimmed = list(cells)
+    while trimmed and trimmed[-1] in (None, ""):
+        trimmed.pop()
+    return trimmed
+
+
+def _xlsx_records(rows: Iterator[tuple[int, Sequence[Any]]], width: int, close: Callable[[], None]) -> Iterator[tuple[int, Sequence[Any]]]:
+    """The non-blank data rows, trimmed of trailing empty cells and padded to the header's
+    ``width``; ``close`` runs once they are read (or the reading stops)."""
+    try:
+        for number, values in rows:
+            if values and not _blank(values):
+                trimmed = _without_trailing_empty(values)
+                if len(trimmed) < width:
+                    trimmed.extend([None] * (width - len(trimmed)))
+                yield number, trimmed
+    finally:
+        close()

@@ -446,8 +446,7 @@ class RowValidator:
             ("timezone", _parse_timezone),
         )
 
-    def validate(self, row_number: int, values: Sequence[Any]) -> tuple[AccountRow | None, list[Problem]]:  # noqa: C901  (complexity over 10: to be split, issue 13)
-        header = self.header
+    def validate(self, row_number: int, values: Sequence[Any]) -> tuple[AccountRow | None, list[Problem]]:
         by_field: dict[str, Any] = {}
         attributes: dict[str, str] = {}
         for value, (field_name, attr) in zip(values, self._columns):
@@ -463,61 +462,12 @@ class RowValidator:
         def problem(severity: str, name: str, code: str, message: str, raw: Any) -> None:
             problems.append(Problem(row_number, severity, raw_id, name, code, message, _text(raw)))
 
-        if len(values) != header.width:
-            extra = len(values) - header.width
-            if extra > 0 and any(_text(v) for v in values[header.width:]):
-                problem("error", "", "too_many_fields", f"expected {header.width} fields, found {len(values)}", "")
-                return None, problems
-            if extra < 0:
-                problem("error", "", "too_few_fields", f"expected {header.width} fields, found {len(values)}", "")
-                return None, problems
-
-        # required fields
-        if not raw_id:
-            problem("error", "account_id", "required", "account_id is required", "")
-        elif "\ufffd" in raw_id or len(raw_id) > 64 or _CONTROL_CHARS.search(raw_id):
-            problem("error", "account_id", "invalid_account_id", "account_id has invalid characters or is over 64", raw_id)
-        name = " ".join(_text(by_field.get("debtor_name")).split())
-        if not name:
-            problem("error", "debtor_name", "required", "debtor_name is required", "")
-        balance = due = None
-        raw_balance = by_field.get("balance")
-        if _text(raw_balance) == "":
-            problem("error", "balance", "required", "balance is required", "")
-        else:
-            try:
-                balance = parse_amount(raw_balance)
-            except FieldError as exc:
-                problem("error", "balance", exc.code, exc.message, raw_balance)
-        raw_due = by_field.get("due_date")
-        if _text(raw_due) == "":
-            problem("error", "due_date", "required", "due_date is required", "")
-        else:
-            try:
-                due = parse_date(raw_due, self.date_epoch)
-            except FieldError as exc:
-                problem("error", "due_date", exc.code, exc.message, raw_due)
+        if len(values) != self.header.width and self._wrong_width(values, problem):
+            return None, problems
+        name, balance, due = self._required(by_field, raw_id, problem)
         rejected = bool(problems)
-
         # optional fields: checked on a rejected row too, so rejects.csv lists every problem of it
-        parsed: dict[str, Any] = {}
-        for name_, parse in self._optional:
-            raw = by_field.get(name_)
-            if raw is None:
-                continue
-            if type(raw) is str:
-                raw = raw.strip()
-                if not raw:
-                    continue
-                if "\ufffd" in raw:
-                    problem("warning", name_, "invalid_encoding", "unreadable characters; field dropped", raw)
-                    continue
-            elif _text(raw) == "":
-                continue
-            try:
-                parsed[name_] = parse(raw)
-            except FieldError as exc:
-                problem("warning", name_, exc.code, exc.message + "; field dropped", raw)
+        parsed = self._optional_fields(by_field, problem)
         coordinates = self._coordinates(by_field, problem) if "lat" in by_field or "lon" in by_field else None
         if rejected:
             return None, problems
@@ -543,6 +493,72 @@ class RowValidator:
         if coordinates is not None:
             row.lat, row.lon = coordinates
         return row, problems
+
+    def _wrong_width(self, values: Sequence[Any], problem: Callable[[str, str, str, str, Any], None]) -> bool:
+        """Whether a row with another number of fields than the header is rejected for it (too
+        few, or too many with a non-empty extra one; reported). Only called for such a row."""
+        width = self.header.width
+        extra = len(values) - width
+        if extra > 0 and any(_text(v) for v in values[width:]):
+            problem("error", "", "too_many_fields", f"expected {width} fields, found {len(values)}", "")
+            return True
+        if extra < 0:
+            problem("error", "", "too_few_fields", f"expected {width} fields, found {len(values)}", "")
+            return True
+        return False
+
+    def _required(self, by_field: dict[str, Any], raw_id: str,
+                  problem: Callable[[str, str, str, str, Any], None]) -> tuple[str, Decimal | None, date | None]:
+        """The required fields: (debtor name, balance, due date); a missing or invalid one (the
+        account id too) is reported as an error, and its value is None (the name "")."""
+        if not raw_id:
+            problem("error", "account_id", "required", "account_id is required", "")
+        elif "\ufffd" in raw_id or len(raw_id) > 64 or _CONTROL_CHARS.search(raw_id):
+            problem("error", "account_id", "invalid_account_id", "account_id has invalid characters or is over 64", raw_id)
+        name = " ".join(_text(by_field.get("debtor_name")).split())
+        if not name:
+            problem("error", "debtor_name", "required", "debtor_name is required", "")
+        balance = due = None
+        raw_balance = by_field.get("balance")
+        if _text(raw_balance) == "":
+            problem("error", "balance", "required", "balance is required", "")
+        else:
+            try:
+                balance = parse_amount(raw_balance)
+            except FieldError as exc:
+                problem("error", "balance", exc.code, exc.message, raw_balance)
+        raw_due = by_field.get("due_date")
+        if _text(raw_due) == "":
+            problem("error", "due_date", "required", "due_date is required", "")
+        else:
+            try:
+                due = parse_date(raw_due, self.date_epoch)
+            except FieldError as exc:
+                problem("error", "due_date", exc.code, exc.message, raw_due)
+        return name, balance, due
+
+    def _optional_fields(self, by_field: dict[str, Any], problem: Callable[[str, str, str, str, Any], None]) -> dict[str, Any]:
+        """The optional fields present, parsed, by name; an unreadable or invalid one is
+        reported as a warning and dropped."""
+        parsed: dict[str, Any] = {}
+        for name_, parse in self._optional:
+            raw = by_field.get(name_)
+            if raw is None:
+                continue
+            if type(raw) is str:
+                raw = raw.strip()
+                if not raw:
+                    continue
+                if "\ufffd" in raw:
+                    problem("warning", name_, "invalid_encoding", "unreadable characters; field dropped", raw)
+                    continue
+            elif _text(raw) == "":
+                continue
+            try:
+                parsed[name_] = parse(raw)
+            except FieldError as exc:
+                problem("warning", name_, exc.code, exc.message + "; field dropped", raw)
+        return parsed
 
     @staticmethod
     def _coordinates(by_field: dict[str, Any],

@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Any, Sequence
-from zoneinfo import ZoneInfo
 
+from ..core.instants import local_date
 from .rows import FieldError, parse_date
 
 #: Column names (after the header normalisation of SPEC §3) that carry the snapshot's date.
@@ -66,7 +66,7 @@ def snapshot_as_of(column_value: Any, file_name: str, stored_at: datetime, timez
     from_name = date_in_name(file_name)
     if from_name is not None:
         return from_name, "file_name"
-    return stored_at.astimezone(ZoneInfo(timezone)).date(), "stored_at"
+    return local_date(stored_at, timezone), "stored_at"
 
 
 def is_stale(as_of: date, newest_applied: str | None) -> bool:

@@ -97,21 +97,13 @@ def plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int |
         raise FileRejected("malformed_csv", f"the file cannot be parsed: {exc}") from None
 
 
-def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int | None, chunk_bytes: int,  # noqa: C901  (complexity over 10: to be split, issue 13)
+def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int | None, chunk_bytes: int,
                 header_row: int, last_chunk_rows: int, chunk_rows: int) -> SplitPlan:
     lines = _Lines(stream, encoding)
     reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
-    header: list[str] | None = None
-    row = 0
-    for record in reader:
-        row += 1
-        if row == header_row or (header_row <= 0 and any(cell.strip() for cell in record)):
-            header = record
-            break
+    header, row = _find_header(reader, header_row)
     if header is None:
         return SplitPlan([], row, [], [], 0)
-    if row == 1 and header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
     header_row = row
     chunks: list[Chunk] = []
     start, first_row = lines.offset, row + 1
@@ -138,11 +130,32 @@ def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int 
     if lines.offset > start:
         chunks.append(Chunk(len(chunks), start, lines.offset, first_row))
         filled.append(nonblank)
-    while len(chunks) > 1 and filled[-1] < last_chunk_rows:  # the file's last rows stay in one part
+    _keep_last_rows_together(chunks, filled, last_chunk_rows)
+    return SplitPlan(header, header_row, chunks, range_boundaries(sample, len(chunks)), records)
+
+
+def _find_header(reader: Iterator[list[str]], header_row: int) -> tuple[list[str] | None, int]:
+    """Reads up to the header: the record on row ``header_row``, or (``header_row`` 0) the
+    first non-blank one, without a UTF-8 BOM. Returns it (None at the end of the file) and the
+    number of rows read."""
+    row = 0
+    for record in reader:
+        row += 1
+        if row == header_row or (header_row <= 0 and any(cell.strip() for cell in record)):
+            if row == 1 and record and record[0].startswith("\ufeff"):
+                record[0] = record[0][1:]
+            return record, row
+    return None, row
+
+
+def _keep_last_rows_together(chunks: list[Chunk], filled: list[int], last_chunk_rows: int) -> None:
+    """Merges the last chunk into the one before it until it holds at least ``last_chunk_rows``
+    non-blank records (``filled``: per chunk) or is the only one: the file's last rows stay in
+    one part."""
+    while len(chunks) > 1 and filled[-1] < last_chunk_rows:
         last, before = chunks.pop(), chunks.pop()
         chunks.append(Chunk(before.index, before.start, last.end, before.first_row))
         filled[-2:] = [filled[-2] + filled[-1]]
-    return SplitPlan(header, header_row, chunks, range_boundaries(sample, len(chunks)), records)
 
 
 def range_boundaries(sample: list[str], ranges: int) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
@@ -287,9 +288,56 @@ def _questionnaire_problems(document: Mapping[str, Any]) -> list[dict[str, str]]
     return problems
 
 
+#: Sections of settings: a tenant's section is laid over the default's key by key, so a key it
+#: leaves out keeps the default (and a changed default reaches it). ``outcome_rules`` is merged
+#: by outcome. Every other section (``cadences``, ``segments``, ``questionnaires``, the tiers and
+#: the scalars) is replaced whole: it is a collection the tenant states in full.
+MERGED_BY_KEY = frozenset({"contact_rules", "geo_verification", "visits", "alarms", "notifications", "outcome_rules"})
+
+
 def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The default policy with the tenant's top-level sections laid over it."""
+    """The default policy with the tenant's sections laid over it (MERGED_BY_KEY by key)."""
     merged = copy.deepcopy(DEFAULT_POLICY)
     for section, value in (stored or {}).items():
-        merged[section] = copy.deepcopy(value)
+        if section in MERGED_BY_KEY and isinstance(value, Mapping) and isinstance(merged.get(section), dict):
+            merged[section].update(copy.deepcopy(dict(value)))
+        else:
+            merged[section] = copy.deepcopy(value)
     return merged
+
+
+# ---------------------------------------------------------------- typed reads of an effective policy
+@dataclass(frozen=True)
+class VisitSettings:
+    capacity_per_day: int
+    questionnaire: str
+    sla_days: int
+    photo_max_bytes: int
+
+
+def visit_settings(policy: Mapping[str, Any]) -> VisitSettings:
+    section = policy["visits"]
+    return VisitSettings(capacity_per_day=int(section["capacity_per_day"]), questionnaire=str(section["questionnaire"]),
+                         sla_days=int(section["sla_days"]), photo_max_bytes=int(section["photo_max_mb"]) * 1024 * 1024)
+
+
+def questionnaire(policy: Mapping[str, Any], form_id: str | None) -> dict[str, Any] | None:
+    """A questionnaire by id (the policy's default questionnaire when None); a visit made before
+    its tenant replaced the questionnaires still finds a built-in one. None if unknown."""
+    chosen = form_id or visit_settings(policy).questionnaire
+    form: dict[str, Any] | None = policy["questionnaires"].get(chosen) or DEFAULT_QUESTIONNAIRES.get(chosen)
+    return form
+
+
+def geo_rules(policy: Mapping[str, Any]) -> dict[str, Any]:
+    rules: dict[str, Any] = policy["geo_verification"]
+    return rules
+
+
+def outcome_rules(policy: Mapping[str, Any]) -> dict[str, Any]:
+    rules: dict[str, Any] = policy["outcome_rules"]
+    return rules
+
+
+def notification_emails(policy: Mapping[str, Any]) -> list[str]:
+    return [str(address) for address in policy["notifications"].get("emails") or []]

@@ -157,52 +157,59 @@ def _same_position(lat: float, lon: float, fix: Fix) -> bool:
             and round(lon, _COORDINATE_DIGITS) == round(fix.lon, _COORDINATE_DIGITS))
 
 
-def verify(*, lat: float, lon: float, accuracy_m: float, is_mock: bool, captured_at: datetime,  # noqa: C901  (complexity over 10: to be split, issue 13)
+def _distance_reasons(distance: float | None, rule: Mapping[str, Any]) -> set[str]:
+    """The distance rule: over the reject limit, else outside the radius (none without a target)."""
+    if distance is None:
+        return set()
+    if _over(distance, rule["reject_distance_m"]):
+        return {"distance_over_reject_limit"}
+    if _over(distance, rule["radius_m"]):
+        return {"outside_radius"}
+    return set()
+
+
+def _time_reasons(captured_at: datetime, received_at: datetime, rule: Mapping[str, Any]) -> set[str]:
+    """Captured too far in the future, or too long ago, of the moment it was received."""
+    found = set()
+    if captured_at - received_at > timedelta(minutes=float(rule["max_future_minutes"])):
+        found.add("captured_in_future")
+    if received_at - captured_at > timedelta(days=float(rule["max_age_days"])):
+        found.add("too_old")
+    return found
+
+
+def _repeats_other_visit(lat: float, lon: float, history: Sequence[Fix], visit_id: str) -> bool:
+    """Exactly the position of a fix of *another* visit."""
+    return any(f.visit_id is not None and f.visit_id != visit_id and _same_position(lat, lon, f) for f in history)
+
+
+def _status(found: set[str], rule: Mapping[str, Any]) -> str:
+    if not found:
+        return "verified"
+    reject = ALWAYS_REJECT | set(rule.get("reject_reasons") or ())
+    return "rejected" if reject & found else "flagged"
+
+
+def verify(*, lat: float, lon: float, accuracy_m: float, is_mock: bool, captured_at: datetime,
            received_at: datetime, target: tuple[float, float] | None, history: Sequence[Fix],
            visit_id: str, rules: Mapping[str, Any]) -> Verification:
     """Verify a position reported for ``visit_id`` against ``target`` (the account's coordinates,
     None when it has none: no distance rule) and the agent's earlier ``history``."""
     rule = {**DEFAULT_RULES, **(rules or {})}
-    found: set[str] = set()
-
-    if is_mock:
-        found.add("mock_location")
-
-    distance = None
-    if target is not None:
-        distance = haversine_m(target[0], target[1], lat, lon)
-        if _over(distance, rule["reject_distance_m"]):
-            found.add("distance_over_reject_limit")
-        elif _over(distance, rule["radius_m"]):
-            found.add("outside_radius")
-
-    if accuracy_m > rule["max_accuracy_m"]:
-        found.add("low_accuracy")
-
+    distance = None if target is None else haversine_m(target[0], target[1], lat, lon)
     speeds = _speeds(lat, lon, accuracy_m, captured_at, history)
-    if any(_over(s, rule["max_speed_kmh"]) for s in speeds):
-        found.add("too_fast")
-
-    if captured_at - received_at > timedelta(minutes=float(rule["max_future_minutes"])):
-        found.add("captured_in_future")
-    if received_at - captured_at > timedelta(days=float(rule["max_age_days"])):
-        found.add("too_old")
-
-    if any(f.visit_id is not None and f.visit_id != visit_id and _same_position(lat, lon, f) for f in history):
-        found.add("repeated_coordinates")
-
-    reasons = tuple(r for r in REASONS if r in found)
-    reject = ALWAYS_REJECT | set(rule.get("reject_reasons") or ())
-    if not reasons:
-        status = "verified"
-    elif reject & found:
-        status = "rejected"
-    else:
-        status = "flagged"
+    found = _distance_reasons(distance, rule) | _time_reasons(captured_at, received_at, rule)
+    flags = {
+        "mock_location": is_mock,
+        "low_accuracy": accuracy_m > rule["max_accuracy_m"],
+        "too_fast": any(_over(s, rule["max_speed_kmh"]) for s in speeds),
+        "repeated_coordinates": _repeats_other_visit(lat, lon, history, visit_id),
+    }
+    found |= {reason for reason, broken in flags.items() if broken}
     finite = [s for s in speeds if math.isfinite(s)]
     return Verification(
-        status=status,
-        reasons=reasons,
+        status=_status(found, rule),
+        reasons=tuple(r for r in REASONS if r in found),
         distance_m=None if distance is None else round(distance, 1),
         speed_kmh=round(max(finite), 1) if finite else None,
     )

@@ -18,12 +18,11 @@ from botocore.exceptions import ClientError
 from ..accounts.store import from_wire
 from ..channels.email import templates
 from ..core import aws, clock
-from ..core.instants import utc_stamp
+from ..core.instants import parse_instant, utc_stamp
 from ..core.observability import logger, metrics
 from ..core.settings import get_settings
 from ..tenants import store as tenants_repo
-from ..tenants.policy import effective_policy
-from . import questionnaires
+from ..tenants.policy import effective_policy, notification_emails, questionnaire
 from . import store as visits_repo
 from .tasks import PHOTO_LINK_DAYS, photo_url
 
@@ -55,7 +54,7 @@ def handle_message(record: Mapping[str, Any], now: datetime | None = None) -> st
         logger.warning("visit result of an unknown tenant dropped", extra={"visit_id": visit.get("visit_id")})
         return "no_recipients"
     policy = effective_policy(tenant.policy)
-    recipients = sorted(set(tenant.notify_emails or []) | set(policy.get("notifications", {}).get("emails") or []))
+    recipients = sorted(set(tenant.notify_emails or []) | set(notification_emails(policy)))
     if not recipients:
         metrics.add_metric(name="VisitEmailsWithoutRecipients", unit="Count", value=1)
         return "no_recipients"
@@ -110,7 +109,7 @@ def email_context(visit: Mapping[str, Any], lender: str, timezone: str, policy: 
     verification = result.get("verification") or {}
     status = verification.get("status", "rejected" if visit.get("status") == "rejected" else "verified")
     captured = result.get("captured_at")
-    captured_local = (datetime.fromisoformat(captured.replace("Z", "+00:00")).astimezone(ZoneInfo(timezone))
+    captured_local = (parse_instant(captured).astimezone(ZoneInfo(timezone))
                       .strftime("%Y-%m-%d %H:%M %Z")) if captured else "-"
     promise = result.get("promise")
     next_step = result.get("next_step") or {}
@@ -139,8 +138,7 @@ def email_context(visit: Mapping[str, Any], lender: str, timezone: str, policy: 
 def _answer_lines(visit: Mapping[str, Any], answers: Mapping[str, Any], policy: Mapping[str, Any],
                   locale: str) -> list[tuple[str, str]]:
     """(question label, answer) in the questionnaire's order; photo answers are in the photo links."""
-    form_id = visit.get("questionnaire") or questionnaires.DEFAULT_QUESTIONNAIRE_ID
-    form = policy.get("questionnaires", {}).get(form_id) or questionnaires.DEFAULT_QUESTIONNAIRES.get(form_id) or {}
+    form = questionnaire(policy, visit.get("questionnaire")) or {}
     labels = {q["id"]: (q.get("label") or q["id"], q.get("type")) for q in form.get("questions", [])}
     order = [q["id"] for q in form.get("questions", [])] + sorted(set(answers) - set(labels))
     lines = []

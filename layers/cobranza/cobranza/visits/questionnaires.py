@@ -21,7 +21,7 @@ import math
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any, Collection, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 QUESTION_TYPES = ("text", "number", "yes_no", "single_choice", "multi_choice", "date", "photo")
 CHOICE_TYPES = frozenset({"single_choice", "multi_choice"})
@@ -130,43 +130,54 @@ def _is_number(value: Any) -> bool:
 
 
 # ---------------------------------------------------------------- definitions
-def _show_if_problems(where: str, show_if: Any, earlier: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:  # noqa: C901  (complexity over 10: to be split, issue 13)
+def _show_if_values(field: str, show_if: Mapping[str, Any]) -> tuple[list[Any] | None, list[dict[str, str]]]:
+    """The values ``show_if`` compares with (``in``, or the one ``equals``), or its one problem."""
+    if ("equals" in show_if) == ("in" in show_if):
+        return None, [_problem(field, "show_if needs exactly one of 'equals' or 'in'")]
+    if "in" not in show_if:
+        return [show_if["equals"]], []
+    values = show_if["in"]
+    if not isinstance(values, list) or not values:
+        return None, [_problem(f"{field}.in", "'in' must be a non-empty list")]
+    return values, []
+
+
+def _possible_answers(question: Mapping[str, Any]) -> list[Any] | None:
+    """Every answer ``question`` can have, or None when they are not a closed list."""
+    if question.get("type") == "yes_no":
+        return [True, False]
+    if question.get("type") in CHOICE_TYPES:
+        return list(question.get("choices") or [])
+    return None
+
+
+def _show_if_value_problem(field: str, parent_id: str, value: Any, possible: list[Any] | None) -> dict[str, str] | None:
+    if not isinstance(value, (str, bool, int, float)):
+        return _problem(field, f"{value!r} is not a string, number or boolean")
+    if possible is not None and not any(value == p and type(value) is type(p) for p in possible):
+        return _problem(field, f"{parent_id!r} can never be {value!r}")
+    return None
+
+
+def _show_if_problems(where: str, show_if: Any, earlier: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
     field = f"{where}.show_if"
     if not isinstance(show_if, Mapping):
         return [_problem(field, "show_if must be an object")]
     parent_id = show_if.get("question")
     if not isinstance(parent_id, str) or parent_id not in earlier:
         return [_problem(field, f"show_if must name an earlier question, not {parent_id!r}")]
-    if ("equals" in show_if) == ("in" in show_if):
-        return [_problem(field, "show_if needs exactly one of 'equals' or 'in'")]
-    if "in" in show_if:
-        values = show_if["in"]
-        if not isinstance(values, list) or not values:
-            return [_problem(f"{field}.in", "'in' must be a non-empty list")]
-    else:
-        values = [show_if["equals"]]
-    parent = earlier[parent_id]
-    if parent.get("type") == "yes_no":
-        possible: list[Any] | None = [True, False]
-    elif parent.get("type") in CHOICE_TYPES:
-        possible = list(parent.get("choices") or [])
-    else:
-        possible = None
-    problems = []
-    for value in values:
-        if not isinstance(value, (str, bool, int, float)):
-            problems.append(_problem(field, f"{value!r} is not a string, number or boolean"))
-        elif possible is not None and not any(value == p and type(value) is type(p) for p in possible):
-            problems.append(_problem(field, f"{parent_id!r} can never be {value!r}"))
-    return problems
+    values, problems = _show_if_values(field, show_if)
+    if values is None:
+        return problems
+    possible = _possible_answers(earlier[parent_id])
+    found = (_show_if_value_problem(field, parent_id, value, possible) for value in values)
+    return [problem for problem in found if problem is not None]
 
 
-def _question_problems(where: str, question: Mapping[str, Any],  # noqa: C901  (complexity over 10: to be split, issue 13)
-                       earlier: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
-    problems = []
+def _general_problems(where: str, question: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Unknown keys, the type, the label and ``required``."""
     kind = question.get("type")
-    for key in sorted(set(question) - _QUESTION_KEYS):
-        problems.append(_problem(f"{where}.{key}", f"unknown key {key!r}"))
+    problems = [_problem(f"{where}.{key}", f"unknown key {key!r}") for key in sorted(set(question) - _QUESTION_KEYS)]
     if kind not in QUESTION_TYPES:
         problems.append(_problem(f"{where}.type", f"unknown type {kind!r}; one of {', '.join(QUESTION_TYPES)}"))
     label = question.get("label")
@@ -174,18 +185,27 @@ def _question_problems(where: str, question: Mapping[str, Any],  # noqa: C901  (
         problems.append(_problem(f"{where}.label", "a question needs a label"))
     if "required" in question and not isinstance(question["required"], bool):
         problems.append(_problem(f"{where}.required", "required must be true or false"))
-    choices = question.get("choices")
-    if kind in CHOICE_TYPES:
-        if (not isinstance(choices, list) or not choices
-                or not all(isinstance(c, str) and c for c in choices)):
-            problems.append(_problem(f"{where}.choices", f"a {kind} question needs a list of choices"))
-        elif len(set(choices)) != len(choices):
-            problems.append(_problem(f"{where}.choices", "choices must be distinct"))
-    elif choices is not None:
-        problems.append(_problem(f"{where}.choices", "only single_choice and multi_choice take choices"))
-    for key in ("min", "max"):
-        if key in question and (kind != "number" or not _is_number(question[key])):
-            problems.append(_problem(f"{where}.{key}", f"{key} is a number, for number questions only"))
+    return problems
+
+
+def _choices_problems(where: str, question: Mapping[str, Any]) -> list[dict[str, str]]:
+    kind, choices = question.get("type"), question.get("choices")
+    if kind not in CHOICE_TYPES:
+        if choices is None:
+            return []
+        return [_problem(f"{where}.choices", "only single_choice and multi_choice take choices")]
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and c for c in choices):
+        return [_problem(f"{where}.choices", f"a {kind} question needs a list of choices")]
+    if len(set(choices)) != len(choices):
+        return [_problem(f"{where}.choices", "choices must be distinct")]
+    return []
+
+
+def _bounds_problems(where: str, question: Mapping[str, Any]) -> list[dict[str, str]]:
+    """``min``/``max`` (number questions) and ``max_length`` (text questions)."""
+    kind = question.get("type")
+    problems = [_problem(f"{where}.{key}", f"{key} is a number, for number questions only")
+                for key in ("min", "max") if key in question and (kind != "number" or not _is_number(question[key]))]
     if (kind == "number" and _is_number(question.get("min")) and _is_number(question.get("max"))
             and question["min"] > question["max"]):
         problems.append(_problem(where, "min must not exceed max"))
@@ -193,6 +213,12 @@ def _question_problems(where: str, question: Mapping[str, Any],  # noqa: C901  (
         size = question["max_length"]
         if kind != "text" or not isinstance(size, int) or isinstance(size, bool) or size < 1:
             problems.append(_problem(f"{where}.max_length", "max_length is a positive integer, for text questions only"))
+    return problems
+
+
+def _question_problems(where: str, question: Mapping[str, Any],
+                       earlier: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    problems = _general_problems(where, question) + _choices_problems(where, question) + _bounds_problems(where, question)
     if "show_if" in question:
         problems += _show_if_problems(where, question["show_if"], earlier)
     return problems
@@ -245,48 +271,81 @@ def _matches(value: Any, show_if: Mapping[str, Any]) -> bool:
     return any(value == w and isinstance(value, bool) == isinstance(w, bool) for w in wanted)
 
 
-def _answer_problem(question: Mapping[str, Any], value: Any, photo_keys: Collection[str]) -> str | None:  # noqa: C901  (complexity over 10: to be split, issue 13)
+def _text_problem(question: Mapping[str, Any], value: Any) -> str | None:
+    limit = question.get("max_length", DEFAULT_TEXT_MAX_LENGTH)
+    if not isinstance(value, str):
+        return "must be text"
+    if len(value) > limit:
+        return f"must be at most {limit} characters (got {len(value)})"
+    return None
+
+
+def _number_problem(question: Mapping[str, Any], value: Any) -> str | None:
+    if not _is_number(value) or (isinstance(value, float) and not math.isfinite(value)):
+        return "must be a number"
+    if "min" in question and value < question["min"]:
+        return f"must be at least {question['min']}"
+    if "max" in question and value > question["max"]:
+        return f"must be at most {question['max']}"
+    return None
+
+
+def _yes_no_problem(question: Mapping[str, Any], value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _single_choice_problem(question: Mapping[str, Any], value: Any) -> str | None:
+    if not isinstance(value, str) or value not in question["choices"]:
+        return f"must be one of: {', '.join(question['choices'])}"
+    return None
+
+
+def _multi_choice_problem(question: Mapping[str, Any], value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v in question["choices"] for v in value):
+        return f"must be a list of choices from: {', '.join(question['choices'])}"
+    if len(set(value)) != len(value):
+        return "must not repeat a choice"
+    return None
+
+
+def _date_problem(question: Mapping[str, Any], value: Any) -> str | None:
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        return "must be a date YYYY-MM-DD"
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return f"{value} is not a calendar date"
+    return None
+
+
+def _photo_problem(value: Any, photo_keys: Collection[str]) -> str | None:
+    keys = value if isinstance(value, list) else [value]
+    if not all(isinstance(k, str) for k in keys):
+        return "must be the key of an uploaded photo, or a list of keys"
+    missing = [k for k in keys if k not in photo_keys]
+    if missing:
+        return f"no uploaded photo {', '.join(missing)}"
+    return None
+
+
+#: Why a value is not an answer to a question of each type (photos are checked apart: they need the uploads).
+_ANSWER_CHECKS: dict[str, Callable[[Mapping[str, Any], Any], str | None]] = {
+    "text": _text_problem,
+    "number": _number_problem,
+    "yes_no": _yes_no_problem,
+    "single_choice": _single_choice_problem,
+    "multi_choice": _multi_choice_problem,
+    "date": _date_problem,
+}
+
+
+def _answer_problem(question: Mapping[str, Any], value: Any, photo_keys: Collection[str]) -> str | None:
     """Why ``value`` is not a valid answer to ``question``, or None."""
     kind = question["type"]
-    if kind == "text":
-        limit = question.get("max_length", DEFAULT_TEXT_MAX_LENGTH)
-        if not isinstance(value, str):
-            return "must be text"
-        if len(value) > limit:
-            return f"must be at most {limit} characters (got {len(value)})"
-    elif kind == "number":
-        if not _is_number(value) or (isinstance(value, float) and not math.isfinite(value)):
-            return "must be a number"
-        if "min" in question and value < question["min"]:
-            return f"must be at least {question['min']}"
-        if "max" in question and value > question["max"]:
-            return f"must be at most {question['max']}"
-    elif kind == "yes_no":
-        if not isinstance(value, bool):
-            return "must be true or false"
-    elif kind == "single_choice":
-        if not isinstance(value, str) or value not in question["choices"]:
-            return f"must be one of: {', '.join(question['choices'])}"
-    elif kind == "multi_choice":
-        if not isinstance(value, list) or not all(isinstance(v, str) and v in question["choices"] for v in value):
-            return f"must be a list of choices from: {', '.join(question['choices'])}"
-        if len(set(value)) != len(value):
-            return "must not repeat a choice"
-    elif kind == "date":
-        if not isinstance(value, str) or not _ISO_DATE.match(value):
-            return "must be a date YYYY-MM-DD"
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return f"{value} is not a calendar date"
-    elif kind == "photo":
-        keys = value if isinstance(value, list) else [value]
-        if not all(isinstance(k, str) for k in keys):
-            return "must be the key of an uploaded photo, or a list of keys"
-        missing = [k for k in keys if k not in photo_keys]
-        if missing:
-            return f"no uploaded photo {', '.join(missing)}"
-    return None
+    if kind == "photo":
+        return _photo_problem(value, photo_keys)
+    check = _ANSWER_CHECKS.get(kind) if isinstance(kind, str) else None
+    return check(question, value) if check else None
 
 
 def validate_answers(questionnaire: Mapping[str, Any], answers: Mapping[str, Any] | None,

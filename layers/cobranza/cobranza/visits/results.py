@@ -31,15 +31,17 @@ from zoneinfo import ZoneInfo
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
+from ..accounts.alarms import alarm_id
 from ..accounts.store import to_wire
 from ..core import aws, clock
 from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from ..core.instants import utc_stamp
+from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger, metrics
 from ..core.settings import get_settings
 from ..debtor.selfservice import BLOCKED_FOR_PROMISE, parse_promise
 from ..tenants import store as tenants_repo
 from ..tenants.auth import Agent
+from ..tenants.policy import geo_rules, outcome_rules, questionnaire
 from . import agents as agents_repo
 from . import geo, questionnaires
 from . import rules as visit_rules
@@ -196,7 +198,7 @@ def check_in(principal: Agent, visit_id: str, body: Any, now: datetime | None = 
     now = now or clock.utcnow()
     if not isinstance(body, dict):
         raise Invalid("bad_request", "the body must be a JSON object with location and captured_at")
-    rules = tenant_policy(principal.tenant_id).get("geo_verification", {})
+    rules = geo_rules(tenant_policy(principal.tenant_id))
     fix, problems = _parse_fix(body, now, rules)
     if fix is None:
         raise Unprocessable("validation_failed", "the check-in is not valid", problems)
@@ -288,57 +290,76 @@ def _replay(visit: Mapping[str, Any], key: str, digest: str) -> tuple[int, dict[
     raise Conflict("conflict", "the visit already has a result")
 
 
-def _validate(principal: Agent, visit: Mapping[str, Any], body: Mapping[str, Any], now: datetime,  # noqa: C901  (complexity over 10: to be split, issue 13)
+_RESULT_FIELDS = frozenset({"idempotency_key", "captured_at", "location", "battery_pct", "outcome", "answers", "promise",
+                            "photos", "notes"})
+
+
+def _validate(principal: Agent, visit: Mapping[str, Any], body: Mapping[str, Any], now: datetime,
               policy: Mapping[str, Any], timezone: str) -> tuple[_Fix, str, dict[str, Any], dict[str, Any] | None, list[str]]:
     """Every problem of the result at once (422), or its parsed parts."""
-    rules = policy.get("geo_verification", {})
-    fix, problems = _parse_fix(body, now, rules)
+    fix, problems = _parse_fix(body, now, geo_rules(policy))
     outcome = body.get("outcome")
     if outcome not in visit_rules.OUTCOMES:
         problems.append({"field": "outcome", "message": "one of the visit outcomes", "allowed": list(visit_rules.OUTCOMES)})
-    photos = body.get("photos") or []
-    prefix = photo_prefix(principal.tenant_id, visit["visit_id"])
-    if not isinstance(photos, list) or len(photos) > MAX_PHOTOS or not all(isinstance(p, str) for p in photos):
-        problems.append({"field": "photos", "message": f"a list of at most {MAX_PHOTOS} photo keys"})
-        photos = []
-    for i, photo in enumerate(photos):
-        if not photo.startswith(prefix) or "/" in photo[len(prefix):] or ".." in photo:
-            problems.append({"field": f"photos[{i}]", "message": f"not a photo of this visit (keys start with {prefix})"})
-    missing = _missing_photos(visit, [p for p in photos if p.startswith(prefix)], prefix)
-    for photo in missing:
-        problems.append({"field": f"photos[{photos.index(photo)}]", "message": "this photo was not uploaded"})
-    answers = body.get("answers") if body.get("answers") is not None else {}
-    form_id = visit.get("questionnaire") or questionnaires.DEFAULT_QUESTIONNAIRE_ID
-    form = policy.get("questionnaires", {}).get(form_id) or questionnaires.DEFAULT_QUESTIONNAIRES.get(form_id)
-    if not isinstance(answers, dict):
-        problems.append({"field": "answers", "message": "an object: question id -> answer"})
-        answers = {}
-    elif form:
-        problems.extend(questionnaires.validate_answers(form, answers, set(photos)))
-    promise = None
-    if outcome == "promise_to_pay" or body.get("promise") is not None:
-        raw = body.get("promise")
-        if outcome != "promise_to_pay":
-            problems.append({"field": "promise", "message": "only with the outcome promise_to_pay"})
-        elif not isinstance(raw, dict):
-            problems.append({"field": "promise", "message": "required for promise_to_pay: {amount, date}"})
-        else:
-            visited_on = fix.captured_at.astimezone(ZoneInfo(timezone)).date() if fix else now.date()
-            balance = Decimal(str((visit.get("account") or {}).get("balance") or "0"))
-            amount, on, promise_problems = parse_promise(raw, balance, visited_on, field="promise.")
-            problems.extend(promise_problems)
-            promise = {"amount": amount, "date": on.isoformat()}
-    notes = body.get("notes")
-    if notes is not None and (not isinstance(notes, str) or len(notes) > 2000):
-        problems.append({"field": "notes", "message": "text of at most 2000 characters"})
-    unknown = sorted(set(body) - {"idempotency_key", "captured_at", "location", "battery_pct", "outcome", "answers",
-                                  "promise", "photos", "notes"})
-    for name in unknown:
-        problems.append({"field": name, "message": "unknown field"})
+    photos, photo_problems = _parse_photos(principal, visit, body.get("photos") or [])
+    answers, answer_problems = _parse_answers(visit, body.get("answers"), policy, photos)
+    promise, promise_problems = _parse_promise(visit, outcome, body.get("promise"), fix, now, timezone)
+    problems += photo_problems + answer_problems + promise_problems + _other_problems(body)
     if problems:
         raise Unprocessable("validation_failed", "the result is not valid", problems)
     assert fix is not None  # nosec B101  # type narrowing: an invalid fix was a problem, raised above
     return fix, str(outcome), _exact(answers), promise, photos
+
+
+def _parse_photos(principal: Agent, visit: Mapping[str, Any], photos: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """The result's photo keys (``[]`` when they are not a list of keys), and their problems:
+    a key outside the visit's folder, or a photo not uploaded."""
+    if not isinstance(photos, list) or len(photos) > MAX_PHOTOS or not all(isinstance(p, str) for p in photos):
+        return [], [{"field": "photos", "message": f"a list of at most {MAX_PHOTOS} photo keys"}]
+    prefix = photo_prefix(principal.tenant_id, visit["visit_id"])
+    problems: list[dict[str, Any]] = [
+        {"field": f"photos[{i}]", "message": f"not a photo of this visit (keys start with {prefix})"}
+        for i, photo in enumerate(photos)
+        if not photo.startswith(prefix) or "/" in photo[len(prefix):] or ".." in photo]
+    missing = _missing_photos(visit, [p for p in photos if p.startswith(prefix)], prefix)
+    problems += [{"field": f"photos[{photos.index(photo)}]", "message": "this photo was not uploaded"} for photo in missing]
+    return photos, problems
+
+
+def _parse_answers(visit: Mapping[str, Any], answers: Any, policy: Mapping[str, Any],
+                   photos: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The answers to the visit's questionnaire (``{}`` when none or not an object), and their problems."""
+    if answers is None:
+        answers = {}
+    form = questionnaire(policy, visit.get("questionnaire"))
+    if not isinstance(answers, dict):
+        return {}, [{"field": "answers", "message": "an object: question id -> answer"}]
+    problems = questionnaires.validate_answers(form, answers, set(photos)) if form else []
+    return answers, list(problems)
+
+
+def _parse_promise(visit: Mapping[str, Any], outcome: Any, raw: Any, fix: _Fix | None, now: datetime,
+                   timezone: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The promise of a ``promise_to_pay`` result (None for any other outcome), and its problems;
+    its date is judged from the day of the visit (of the fix, else of ``now``)."""
+    if outcome != "promise_to_pay":
+        return None, [] if raw is None else [{"field": "promise", "message": "only with the outcome promise_to_pay"}]
+    if not isinstance(raw, dict):
+        return None, [{"field": "promise", "message": "required for promise_to_pay: {amount, date}"}]
+    visited_on = local_date(fix.captured_at, timezone) if fix else now.date()
+    balance = Decimal(str((visit.get("account") or {}).get("balance") or "0"))
+    amount, on, problems = parse_promise(raw, balance, visited_on, field="promise.")
+    return {"amount": amount, "date": on.isoformat()}, list(problems)
+
+
+def _other_problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The notes' problem, and one for each unknown field."""
+    problems: list[dict[str, Any]] = []
+    notes = body.get("notes")
+    if notes is not None and (not isinstance(notes, str) or len(notes) > 2000):
+        problems.append({"field": "notes", "message": "text of at most 2000 characters"})
+    problems += [{"field": name, "message": "unknown field"} for name in sorted(set(body) - _RESULT_FIELDS)]
+    return problems
 
 
 def _missing_photos(visit: Mapping[str, Any], photos: list[str], prefix: str) -> list[str]:
@@ -353,112 +374,218 @@ def _missing_photos(visit: Mapping[str, Any], photos: list[str], prefix: str) ->
     return [p for p in unknown if p not in present]
 
 
-class _Plan:
-    """The writes of one result, decided from what was read."""
+@dataclass(frozen=True)
+class _Submission:
+    """One valid result, as the agent sent it, for the visit it was read with."""
 
-    def __init__(self, principal: Agent, reader: _Reader, fix: _Fix, outcome: str, answers: dict[str, Any],  # noqa: C901  (complexity over 10: to be split, issue 13)
+    principal: Agent
+    visit: Mapping[str, Any]
+    fix: _Fix
+    outcome: str
+    answers: dict[str, Any]
+    promise: dict[str, Any] | None
+    photos: list[str]
+    notes: Any
+    key: str
+    digest: str
+    now: datetime
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id
+
+    @property
+    def account_id(self) -> str:
+        return str(self.visit["account_id"])
+
+    @property
+    def visit_id(self) -> str:
+        return str(self.visit["visit_id"])
+
+    @property
+    def stamp(self) -> str:
+        return utc_stamp(self.now)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What a result decides from its verification and (read again after a failed condition) the
+    account; ``account`` is None when the visit's snapshot stood for it."""
+
+    accepted: bool  # the verification did not reject the position
+    step: visit_rules.NextStep | None  # None for a rejected result
+    account: Mapping[str, Any] | None
+    superseded: bool  # the account has a later visit already
+    new_status: str | None  # what the account's status becomes; None: unchanged
+    status_note: str | None  # why the step's status change does not apply
+    geo_reference: tuple[Decimal, Decimal] | None  # the account gets the visit's coordinates
+
+    @property
+    def status(self) -> str:
+        return "done" if self.accepted else "rejected"
+
+    def kept_promise(self, promise: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The promise, when the account becomes promised."""
+        return promise if promise and self.new_status == "promised" else None
+
+
+def _status_change(new_status: str | None, account: Mapping[str, Any] | None,
+                   superseded: bool) -> tuple[str | None, str | None]:
+    """The step's status change and, when it does not apply to the (freshly read) account, why not."""
+    if not new_status or account is None:
+        return new_status, None
+    current = account_status.of(account)
+    blocked = BLOCKED_FOR_PROMISE if new_status == "promised" else BLOCKED_FOR_STATUS
+    if superseded:
+        return None, "a later visit already set the account's status"
+    if current in blocked:
+        return None, f"the account is {current}"
+    return new_status, None
+
+
+def _decide(verification: geo.Verification, fix: _Fix, target: tuple[float, float] | None,
+            account: Mapping[str, Any] | None, outcome: str, attempt: int, rules: Mapping[str, Any],
+            zone: ZoneInfo) -> _Decision:
+    """What the result changes (no I/O): the next step of its outcome, the account's status, the
+    account's geo reference (a verified visit to an account without coordinates)."""
+    accepted = verification.status != "rejected"
+    visited_on = fix.captured_at.astimezone(zone).date()
+    step = visit_rules.next_step(outcome, rules, attempt, visited_on) if accepted else None
+    superseded = bool(account and account.get("last_visit_at") and account["last_visit_at"] > fix.stamp)
+    new_status, status_note = _status_change(step.account_status if step else None, account, superseded)
+    geo_reference = (fix.lat, fix.lon) if accepted and target is None and verification.status == "verified" else None
+    return _Decision(accepted=accepted, step=step, account=account, superseded=superseded, new_status=new_status,
+                     status_note=status_note, geo_reference=geo_reference)
+
+
+def _revisit(sub: _Submission, decision: _Decision, agent: Mapping[str, Any],
+             policy: Mapping[str, Any]) -> tuple[dict[str, Any] | None, date | None]:
+    """The revisit task the step plans (not_home, ...), with the same agent when it has a slot that
+    day; and the day of the slot it takes (None: no revisit, or it stays unassigned)."""
+    revisit_day = decision.step.revisit_on if decision.step else None
+    if revisit_day is None:
+        return None, None
+    tenant_id, account_id, visit_id = sub.tenant_id, sub.account_id, sub.visit_id
+    snapshot = dict(sub.visit.get("account") or {}, account_id=account_id)
+    if decision.geo_reference:
+        snapshot.update(lat=decision.geo_reference[0], lon=decision.geo_reference[1], geo_source="visit")
+    attempt = int(sub.visit.get("attempt") or 1)
+    revisit = new_task(tenant_id, snapshot, campaign_visit_id(tenant_id, account_id, f"revisit:{visit_id}", revisit_day),
+                       revisit_day, "revisit", sub.now, policy, attempt=attempt + 1,
+                       questionnaire=sub.visit.get("questionnaire"), previous_visit_id=visit_id)
+    if agents_repo.load_on(agent, revisit_day) < Assigner(tenant_id, policy).capacity(agent):
+        revisit.update(visits_repo.index_fields(tenant_id, "assigned", sub.principal.agent_id), assigned_at=sub.stamp)
+        return revisit, revisit_day
+    return revisit, None  # stays unassigned: no slot taken
+
+
+def _next_step_view(step: visit_rules.NextStep | None) -> dict[str, Any] | None:
+    if step is None:
+        return None
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in step.as_dict().items()}
+
+
+def _answer(sub: _Submission, verification: geo.Verification, decision: _Decision, next_step: dict[str, Any] | None,
+            revisit: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the agent is answered (and is stored on the visit, for a replay)."""
+    promise = decision.kept_promise(sub.promise)
+    return {
+        "visit_id": sub.visit_id, "account_id": sub.account_id, "status": decision.status, "outcome": sub.outcome,
+        "captured_at": sub.fix.stamp, "received_at": sub.stamp, "verification": verification.as_dict(),
+        "account": {"account_id": sub.account_id, "status_changed_to": decision.new_status, "note": decision.status_note,
+                    "geo_reference_set": decision.geo_reference is not None},
+        "promise": {"amount": f"{promise['amount']:.2f}", "date": promise["date"]} if promise else None,
+        "next_step": next_step,
+        "revisit": {"visit_id": revisit["visit_id"], "scheduled_on": revisit["scheduled_on"],
+                    "status": revisit["status"]} if revisit else None,
+        "photos": sub.photos,
+    }
+
+
+def _visit_update(sub: _Submission, verification: geo.Verification, decision: _Decision,
+                  next_step: dict[str, Any] | None, revisit: Mapping[str, Any] | None,
+                  answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The visit's result, status and stored answer, on a visit still open and without a result."""
+    result = {"outcome": sub.outcome, **sub.fix.as_item(), "received_at": sub.stamp, "answers": sub.answers,
+              "promise": sub.promise, "photos": sub.photos, "notes": sub.notes,
+              "verification": _exact(verification.as_dict()), "next_step": _exact(next_step),
+              "account_status": decision.new_status, "account_note": decision.status_note}
+    index = visits_repo.index_fields(sub.tenant_id, decision.status, sub.principal.agent_id)
+    return {"Update": {
+        "TableName": get_settings().visits_table, "Key": visits_repo.key(sub.tenant_id, sub.visit_id),
+        "UpdateExpression": "SET #st = :st, status_key = :sk, #r = :r, result_key = :k, result_hash = :h, "
+                            "result_response = :resp, completed_at = :now, outcome = :o"
+                            + (", revisit_visit_id = :rv" if revisit else ""),
+        "ConditionExpression": "agent_id = :me AND #st IN (:a, :ci) AND attribute_not_exists(result_key)",
+        "ExpressionAttributeNames": {"#st": "status", "#r": "result"},
+        "ExpressionAttributeValues": {
+            ":st": _w(decision.status), ":sk": _w(index["status_key"]), ":r": {"M": to_wire(result)}, ":k": _w(sub.key),
+            ":h": _w(sub.digest), ":resp": _w(json.dumps(answer, separators=(",", ":"))), ":now": _w(sub.stamp),
+            ":o": _w(sub.outcome), ":me": _w(sub.principal.agent_id), ":a": _w("assigned"), ":ci": _w("checked_in"),
+            **({":rv": _w(revisit["visit_id"])} if revisit else {}),
+        },
+    }}
+
+
+def _timeline_put(sub: _Submission, verification: geo.Verification, decision: _Decision,
+                  revisit: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The visit's entry on the account's timeline."""
+    promise = decision.kept_promise(sub.promise)
+    return {"Put": {"TableName": get_settings().timeline_table, "Item": to_wire({
+        "account_key": timeline_repo.account_key(sub.tenant_id, sub.account_id),
+        "entry_id": f"{sub.fix.stamp}#visit#{sub.visit_id}", "kind": "visit", "tenant_id": sub.tenant_id,
+        "account_id": sub.account_id, "visit_id": sub.visit_id, "agent_id": sub.principal.agent_id,
+        "status": verification.status, "outcome": sub.outcome,
+        "reasons": list(verification.reasons) or None, "distance_m": _exact(verification.distance_m),
+        "account_status": decision.new_status, "amount": promise["amount"] if promise else None,
+        "promise_date": promise["date"] if promise else None,
+        "revisit_visit_id": revisit["visit_id"] if revisit else None, "captured_at": sub.fix.stamp, "created_at": sub.stamp,
+    })}}
+
+
+def _alarm_put(sub: _Submission, code: str, subject: str, message: str) -> dict[str, Any]:
+    return {"Put": {"TableName": get_settings().alarms_table, "Item": to_wire({
+        "tenant_id": sub.tenant_id, "alarm_id": alarm_id(sub.stamp, code, subject), "code": code, "subject": subject,
+        "message": message, "status": "open", "raised_at": sub.stamp, "visit_id": sub.visit_id,
+    })}}
+
+
+def _revisit_put(revisit: Mapping[str, Any]) -> dict[str, Any]:
+    return {"Put": {"TableName": get_settings().visits_table, "Item": to_wire(revisit),
+                    "ConditionExpression": "attribute_not_exists(visit_id)"}}
+
+
+class _Plan:
+    """The writes of one result, decided from what was read: decide (pure), plan the revisit,
+    build the answer, then the transaction's items (visit, agent, account, timeline, alarms, revisit)."""
+
+    def __init__(self, principal: Agent, reader: _Reader, fix: _Fix, outcome: str, answers: dict[str, Any],
                  promise: dict[str, Any] | None, photos: list[str], body: Mapping[str, Any], key: str, digest: str,
                  now: datetime, policy: Mapping[str, Any], zone: ZoneInfo):
         self.reader = reader
         visit = reader.visit
         assert visit is not None  # nosec B101  # type narrowing: read() raised 404 when there is none
-        settings = get_settings()
-        tenant_id, account_id, visit_id = principal.tenant_id, visit["account_id"], visit["visit_id"]
-        stamp, captured = utc_stamp(now), fix.stamp
+        sub = _Submission(principal=principal, visit=visit, fix=fix, outcome=outcome, answers=answers, promise=promise,
+                          photos=photos, notes=body.get("notes"), key=key, digest=digest, now=now)
         target = reader.target()
-        self.verification = _verify(fix, target, reader.agent, visit_id, now, policy.get("geo_verification", {}))
-        accepted = self.verification.status != "rejected"
-        visited_on = fix.captured_at.astimezone(zone).date()
-        attempt = int(visit.get("attempt") or 1)
-        step = visit_rules.next_step(outcome, policy.get("outcome_rules", {}), attempt, visited_on) if accepted else None
-
-        # the account: what the outcome changes, if it still may
-        account = reader.account if reader.fresh_account else None
-        superseded = bool(account and account.get("last_visit_at") and account["last_visit_at"] > captured)
-        new_status = step.account_status if step else None
-        status_note = None
-        if new_status and account is not None:
-            current = account_status.of(account)
-            blocked = BLOCKED_FOR_PROMISE if new_status == "promised" else BLOCKED_FOR_STATUS
-            if superseded:
-                new_status, status_note = None, "a later visit already set the account's status"
-            elif current in blocked:
-                new_status, status_note = None, f"the account is {current}"
-        geo_reference = (fix.lat, fix.lon) if accepted and target is None and self.verification.status == "verified" else None
+        self.verification = _verify(fix, target, reader.agent, sub.visit_id, now, geo_rules(policy))
+        decision = _decide(self.verification, fix, target, reader.account if reader.fresh_account else None, outcome,
+                           int(visit.get("attempt") or 1), outcome_rules(policy), zone)
+        revisit, revisit_day = _revisit(sub, decision, reader.agent, policy)
+        next_step = _next_step_view(decision.step)
+        self.answer = _answer(sub, self.verification, decision, next_step, revisit)
         self.items: list[dict[str, Any]] = []
         self.roles: list[str] = []
-
-        # the revisit (not_home, ...): with the same agent when it has a slot that day
-        revisit = None
-        revisit_day = step.revisit_on if step else None
-        if revisit_day is not None:
-            snapshot = dict(visit.get("account") or {}, account_id=account_id)
-            if geo_reference:
-                snapshot.update(lat=geo_reference[0], lon=geo_reference[1], geo_source="visit")
-            revisit = new_task(tenant_id, snapshot, campaign_visit_id(tenant_id, account_id, f"revisit:{visit_id}", revisit_day),
-                               revisit_day, "revisit", now, policy, attempt=attempt + 1,
-                               questionnaire=visit.get("questionnaire"), previous_visit_id=visit_id)
-            assigner = Assigner(tenant_id, policy)
-            if agents_repo.load_on(reader.agent, revisit_day) < assigner.capacity(reader.agent):
-                revisit.update(visits_repo.index_fields(tenant_id, "assigned", principal.agent_id), assigned_at=stamp)
-            else:
-                revisit_day = None  # stays unassigned: no slot taken
-
-        status = "done" if accepted else "rejected"
-        next_step = step.as_dict() if step else None
-        if next_step is not None:
-            next_step = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in next_step.items()}
-        self.answer = {
-            "visit_id": visit_id, "account_id": account_id, "status": status, "outcome": outcome,
-            "captured_at": captured, "received_at": stamp, "verification": self.verification.as_dict(),
-            "account": {"account_id": account_id, "status_changed_to": new_status, "note": status_note,
-                        "geo_reference_set": geo_reference is not None},
-            "promise": {"amount": f"{promise['amount']:.2f}", "date": promise["date"]} if promise and new_status == "promised" else None,
-            "next_step": next_step,
-            "revisit": {"visit_id": revisit["visit_id"], "scheduled_on": revisit["scheduled_on"],
-                        "status": revisit["status"]} if revisit else None,
-            "photos": photos,
-        }
-        result = {"outcome": outcome, **fix.as_item(), "received_at": stamp, "answers": answers,
-                  "promise": promise, "photos": photos, "notes": body.get("notes"),
-                  "verification": _exact(self.verification.as_dict()), "next_step": _exact(next_step),
-                  "account_status": new_status, "account_note": status_note}
-        index = visits_repo.index_fields(tenant_id, status, principal.agent_id)
-        self._add("visit", {"Update": {
-            "TableName": settings.visits_table, "Key": visits_repo.key(tenant_id, visit_id),
-            "UpdateExpression": "SET #st = :st, status_key = :sk, #r = :r, result_key = :k, result_hash = :h, "
-                                "result_response = :resp, completed_at = :now, outcome = :o"
-                                + (", revisit_visit_id = :rv" if revisit else ""),
-            "ConditionExpression": "agent_id = :me AND #st IN (:a, :ci) AND attribute_not_exists(result_key)",
-            "ExpressionAttributeNames": {"#st": "status", "#r": "result"},
-            "ExpressionAttributeValues": {
-                ":st": _w(status), ":sk": _w(index["status_key"]), ":r": {"M": to_wire(result)}, ":k": _w(key),
-                ":h": _w(digest), ":resp": _w(json.dumps(self.answer, separators=(",", ":"))), ":now": _w(stamp),
-                ":o": _w(outcome), ":me": _w(principal.agent_id), ":a": _w("assigned"), ":ci": _w("checked_in"),
-                **({":rv": _w(revisit["visit_id"])} if revisit else {}),
-            },
-        }})
-        self._add("agent", _agent_update(reader.agent, fix, visit_id, now, revisit_day))
-        if accepted:
-            self._account_update(tenant_id, account_id, target, new_status, promise, geo_reference, captured, outcome,
-                                 stamp, account, superseded)
-        self._add("timeline", {"Put": {"TableName": settings.timeline_table, "Item": to_wire({
-            "account_key": timeline_repo.account_key(tenant_id, account_id),
-            "entry_id": f"{captured}#visit#{visit_id}", "kind": "visit", "tenant_id": tenant_id, "account_id": account_id,
-            "visit_id": visit_id, "agent_id": principal.agent_id, "status": self.verification.status, "outcome": outcome,
-            "reasons": list(self.verification.reasons) or None, "distance_m": _exact(self.verification.distance_m),
-            "account_status": new_status, "amount": promise["amount"] if promise and new_status == "promised" else None,
-            "promise_date": promise["date"] if promise and new_status == "promised" else None,
-            "revisit_visit_id": revisit["visit_id"] if revisit else None, "captured_at": captured, "created_at": stamp,
-        })}})
-        for code, subject, message in self._alarms(visit_id, account_id, outcome, step):
-            self._add("alarm", {"Put": {"TableName": settings.alarms_table, "Item": to_wire({
-                "tenant_id": tenant_id, "alarm_id": f"{stamp[:10]}#{code}#{subject}", "code": code, "subject": subject,
-                "message": message, "status": "open", "raised_at": stamp, "visit_id": visit_id,
-            })}})
+        self._add("visit", _visit_update(sub, self.verification, decision, next_step, revisit, self.answer))
+        self._add("agent", _agent_update(reader.agent, fix, sub.visit_id, now, revisit_day))
+        if decision.accepted:
+            self._account_update(sub.tenant_id, sub.account_id, target, decision.new_status, promise, decision.geo_reference,
+                                 fix.stamp, outcome, sub.stamp, decision.account, decision.superseded)
+        self._add("timeline", _timeline_put(sub, self.verification, decision, revisit))
+        for code, subject, message in self._alarms(sub.visit_id, sub.account_id, outcome, decision.step):
+            self._add("alarm", _alarm_put(sub, code, subject, message))
         if revisit:
-            self._add("revisit", {"Put": {"TableName": settings.visits_table, "Item": to_wire(revisit),
-                                          "ConditionExpression": "attribute_not_exists(visit_id)"}})
+            self._add("revisit", _revisit_put(revisit))
 
     def _add(self, role: str, item: dict[str, Any]) -> None:
         self.roles.append(role)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
-from ..core import aws, clock, pagination
+from ..core import aws, clock, instants, pagination
 from ..core.errors import Conflict, Invalid, NotFound, Unauthenticated, Unprocessable
 from ..core.instants import utc_stamp
 from ..core.observability import logger
@@ -26,7 +26,7 @@ from ..core.signing import link_key
 from ..debtor import links
 from ..tenants import store as tenants_repo
 from ..tenants.auth import Agent
-from ..tenants.policy import effective_policy
+from ..tenants.policy import effective_policy, geo_rules, visit_settings
 from . import agents as agents_repo
 from . import geo, questionnaires
 from . import rules as visit_rules
@@ -70,14 +70,13 @@ def account_snapshot(account: Mapping[str, Any]) -> dict[str, Any]:
 def new_task(tenant_id: str, account: Mapping[str, Any], visit_id: str, scheduled_on: date, source: str,
              now: datetime, policy: Mapping[str, Any], *, attempt: int = 1, notes: str | None = None,
              questionnaire: str | None = None, previous_visit_id: str | None = None) -> dict[str, Any]:
-    sla_days = int(policy.get("visits", {}).get("sla_days", 3))
+    settings = visit_settings(policy)
     return {
         "tenant_id": tenant_id, "visit_id": visit_id, "account_id": account["account_id"],
         **visits_repo.index_fields(tenant_id, "unassigned", None),
-        "scheduled_on": scheduled_on.isoformat(), "due_on": (scheduled_on + timedelta(days=sla_days)).isoformat(),
+        "scheduled_on": scheduled_on.isoformat(), "due_on": (scheduled_on + timedelta(days=settings.sla_days)).isoformat(),
         "source": source, "attempt": attempt, "notes": notes, "previous_visit_id": previous_visit_id,
-        "questionnaire": questionnaire or policy.get("visits", {}).get("questionnaire",
-                                                                        questionnaires.DEFAULT_QUESTIONNAIRE_ID),
+        "questionnaire": questionnaire or settings.questionnaire,
         "account": account_snapshot(account), "created_at": utc_stamp(now),
     }
 
@@ -87,7 +86,7 @@ class Assigner:
 
     def __init__(self, tenant_id: str, policy: Mapping[str, Any]):
         self.tenant_id = tenant_id
-        self.default_capacity = int(policy.get("visits", {}).get("capacity_per_day", agents_repo.DEFAULT_CAPACITY))
+        self.default_capacity = visit_settings(policy).capacity_per_day
         self._agents: dict[str, dict[str, Any]] | None = None
 
     @property
@@ -125,48 +124,68 @@ class Assigner:
         return task
 
 
-def create_visit(tenant_id: str, body: Any, now: datetime | None = None) -> dict[str, Any]:  # noqa: C901  (complexity over 10: to be split, issue 13)
-    """``POST /v1/visits``: a visit task for an account, assigned at once when an agent can take it."""
-    now = now or clock.utcnow()
-    if not isinstance(body, dict):
-        raise Invalid("bad_request", "the body must be a JSON object with account_id")
-    policy, today = tenant_policy(tenant_id), tenant_today(tenant_id, now)
+def _scheduled_on(raw: Any, today: date) -> date | None:
+    """The requested day (today when none), or None when it is not a day from today to the limit."""
+    if raw is None:
+        return today
+    try:
+        day = date.fromisoformat(str(raw))
+    except ValueError:
+        return None
+    return day if today <= day <= today + timedelta(days=MAX_SCHEDULE_DAYS) else None
+
+
+def _visit_request_problems(body: Mapping[str, Any], policy: Mapping[str, Any],
+                            scheduled_on: date | None) -> list[dict[str, Any]]:
+    """Every problem of a ``POST /v1/visits`` body, in field order."""
     problems: list[dict[str, Any]] = []
     account_id = body.get("account_id")
     if not isinstance(account_id, str) or not account_id:
         problems.append({"field": "account_id", "message": "required"})
-    scheduled_on = today
-    if body.get("scheduled_on") is not None:
-        try:
-            scheduled_on = date.fromisoformat(str(body["scheduled_on"]))
-            if not today <= scheduled_on <= today + timedelta(days=MAX_SCHEDULE_DAYS):
-                raise ValueError
-        except ValueError:
-            problems.append({"field": "scheduled_on", "message": f"an ISO date from today to {MAX_SCHEDULE_DAYS} days ahead"})
+    if scheduled_on is None:
+        problems.append({"field": "scheduled_on", "message": f"an ISO date from today to {MAX_SCHEDULE_DAYS} days ahead"})
     notes = body.get("notes")
     if notes is not None and (not isinstance(notes, str) or len(notes) > 500):
         problems.append({"field": "notes", "message": "text of at most 500 characters"})
     form = body.get("questionnaire")
-    if form is not None and form not in policy.get("questionnaires", {}):
+    if form is not None and form not in policy["questionnaires"]:
         problems.append({"field": "questionnaire", "message": "the id of a questionnaire of the policy",
-                         "allowed": sorted(policy.get("questionnaires", {}))})
+                         "allowed": sorted(policy["questionnaires"])})
     agent_id = body.get("agent_id")
     if agent_id is not None and not isinstance(agent_id, str):
         problems.append({"field": "agent_id", "message": "an agent id"})
-    if problems:
-        raise Unprocessable("validation_failed", "the visit request is not valid", problems)
-    assert isinstance(account_id, str)  # nosec B101  # type narrowing: any other account_id was a problem, raised above
+    return problems
+
+
+def _open_account(tenant_id: str, account_id: str) -> dict[str, Any]:
+    """The account a visit is planned for: it exists and is not closed."""
     account = accounts_repo.read_account(tenant_id, account_id)
     if account is None:
         raise NotFound("not_found", f"account {account_id} not found")
     if account_status.of(account) in account_status.CLOSED:
         raise Conflict("conflict", f"the account is {account['status']}; no visit can be planned")
+    return account
+
+
+def create_visit(tenant_id: str, body: Any, now: datetime | None = None) -> dict[str, Any]:
+    """``POST /v1/visits``: a visit task for an account, assigned at once when an agent can take it."""
+    now = now or clock.utcnow()
+    if not isinstance(body, dict):
+        raise Invalid("bad_request", "the body must be a JSON object with account_id")
+    policy, today = tenant_policy(tenant_id), tenant_today(tenant_id, now)
+    scheduled_on = _scheduled_on(body.get("scheduled_on"), today)
+    problems = _visit_request_problems(body, policy, scheduled_on)
+    if problems:
+        raise Unprocessable("validation_failed", "the visit request is not valid", problems)
+    assert scheduled_on is not None  # nosec B101  # type narrowing: an invalid day was a problem, raised above
+    account = _open_account(tenant_id, body["account_id"])
     assigner = Assigner(tenant_id, policy)
+    agent_id = body.get("agent_id")
     if agent_id and agent_id not in assigner.agents:
         raise Unprocessable("validation_failed", "the visit request is not valid",
                        [{"field": "agent_id", "message": "no such agent"}])
     task = new_task(tenant_id, account, "vis_" + secrets.token_hex(12), scheduled_on, "api", now, policy,
-                    notes=notes, questionnaire=form)
+                    notes=body.get("notes"), questionnaire=body.get("questionnaire"))
     assigner.assign(task, agent_id)
     if agent_id and task["status"] != "assigned":
         raise Conflict("conflict", f"agent {agent_id} has no slot left on {scheduled_on.isoformat()}")
@@ -253,11 +272,7 @@ def get_visit(tenant_id: str, visit_id: str, agent: Agent | None = None, base_ur
 
 def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = None) -> dict[str, Any]:
     """The agent's visits of a day, in route order, each with its account and questionnaire."""
-    now = now or clock.utcnow()
-    unknown = sorted(set(query) - {"date"})
-    if unknown:
-        raise Invalid("bad_request", "unknown query parameter(s): " + ", ".join(unknown),
-                       [{"field": name} for name in unknown])
+    now = now or clock.utcnow()  # the query was checked against the document (cobranza.api.contract)
     day = parse_day(query.get("date")) or tenant_today(agent.tenant_id, now).isoformat()
     policy = tenant_policy(agent.tenant_id)
     me = agents_repo.get_agent(agent.tenant_id, agent.agent_id) or {}
@@ -266,7 +281,7 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
     start, start_from = _route_start(me, day, tenant_zone(agent.tenant_id))
     stops = [(v["visit_id"], *_coordinates(v, accounts.get(v["account_id"]))) for v in visits]
     order = {vid: i for i, vid in enumerate(visit_rules.nearest_neighbour_route(start, stops))}
-    forms = policy.get("questionnaires", {})
+    forms = policy["questionnaires"]
     items = []
     for visit in sorted(visits, key=lambda v: order[v["visit_id"]]):
         view = visit_view(visit)
@@ -331,7 +346,7 @@ def photo_upload(agent: Agent, body: Any, now: datetime | None = None) -> dict[s
     visit = own_visit(agent, str(body.get("visit_id") or ""))
     if visit["status"] not in ("assigned", "checked_in"):
         raise Conflict("conflict", f"the visit is {visit['status']}; photos go with an open visit")
-    max_bytes = int(tenant_policy(agent.tenant_id).get("visits", {}).get("photo_max_mb", 10)) * 1024 * 1024
+    max_bytes = visit_settings(tenant_policy(agent.tenant_id)).photo_max_bytes
     key = photo_prefix(agent.tenant_id, visit["visit_id"]) + f"ph_{secrets.token_hex(8)}.{PHOTO_TYPES[content_type]}"
     post = aws.client("s3").generate_presigned_post(
         Bucket=get_settings().data_bucket, Key=key, Fields={"Content-Type": content_type},
@@ -385,7 +400,7 @@ def record_locations(agent: Agent, body: Any, now: datetime | None = None) -> di
     if not isinstance(pings, list) or not 1 <= len(pings) <= MAX_PINGS:
         raise Unprocessable("validation_failed", f"pings must be a list of 1 to {MAX_PINGS} locations",
                        [{"field": "pings"}])
-    policy = tenant_policy(agent.tenant_id).get("geo_verification", {})
+    policy = geo_rules(tenant_policy(agent.tenant_id))
     accepted, rejected = [], []
     for index, ping in enumerate(pings):
         problems = location_problems(ping, now, policy, prefix=f"pings[{index}]")
@@ -423,13 +438,10 @@ def agent_positions(tenant_id: str, now: datetime | None = None) -> dict[str, An
 
 # ---------------------------------------------------------------- shared input checks
 def parse_instant(raw: Any) -> datetime:
-    """An ISO 8601 instant with its offset (a phone's clock zone is not guessed)."""
+    """An RFC 3339 instant with its offset, from a request's JSON value."""
     if not isinstance(raw, str):
         raise ValueError("not a string")
-    value = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))  # RFC 3339 allows t and z
-    if value.tzinfo is None:
-        raise ValueError("no offset")
-    return value
+    return instants.parse_instant(raw)
 
 
 def location_problems(raw: Any, now: datetime, rules: Mapping[str, Any], prefix: str = "location",
