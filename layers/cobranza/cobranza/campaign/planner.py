@@ -18,7 +18,6 @@ next-action date has come are read (the sparse due-index, never a scan). For eac
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
@@ -30,7 +29,7 @@ from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..accounts.service import needs_legal_handoff, refresh_derived
-from ..core import aws, clock
+from ..core import clock, queues
 from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger, metrics
 from ..core.settings import get_settings
@@ -82,16 +81,7 @@ class Outbox:
 
     def _send(self, channel: str) -> None:
         batch, self._pending[channel] = self._pending[channel][:SQS_BATCH], self._pending[channel][SQS_BATCH:]
-        entries = [{"Id": str(i), "MessageBody": json.dumps(m, separators=(",", ":"))} for i, (m, _) in enumerate(batch)]
-        sqs, url = aws.client("sqs"), get_settings().queue_url(channel)
-        for _ in range(5):
-            failed = {f["Id"] for f in sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])}
-            self.sent += len(entries) - len(failed)
-            entries = [e for e in entries if e["Id"] in failed]
-            if not entries:
-                break
-        if entries:
-            raise RuntimeError(f"{len(entries)} reminder messages could not be queued")
+        self.sent += queues.send_messages(get_settings().queue_url(channel), [message for message, _ in batch])
         for _, on_sent in batch:
             if on_sent:
                 on_sent()

@@ -1,8 +1,9 @@
 """SQS helpers shared by the queue consumers."""
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -22,6 +23,30 @@ def queue_url_for_arn(arn: str) -> str:
             return url
     queue_url: str = aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
     return queue_url
+
+
+#: Entries SendMessageBatch takes in one request, and the tries for entries SQS did not take.
+SEND_BATCH = 10
+SEND_TRIES = 5
+
+
+def send_messages(queue_url: str, bodies: Sequence[Any]) -> int:
+    """Queues every body (JSON-encoded), ten per SendMessageBatch, retrying the entries SQS did not
+    take; returns how many were queued. Raises RuntimeError when some are still refused."""
+    sqs = aws.client("sqs")
+    queued = 0
+    for start in range(0, len(bodies), SEND_BATCH):
+        entries = [{"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))}
+                   for i, body in enumerate(bodies[start:start + SEND_BATCH])]
+        for _ in range(SEND_TRIES):
+            failed = {f["Id"] for f in sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])}
+            queued += len(entries) - len(failed)
+            entries = [e for e in entries if e["Id"] in failed]
+            if not entries:
+                break
+        if entries:
+            raise RuntimeError(f"SQS refused {len(entries)} of the messages")
+    return queued
 
 
 def set_visibility(messages: Iterable[tuple[str, str, int]]) -> None:

@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 from ..accounts import store as accounts_repo
-from ..core import aws, clock
+from ..core import aws, clock, queues
 from ..core.instants import utc_stamp
 from ..core.observability import logger
 from ..core.settings import get_settings
@@ -143,19 +143,11 @@ def _version(job: Job) -> dict[str, str]:
 
 def _send(job: Job, phase: str, parts: Iterable[int]) -> None:
     """Queues one task per part, ten per request, retrying entries SQS did not take."""
-    sqs = aws.client("sqs")
     url = get_settings().ingest_queue_url
-    entries = [{"Id": str(part), "MessageBody": json.dumps(
-        {"phase": phase, "tenant_id": job.tenant_id, "upload_id": job.upload_id, "part": part})} for part in parts]
-    for i in range(0, len(entries), 10):
-        batch = entries[i:i + 10]
-        for _ in range(5):
-            failed = {f["Id"] for f in sqs.send_message_batch(QueueUrl=url, Entries=batch).get("Failed", [])}
-            batch = [e for e in batch if e["Id"] in failed]
-            if not batch:
-                break
-        if batch:
-            raise RuntimeError(f"SQS refused {len(batch)} {phase} tasks")
+    if not url:
+        raise RuntimeError("INGEST_QUEUE_URL is not set: the parallel pipeline has no queue")
+    queues.send_messages(url,
+                         [{"phase": phase, "tenant_id": job.tenant_id, "upload_id": job.upload_id, "part": part} for part in parts])
 
 
 # ---------------------------------------------------------------- worker
