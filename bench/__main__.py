@@ -5,10 +5,11 @@ import json
 import sys
 from pathlib import Path
 
-from bench import campaign, imports, ingest, visits
+from bench import campaign, imports, ingest, scale, visits
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = {"cold_imports": imports.run, "ingest": ingest.run, "campaign": campaign.run, "visits": visits.run}
+SECTIONS = {"cold_imports": imports.run, "ingest": ingest.run, "campaign": campaign.run, "visits": visits.run,
+            "scale": scale.run}
 
 
 def main(argv: list[str]) -> int:

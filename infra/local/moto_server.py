@@ -37,6 +37,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import ClosingIterator
 
+from infra.local import moto_transactions
 from infra.local.events import Sequencer, s3_event_key
 from infra.local.net import HttpServer
 from infra.local.post_policy import PostForm, PostRefusal, check_post
@@ -77,6 +78,7 @@ class MotoServer:
 
     def start(self) -> None:
         hook_s3_notifications()
+        moto_transactions.install()
         self._hooked = True
         self._http.open()
 
@@ -84,6 +86,7 @@ class MotoServer:
         self._http.close()
         if self._hooked:
             unhook_s3_notifications()
+            moto_transactions.uninstall()
             self._hooked = False
 
 

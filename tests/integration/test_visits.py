@@ -210,6 +210,7 @@ def test_a_missing_expired_or_forged_token_gets_401(api, field):
 # ---------------------------------------------------------------- check-in and result
 def test_a_verified_promise_marks_the_account_promised_and_lands_in_the_timeline(api, field):
     visit = plan_visit(api, field, "V1")
+    rev_before = account("V1").get("rev", 0)
     status, checkin = call(api, "post", f"/v1/me/visits/{visit['visit_id']}/checkin", token=field["ana"]["token"],
                            body={"captured_at": "2026-11-23T16:40:00Z",
                                  "location": {"lat": north_of(ZOCALO, 40)[0], "lon": ZOCALO[1], "accuracy_m": 8}})
@@ -222,6 +223,8 @@ def test_a_verified_promise_marks_the_account_promised_and_lands_in_the_timeline
     assert answer["account"]["status_changed_to"] == "promised"
     stored = account("V1")
     assert stored["status"] == "promised" and stored["promise_date"] == "2026-11-30" and str(stored["promise_amount"]) == "5000"
+    assert stored["rev"] == rev_before + 1  # a file being ingested meanwhile derives again (accounts.store)
+    assert stored["by_status"].startswith("acme#promised#")  # the accounts list's index follows
     entry = [e for e in timeline("V1") if e["kind"] == "visit"][0]
     assert entry["outcome"] == "promise_to_pay" and entry["status"] == "verified" and entry["account_status"] == "promised"
     status, shown = call(api, "get", "/v1/accounts/V1/timeline", key=field["key"])

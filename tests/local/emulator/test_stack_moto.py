@@ -248,3 +248,55 @@ def test_dynamodb_requests_are_the_ones_served_one_at_a_time(target):
     assert _serialised({"PATH_INFO": "/moto-api/data.json"})
     assert not _serialised({"HTTP_X_AMZ_TARGET": "AmazonSQS.ReceiveMessage", "PATH_INFO": "/"})
     assert not _serialised({"PATH_INFO": "/cobranza-files-123456789012/in/a.csv"})
+
+
+def _transaction_tables(stack):
+    ddb = stack.client("dynamodb")
+    for name, stream in (("tx-main", True), ("tx-other", False)):
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         **({"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+                            if stream else {}))
+    ddb.put_item(TableName="tx-main", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}})
+    return ddb
+
+
+def _stream_records(stack, table):
+    streams = stack.client("dynamodbstreams")
+    arn = stack.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    return [r["eventName"] for r in streams.get_records(ShardIterator=iterator)["Records"]]
+
+
+def test_a_cancelled_transaction_leaves_every_item_and_stream_as_it_was(stack):
+    """The local server rolls a failed TransactWriteItems back item by item (moto_transactions.py):
+    the writes before the failing condition are undone, and their stream records dropped."""
+    ddb = _transaction_tables(stack)
+    before = _stream_records(stack, "tx-main")
+    with pytest.raises(ClientError) as raised:
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "tx-main", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+                        "UpdateExpression": "SET n = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"Put": {"TableName": "tx-main", "Item": {"pk": {"S": "b"}, "sk": {"S": "1"}}}},
+            {"Put": {"TableName": "tx-other", "Item": {"pk": {"S": "c"}, "sk": {"S": "1"}}}},
+            {"ConditionCheck": {"TableName": "tx-other", "Key": {"pk": {"S": "missing"}, "sk": {"S": "1"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    item = ddb.get_item(TableName="tx-main", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]
+    assert item["n"] == {"N": "1"}
+    assert "Item" not in ddb.get_item(TableName="tx-main", Key={"pk": {"S": "b"}, "sk": {"S": "1"}})
+    assert "Item" not in ddb.get_item(TableName="tx-other", Key={"pk": {"S": "c"}, "sk": {"S": "1"}})
+    assert _stream_records(stack, "tx-main") == before
+
+    ddb.transact_write_items(TransactItems=[
+        {"Update": {"TableName": "tx-main", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+                    "UpdateExpression": "SET n = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+        {"Put": {"TableName": "tx-other", "Item": {"pk": {"S": "c"}, "sk": {"S": "1"}}}},
+    ])
+    assert ddb.get_item(TableName="tx-main", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]["n"] == {"N": "2"}
+    assert "Item" in ddb.get_item(TableName="tx-other", Key={"pk": {"S": "c"}, "sk": {"S": "1"}})
+    assert _stream_records(stack, "tx-main") == before + ["MODIFY"]

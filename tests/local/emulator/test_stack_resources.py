@@ -64,8 +64,9 @@ def test_the_templates_tables_bucket_queues_and_sender_exist_with_their_properti
     accounts = aws("dynamodb").describe_table(TableName="cobranza-AccountsTable")["Table"]
     assert [k["AttributeName"] for k in accounts["KeySchema"]] == ["tenant_id", "account_id"]
     assert accounts["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    (index,) = accounts["GlobalSecondaryIndexes"]
-    assert (index["IndexName"], index["Projection"]) == ("due-index", {"ProjectionType": "ALL"})
+    indexes = {i["IndexName"]: i["Projection"]["ProjectionType"] for i in accounts["GlobalSecondaryIndexes"]}
+    assert indexes == {"due-index": "ALL", "status-index": "KEYS_ONLY", "stage-index": "KEYS_ONLY",
+                       "segment-index": "KEYS_ONLY", "bucket-index": "KEYS_ONLY"}
     ttl = aws("dynamodb").describe_time_to_live(TableName="cobranza-TimelineTable")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
     queue = aws("sqs").get_queue_attributes(QueueUrl=created["EmailQueue"], AttributeNames=["All"])["Attributes"]

@@ -294,12 +294,15 @@ class _Field:
     """One tenant, one agent, one account and its visit; storage replaced by dictionaries."""
 
     def __init__(self, monkeypatch):
+        from cobranza.accounts import alarms as alarms_repo
         from cobranza.accounts import store as accounts_repo
+        from cobranza.accounts import timeline as timeline_repo
         from cobranza.core import aws
         from cobranza.tenants import store as tenants_repo
         from cobranza.tenants.auth import Agent
         from cobranza.tenants.policy import DEFAULT_POLICY
         from cobranza.visits import agents as agents_repo
+        from cobranza.visits import photos as photo_store
         from cobranza.visits import results as visit_results
         from cobranza.visits import store as visits_repo
         from cobranza.visits import tasks as visits
@@ -311,7 +314,7 @@ class _Field:
         monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
         aws.reset()
         self.settings = _settings(self_service_url="https://api.example.com/api", link_secret_id="links")
-        for module in (visits, visit_results):
+        for module in (visits, visits_repo, agents_repo, photo_store, timeline_repo, alarms_repo):
             monkeypatch.setattr(module, "get_settings", lambda: self.settings)
         monkeypatch.setattr(visits, "link_key", lambda: PHOTO_LINK_SECRET)
         from cobranza.core import pagination
@@ -343,7 +346,7 @@ class _Field:
             task.update(visits_repo.index_fields(TENANT, "assigned", "sub-ana"), assigned_at=task["created_at"])
             self.visits[visit_id] = _stored(task)
         self.visit_id, self.other_visit_id = list(self.visits)
-        self.photo = visits.photo_prefix(TENANT, self.visit_id) + "ph_1a2b3c4d5e6f7081.jpg"
+        self.photo = photo_store.prefix(TENANT, self.visit_id) + "ph_1a2b3c4d5e6f7081.jpg"
         self.visits[self.visit_id]["photos"] = {self.photo}  # recorded by PhotoFunction (a string set)
         self.writes: list[list[dict]] = []
 

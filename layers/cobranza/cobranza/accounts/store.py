@@ -1,13 +1,23 @@
 """Accounts repository.
 
-The ingest path works on plain dicts (fast, streamable) written with BatchWriteItem; the API
-reads through the PynamoDB model. ``tests/integration`` checks that both agree on the item shape.
+The ingest path works on plain dicts (fast, streamable): new accounts are written with
+BatchWriteItem, changed ones with one conditional UpdateItem each that sets and removes only what
+the file changed. The API reads through the PynamoDB model. ``tests/integration`` checks that
+both agree on the item shape.
+
+Writers never overwrite each other (SPEC §10). Every write to an account changes only the
+attributes its writer owns and adds one to the account's revision, ``rev``. The two writers that
+derive fields from the whole account (ingestion and the nightly planner) write only if ``rev`` is
+still the one they read; when it moved, they read the account again and derive again
+(``BatchWriter.update``, ``update_fields(seen_rev=...)``). An opt-out, a claim, a promise or a
+visit result recorded between their read and their write is therefore never lost.
 """
 from __future__ import annotations
 
 import random
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, DecimalException
 from typing import Any, Callable, Iterator, Mapping
 
@@ -17,6 +27,7 @@ from ..core import aws
 from ..core.numbers import storable
 from ..core.settings import get_settings
 from ..core.tables import AccountModel, bind_models
+from . import status as account_status
 
 
 class _Serializer(TypeSerializer):  # type: ignore[misc]  # boto3 ships no type hints: its classes are Any
@@ -44,11 +55,34 @@ _deserializer = _Deserializer()
 
 BATCH_SIZE = 25
 MAX_UNPROCESSED_RETRIES = 8
+#: The account's revision: every writer adds one (see the module docstring).
+REV = "rev"
+#: Conditional updates of changed accounts sent together, by this many threads.
+UPDATE_BATCH = 64
+UPDATE_THREADS = 16
+#: A derived write whose account keeps changing underneath gives up after this many reads.
+MAX_REDERIVE = 5
+KEY_FIELDS = ("tenant_id", "account_id")
+#: What ``BatchWriter.update``'s ``redo`` gets (the account as stored now) and gives back (the
+#: item to store instead, or None when there is nothing left to write).
+Redo = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
 
 def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
     """Plain dict -> DynamoDB attribute values; None and empty values are left out."""
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None and v != "" and v != {}}
+    return {k: _wire(v) for k, v in item.items() if v is not None and v != "" and v != {}}
+
+
+def _wire(value: Any) -> dict[str, Any]:
+    """One value's attribute value: strings and numbers (most of an account) directly, the
+    rest through boto3's serializer (same result, a fraction of the time)."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is Decimal or kind is int:
+        return {"N": str(storable(value))}
+    wire: dict[str, Any] = _serializer.serialize(value)
+    return wire
 
 
 def wire_value(value: Any) -> dict[str, Any]:
@@ -103,22 +137,39 @@ def iter_tenant_accounts(tenant_id: str, low: str | None = None, high: str | Non
 
 
 class BatchWriter:
-    """Puts items 25 at a time, retrying unprocessed items with exponential backoff and jitter
-    (botocore already retries throttled requests)."""
+    """Writes a file's accounts: ``put`` new ones, 25 per BatchWriteItem (unprocessed items
+    retried with exponential backoff and jitter; botocore already retries throttled requests), and
+    ``update`` changed ones, each with a conditional UpdateItem of only what changed (sent
+    ``UPDATE_BATCH`` at a time by ``UPDATE_THREADS`` threads; see the module docstring)."""
 
     def __init__(self, table: str | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.table = table or get_settings().accounts_table
         self._pending: list[dict[str, Any]] = []
+        self._updates: list[tuple[dict[str, Any], dict[str, Any], Redo | None]] = []
+        self._pool: ThreadPoolExecutor | None = None
         self._sleep = sleep
         self.written = 0
+        self.rederived = 0
 
     def put(self, item: Mapping[str, Any]) -> None:
-        self._pending.append({"PutRequest": {"Item": to_wire(item)}})
+        """A new account (nobody else writes an account before it exists)."""
+        self._pending.append({"PutRequest": {"Item": to_wire(with_list_keys(item))}})
         if len(self._pending) >= BATCH_SIZE:
             self.flush()
 
+    def update(self, seen: dict[str, Any], item: dict[str, Any], redo: Redo | None = None) -> None:
+        """A stored account (``seen``, as read) to become ``item``. When somebody else wrote the
+        account meanwhile, ``redo`` gets it as stored now and says what to store instead."""
+        self._updates.append((seen, item, redo))
+        if len(self._updates) >= UPDATE_BATCH:
+            self._flush_updates()
+
     def flush(self) -> None:
-        client = aws.client("dynamodb")
+        self._flush_puts()
+        self._flush_updates()
+
+    def _flush_puts(self) -> None:
+        client = aws.bulk_client("dynamodb")
         while self._pending:
             batch, self._pending = self._pending[:BATCH_SIZE], self._pending[BATCH_SIZE:]
             attempt = 0
@@ -133,12 +184,94 @@ class BatchWriter:
                         raise RuntimeError(f"{len(batch)} items still unprocessed after {attempt} retries")
                     self._sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))  # nosec B311  # retry jitter, not security
 
+    def _flush_updates(self) -> None:
+        updates, self._updates = self._updates, []
+        if not updates:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=UPDATE_THREADS, thread_name_prefix="account-update")
+        for written, rederived in self._pool.map(lambda u: _write_changes(self.table, *u), updates):
+            self.written += written
+            self.rederived += rederived
+
     def __enter__(self) -> "BatchWriter":
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
-        if exc_type is None:
-            self.flush()
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+
+
+def changes(seen: Mapping[str, Any], item: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """What turns ``seen`` into ``item``: the attributes to set and those to remove (keys and the
+    revision aside). Empty values are removals, as ``to_wire`` leaves them out."""
+    sets = {k: v for k, v in item.items()
+            if k not in KEY_FIELDS and k != REV and v is not None and v != "" and v != {} and seen.get(k) != v}
+    removes = [k for k, v in seen.items()
+               if k not in KEY_FIELDS and k != REV and k not in sets and v not in (None, "", {})
+               and item.get(k) in (None, "", {})]
+    return sets, sorted(removes)
+
+
+def _write_changes(table: str, seen: dict[str, Any], item: dict[str, Any], redo: Redo | None) -> tuple[int, int]:
+    """Writes ``seen`` -> ``item`` if the account's revision is still ``seen``'s, else derives
+    again from the account as stored now. Returns (accounts written, times derived again)."""
+    for attempt in range(MAX_REDERIVE):
+        sets, removes = changes(seen, with_list_keys(item))
+        if not sets and not removes:
+            return 0, attempt
+        if _update_if_unchanged(table, seen, sets, removes):
+            return 1, attempt
+        fresh = read_account(seen["tenant_id"], seen["account_id"])
+        next_item = redo(fresh) if (fresh is not None and redo is not None) else None
+        if fresh is None or next_item is None:
+            return 0, attempt + 1
+        seen, item = fresh, next_item
+    raise RuntimeError(f"account kept changing while it was written ({MAX_REDERIVE} reads)")
+
+
+def _update_if_unchanged(table: str, seen: Mapping[str, Any], sets: Mapping[str, Any], removes: list[str]) -> bool:
+    names, values, clauses = _assignments(sets, removes)
+    condition, rev_values = _rev_condition(seen.get(REV))
+    client = aws.bulk_client("dynamodb")
+    try:
+        client.update_item(
+            TableName=table, Key=_key(seen["tenant_id"], seen["account_id"]), UpdateExpression=clauses,
+            ConditionExpression=f"attribute_exists(account_id) AND {condition}",
+            ExpressionAttributeNames=names, ExpressionAttributeValues={**values, **rev_values})
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def _assignments(sets: Mapping[str, Any], removes: list[str]) -> tuple[dict[str, str], dict[str, Any], str]:
+    """Names, values and the update expression that set ``sets``, remove ``removes`` and add one
+    to the revision."""
+    names: dict[str, str] = {"#rev": REV}
+    values: dict[str, Any] = {":one": {"N": "1"}}
+    set_parts, remove_parts = [], []
+    for i, (name, value) in enumerate(sets.items()):
+        names[f"#f{i}"] = name
+        values[f":f{i}"] = _wire(value)
+        set_parts.append(f"#f{i} = :f{i}")
+    for i, name in enumerate(removes):
+        names[f"#r{i}"] = name
+        remove_parts.append(f"#r{i}")
+    expression = ("SET " + ", ".join(set_parts) if set_parts else "") + \
+        (" REMOVE " + ", ".join(remove_parts) if remove_parts else "") + " ADD #rev :one"
+    return names, values, expression.strip()
+
+
+def _rev_condition(seen_rev: Any) -> tuple[str, dict[str, Any]]:
+    """The condition that the account's revision is still ``seen_rev`` (None: never written since
+    its file created it)."""
+    if seen_rev is None:
+        return "attribute_not_exists(#rev)", {}
+    return "#rev = :seen_rev", {":seen_rev": {"N": str(int(seen_rev))}}
 
 
 def get_account(tenant_id: str, account_id: str) -> AccountModel | None:
@@ -150,6 +283,40 @@ def get_account(tenant_id: str, account_id: str) -> AccountModel | None:
 
 
 FILTERABLE = ("stage", "segment", "aging_bucket", "status")
+#: Each filter of the accounts list has its own sparse, sharded index (KEYS_ONLY): the attribute
+#: ``<tenant_id>#<value>#<shard>`` and the index's name. A page reads the shards one after the
+#: other, so its cost follows the page, not the portfolio or how rare the value is; 64 shards keep
+#: even a value every account has under 2% of a tenant per partition key value.
+LIST_INDEXES = {"status": ("by_status", "status-index"), "stage": ("by_stage", "stage-index"),
+                "segment": ("by_segment", "segment-index"), "aging_bucket": ("by_bucket", "bucket-index")}
+#: The order in which filters pick the index when a query has several (the others filter the page).
+LIST_INDEX_ORDER = ("status", "stage", "segment", "aging_bucket")
+LIST_SHARDS = 64
+
+
+def list_shard(account_id: str) -> int:
+    return zlib.crc32(account_id.encode()) % LIST_SHARDS
+
+
+def list_key(tenant_id: str, value: str, shard: int) -> str:
+    return f"{tenant_id}#{value}#{shard:02d}"
+
+
+def list_keys(tenant_id: str, account_id: str, fields: Mapping[str, Any]) -> dict[str, str | None]:
+    """The list-index attributes that follow from those of ``fields`` that have an index (a
+    status left out or removed is the default status)."""
+    keys: dict[str, str | None] = {}
+    for field, (attribute, _index) in LIST_INDEXES.items():
+        if field not in fields:
+            continue
+        value = fields[field] or (account_status.DEFAULT if field == "status" else None)
+        keys[attribute] = list_key(tenant_id, str(value), list_shard(account_id)) if value else None
+    return keys
+
+
+def with_list_keys(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The account item with the list-index attributes of its current values."""
+    return {**item, **list_keys(item["tenant_id"], item["account_id"], {"status": None, **item})}
 
 
 def owned_start(start: Mapping[str, Any] | None, owner: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -166,43 +333,94 @@ def list_accounts(
     tenant_id: str, filters: Mapping[str, str], limit: int, start: Mapping[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """A page of a tenant's accounts matching every filter (equality on FILTERABLE fields), and
-    the key the next page starts after (None at the end)."""
-    client = aws.client("dynamodb")
-    kwargs: dict[str, Any] = {
-        "TableName": get_settings().accounts_table,
-        "KeyConditionExpression": "tenant_id = :t",
-        "ExpressionAttributeValues": {":t": {"S": tenant_id}},
-        "Limit": limit,
-    }
-    start = owned_start(start, {"tenant_id": {"S": tenant_id}})
+    where the next page starts (None at the end). Unfiltered: the tenant's accounts in id order.
+    Filtered: through the first filter's index (LIST_INDEX_ORDER), shard after shard."""
+    if not filters:
+        return _list_all(tenant_id, limit, owned_start(start, {"tenant_id": {"S": tenant_id}}))
+    field = next(f for f in LIST_INDEX_ORDER if f in filters)
+    return _ListPage(tenant_id, field, filters, limit).read(start)
+
+
+def _list_all(tenant_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    kwargs: dict[str, Any] = {"TableName": get_settings().accounts_table, "KeyConditionExpression": "tenant_id = :t",
+                              "ExpressionAttributeValues": {":t": {"S": tenant_id}}, "Limit": limit}
     if start:
         kwargs["ExclusiveStartKey"] = start
-    if filters:
-        names, conditions = {}, []
-        for i, (name, value) in enumerate(sorted(filters.items())):
-            names[f"#f{i}"] = name
-            kwargs["ExpressionAttributeValues"][f":v{i}"] = {"S": value}
-            conditions.append(f"#f{i} = :v{i}")
-        kwargs["ExpressionAttributeNames"] = names
-        kwargs["FilterExpression"] = " AND ".join(conditions)
-    items: list[dict[str, Any]] = []
-    # A filter can leave a page short: keep reading until the page is full or the data ends.
-    # The token always points just after the last item returned, so nothing is skipped.
-    while True:
-        kwargs["Limit"] = max(limit, 100) if filters else limit - len(items)
-        page = client.query(**kwargs)
-        page_items = page.get("Items", [])
-        for position, raw in enumerate(page_items):
-            items.append(from_wire(raw))
-            if len(items) == limit:
-                rest_of_page = position + 1 < len(page_items)
-                if rest_of_page or page.get("LastEvaluatedKey"):
-                    return items, {"tenant_id": raw["tenant_id"], "account_id": raw["account_id"]}
-                return items, None
+    page = aws.client("dynamodb").query(**kwargs)
+    return [from_wire(raw) for raw in page.get("Items", [])], page.get("LastEvaluatedKey") or None
+
+
+class _ListPage:
+    """One page read through a list index: index keys shard by shard, then the accounts in one
+    BatchGetItem, kept only if they still match (the index is eventually consistent). The
+    position is (shard, last index key read), so pages never repeat or skip an account."""
+
+    def __init__(self, tenant_id: str, field: str, filters: Mapping[str, str], limit: int) -> None:
+        self.tenant_id, self.filters, self.limit = tenant_id, dict(filters), limit
+        self.attribute, self.index = LIST_INDEXES[field]
+        self.value = filters[field]
+        self.items: list[dict[str, Any]] = []
+
+    def read(self, start: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        shard, position = self._start(start)
+        while shard < LIST_SHARDS:
+            keys, last = self._keys(shard, position, self.limit - len(self.items))
+            self._fetch(keys)
+            if last is not None and len(self.items) < self.limit:
+                position = last
+                continue
+            shard, position = shard + 1, None
+            if len(self.items) >= self.limit:
+                return self.items, last or self._shard_start(shard)
+        return self.items, None
+
+    def _start(self, start: Mapping[str, Any] | None) -> tuple[int, dict[str, Any] | None]:
+        """The shard and index key a token points at; ValueError when it is not this list's."""
+        if not start:
+            return 0, None
+        owned = owned_start(start, {"tenant_id": {"S": self.tenant_id}}) or {}
+        prefix = f"{self.tenant_id}#{self.value}#"
+        shard_value = (owned.get(self.attribute) or {}).get("S", "")
+        suffix = shard_value[len(prefix):]
+        if not shard_value.startswith(prefix) or not suffix.isdigit() or not 0 <= int(suffix) < LIST_SHARDS:
+            raise ValueError("next_token is not valid for this list")
+        return int(suffix), owned if "account_id" in owned else None
+
+    def _shard_start(self, shard: int) -> dict[str, Any] | None:
+        if shard >= LIST_SHARDS:
+            return None
+        return {"tenant_id": {"S": self.tenant_id}, self.attribute: {"S": list_key(self.tenant_id, self.value, shard)}}
+
+    def _keys(self, shard: int, position: dict[str, Any] | None, count: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": get_settings().accounts_table, "IndexName": self.index, "Limit": count,
+            "KeyConditionExpression": "#k = :k", "ExpressionAttributeNames": {"#k": self.attribute},
+            "ExpressionAttributeValues": {":k": {"S": list_key(self.tenant_id, self.value, shard)}},
+        }
+        if position:
+            kwargs["ExclusiveStartKey"] = position
+        page = aws.client("dynamodb").query(**kwargs)
+        keys = [{"tenant_id": raw["tenant_id"], "account_id": raw["account_id"]} for raw in page.get("Items", [])]
         last = page.get("LastEvaluatedKey")
-        if not last:
-            return items, None
-        kwargs["ExclusiveStartKey"] = last
+        if last is None and len(keys) == count and keys:  # a full page may end exactly at the shard's end
+            last = dict(page["Items"][-1])
+        return keys, last
+
+    def _fetch(self, keys: list[dict[str, Any]]) -> None:
+        if not keys:
+            return
+        table = get_settings().accounts_table
+        found = {a["account_id"]: a for a in batch_get({table: keys})[table]}
+        for key in keys:
+            account = found.get(key["account_id"]["S"])
+            if account is not None and _matches(account, self.filters):
+                self.items.append(account)
+
+
+def _matches(account: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
+    """Whether the account (as stored now) has every filtered value."""
+    return all((account_status.of(account) if field == "status" else account.get(field)) == value
+               for field, value in filters.items())
 
 
 DUE_SHARDS = 16
@@ -248,29 +466,28 @@ def _key(tenant_id: str, account_id: str) -> dict[str, Any]:
     return {"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}}
 
 
+_ANY_REV = object()
+
+
 def update_fields(tenant_id: str, account_id: str, fields: Mapping[str, Any], *, condition: str | None = None,
-                  names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> bool:
-    """SETs the non-empty ``fields`` and REMOVEs the empty ones on an existing account; False when
-    the account is gone or the extra ``condition`` (with its ``names`` and wire ``values``) failed."""
-    names = dict(names or {})
-    values = dict(values or {})
-    sets, removes = [], []
-    for i, (name, value) in enumerate(fields.items()):
-        names[f"#f{i}"] = name
-        if value is None or value == "":
-            removes.append(f"#f{i}")
-        else:
-            values[f":f{i}"] = _serializer.serialize(value)
-            sets.append(f"#f{i} = :f{i}")
-    expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
-    full_condition = "attribute_exists(account_id)" + (f" AND ({condition})" if condition else "")
-    kwargs: dict[str, Any] = {"TableName": get_settings().accounts_table, "Key": _key(tenant_id, account_id),
-                              "UpdateExpression": expression.strip(), "ConditionExpression": full_condition,
-                              "ExpressionAttributeNames": names}
-    if values:
-        kwargs["ExpressionAttributeValues"] = values
+                  names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None,
+                  seen_rev: Any = _ANY_REV) -> bool:
+    """SETs the non-empty ``fields`` and REMOVEs the empty ones on an existing account, adding one
+    to its revision; False when the account is gone, the extra ``condition`` (with its ``names`` and
+    wire ``values``) failed, or (with ``seen_rev``) somebody wrote it since that revision was read."""
+    fields = {**fields, **list_keys(tenant_id, account_id, fields)}
+    sets = {k: v for k, v in fields.items() if v is not None and v != ""}
+    assigned_names, assigned_values, expression = _assignments(sets, [k for k in fields if k not in sets])
+    conditions = ["attribute_exists(account_id)"] + ([f"({condition})"] if condition else [])
+    rev_values: dict[str, Any] = {}
+    if seen_rev is not _ANY_REV:
+        rev_condition, rev_values = _rev_condition(seen_rev)
+        conditions.append(rev_condition)
     try:
-        aws.client("dynamodb").update_item(**kwargs)
+        aws.client("dynamodb").update_item(
+            TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id), UpdateExpression=expression,
+            ConditionExpression=" AND ".join(conditions), ExpressionAttributeNames={**dict(names or {}), **assigned_names},
+            ExpressionAttributeValues={**dict(values or {}), **assigned_values, **rev_values})
     except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
         return False
     return True
@@ -281,9 +498,9 @@ def add_to_set(tenant_id: str, account_id: str, field: str, members: list[str], 
     try:
         aws.client("dynamodb").update_item(
             TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id),
-            UpdateExpression="ADD #s :m SET updated_at = :t", ConditionExpression="attribute_exists(account_id)",
-            ExpressionAttributeNames={"#s": field},
-            ExpressionAttributeValues={":m": {"SS": sorted(set(members))}, ":t": {"S": stamp}},
+            UpdateExpression="ADD #s :m, #rev :one SET updated_at = :t", ConditionExpression="attribute_exists(account_id)",
+            ExpressionAttributeNames={"#s": field, "#rev": REV},
+            ExpressionAttributeValues={":m": {"SS": sorted(set(members))}, ":t": {"S": stamp}, ":one": {"N": "1"}},
         )
     except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
         return False
@@ -306,8 +523,9 @@ def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: li
     is over), and the channel not opted out. That makes the claim the send-time guard against a
     payment, a promise or an opt-out recorded a moment before.
     """
-    names = {"#v": "contact_version"}
-    values: dict[str, Any] = {":log": {"L": [{"S": e} for e in log]}, ":next": {"N": str(seen_version + 1)}}
+    names = {"#v": "contact_version", "#rev": REV}
+    values: dict[str, Any] = {":log": {"L": [{"S": e} for e in log]}, ":next": {"N": str(seen_version + 1)},
+                              ":one": {"N": "1"}}
     if seen_version:
         condition = "attribute_exists(account_id) AND #v = :seen"
         values[":seen"] = {"N": str(seen_version)}
@@ -322,7 +540,7 @@ def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: li
     try:
         aws.client("dynamodb").update_item(
             TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id),
-            UpdateExpression="SET contact_log = :log, #v = :next", ConditionExpression=condition,
+            UpdateExpression="SET contact_log = :log, #v = :next ADD #rev :one", ConditionExpression=condition,
             ExpressionAttributeNames=names, ExpressionAttributeValues=values,
         )
     except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:

@@ -25,6 +25,10 @@ def attempt_entry_id(on: str, step_id: str) -> str:
     return f"{on}#contact#{step_id}"
 
 
+def visit_entry_id(captured_at: str, visit_id: str) -> str:
+    return f"{captured_at}#visit#{visit_id}"
+
+
 def _table() -> str:
     return get_settings().timeline_table
 
@@ -41,6 +45,15 @@ def put_new(item: Mapping[str, Any]) -> dict[str, Any] | None:
             return from_wire(exc.response.get("Item") or {}) or dict(item)
         raise
     return None
+
+
+def visit_entry_put(tenant_id: str, account_id: str, visit_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The transaction item that stores a visit result's entry (kind ``visit``) on the account's
+    timeline; ``fields`` are the entry's other attributes, ``captured_at`` among them."""
+    return {"Put": {"TableName": _table(), "Item": to_wire({
+        "account_key": account_key(tenant_id, account_id), "entry_id": visit_entry_id(fields["captured_at"], visit_id),
+        "kind": "visit", "tenant_id": tenant_id, "account_id": account_id, "visit_id": visit_id, **fields,
+    })}}
 
 
 def get_entry(tenant_id: str, account_id: str, entry_id: str) -> dict[str, Any] | None:

@@ -12,15 +12,15 @@ from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..accounts.service import derive_for_item
-from ..core import aws, clock, pagination
+from ..core import clock, pagination
 from ..core.errors import Conflict, Invalid, NotFound, Unprocessable
 from ..core.instants import local_date, utc_stamp
 from ..core.pagination import parse_limit
 from ..core.settings import get_settings
 from ..core.tables import TenantModel
 from ..debtor import selfservice
+from ..portfolio import files as portfolio_files
 from ..portfolio import uploads as uploads_repo
-from ..portfolio.reports import report_prefix
 from ..tenants import store as tenants_repo
 from ..tenants.policy import PolicyError, effective_policy, validate_policy
 
@@ -118,22 +118,10 @@ def create_upload(tenant: TenantModel, body: Mapping[str, Any] | None, now: date
         raise Unprocessable("validation_failed", "the upload request is not valid", problems)
     now = now or clock.utcnow()
     upload_id = "up_" + secrets.token_hex(10)
-    folder = f"portfolios/{tenant.tenant_id}/" + ("delta/" if mode == "delta" else "")
-    key = f"{folder}{upload_id}-{filename}"
-    settings = get_settings()
-    s3 = aws.client("s3")
-    post = s3.generate_presigned_post(
-        Bucket=settings.data_bucket,
-        Key=key,
-        Fields={"x-amz-meta-upload-id": upload_id},
-        Conditions=[{"x-amz-meta-upload-id": upload_id}, ["content-length-range", 1, MAX_UPLOAD_BYTES]],
-        ExpiresIn=UPLOAD_URL_SECONDS,
-    )
-    put_url = s3.generate_presigned_url(
-        "put_object",
-        Params={"Bucket": settings.data_bucket, "Key": key, "Metadata": {"upload-id": upload_id}},
-        ExpiresIn=UPLOAD_URL_SECONDS,
-    )
+    key = portfolio_files.upload_key(tenant.tenant_id, mode, upload_id, filename)
+    bucket = get_settings().data_bucket
+    post = portfolio_files.presigned_post(bucket, key, upload_id, MAX_UPLOAD_BYTES, UPLOAD_URL_SECONDS)
+    put_url, put_headers = portfolio_files.presigned_put(bucket, key, upload_id, UPLOAD_URL_SECONDS)
     stamp = utc_stamp(now)
     uploads_repo.create_pending(tenant.tenant_id, upload_id, key, stamp)
     return {
@@ -142,7 +130,7 @@ def create_upload(tenant: TenantModel, body: Mapping[str, Any] | None, now: date
         "mode": mode,
         "expires_at": utc_stamp(now + timedelta(seconds=UPLOAD_URL_SECONDS)),
         "post": {"url": post["url"], "fields": post["fields"]},
-        "put": {"url": put_url, "headers": {"x-amz-meta-upload-id": upload_id}},
+        "put": {"url": put_url, "headers": put_headers},
     }
 
 
@@ -154,11 +142,7 @@ def get_upload(tenant: TenantModel, upload_id: str) -> dict[str, Any]:
     if record.summary:
         result.update(record.summary)
         result["status"] = record.status
-        result["rejects_url"] = aws.client("s3").generate_presigned_url(
-            "get_object",
-            Params={"Bucket": get_settings().data_bucket, "Key": report_prefix(tenant.tenant_id, upload_id) + "rejects.csv"},
-            ExpiresIn=REPORT_URL_SECONDS,
-        )
+        result["rejects_url"] = portfolio_files.rejects_url(get_settings().data_bucket, tenant.tenant_id, upload_id, REPORT_URL_SECONDS)
     return result
 
 

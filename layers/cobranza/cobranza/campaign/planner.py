@@ -203,7 +203,7 @@ class _Planner:
                 entries.append(self._attempt(item, step, contacts))
         # Only what changed: the item is never rewritten (an opt-out or payment recorded meanwhile stays).
         fields = {name: item.get(name) for name in accounts_repo.PLANNER_FIELDS if item.get(name) != before[name]}
-        tenant_id, account_id = item["tenant_id"], item["account_id"]
+        tenant_id, account_id, seen_rev = item["tenant_id"], item["account_id"], item.get(accounts_repo.REV)
 
         def update() -> None:
             if handoff:  # before the account records it: a failed alarm write is retried by the rerun
@@ -211,9 +211,27 @@ class _Planner:
                                         f"account {account_id} reached the judicial stage and joins the legal "
                                         "hand-off list", utc_stamp(self.event_time))
             if fields:
-                accounts_repo.update_fields(tenant_id, account_id, fields)
+                self._save_derived(tenant_id, account_id, fields, seen_rev, handoff)
 
         return item, entries, update
+
+    def _save_derived(self, tenant_id: str, account_id: str, fields: dict[str, Any], seen_rev: Any,
+                      handoff: bool) -> None:
+        """Writes the derived fields if nobody wrote the account since it was read; else derives
+        them again from the account as it is now (a file, a payment or a promise changed it)."""
+        for _ in range(accounts_repo.MAX_REDERIVE):
+            if not fields or accounts_repo.update_fields(tenant_id, account_id, fields, seen_rev=seen_rev):
+                return
+            fresh = accounts_repo.read_account(tenant_id, account_id)
+            if fresh is None:
+                return
+            before = {name: fresh.get(name) for name in accounts_repo.PLANNER_FIELDS}
+            if handoff and not fresh.get("legal_handoff_on"):
+                fresh["legal_handoff_on"] = self.today.isoformat()
+            refresh_derived(fresh, self.policy, self.today, next_from=self.today + timedelta(days=1))
+            fields = {name: fresh.get(name) for name in accounts_repo.PLANNER_FIELDS if fresh.get(name) != before[name]}
+            seen_rev = fresh.get(accounts_repo.REV)
+        raise RuntimeError(f"account kept changing while the night derived it ({accounts_repo.MAX_REDERIVE} reads)")
 
     def _entry(self, item: dict[str, Any], step_id: str, channel: str) -> dict[str, Any]:
         return {

@@ -94,6 +94,16 @@ def send_client(service: str) -> Any:
     return _cached(f"send:{service}", service, _SEND_CONFIG)
 
 
+_BULK_CONFIG = _CONFIG.merge(Config(parameter_validation=False))
+
+
+def bulk_client(service: str) -> Any:
+    """A client for requests the stores build by code in bulk (ingestion's BatchWriteItem and
+    UpdateItem): botocore's client-side parameter validation is skipped, which was 43% of the
+    time of a new account's write (bench/scale.py); the service still validates every request."""
+    return _cached(f"bulk:{service}", service, _BULK_CONFIG)
+
+
 def secret(secret_id: str, max_age: int = 300) -> str:
     """A Secrets Manager secret's string, cached ``max_age`` seconds (Powertools parameters)."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider

@@ -23,7 +23,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import NUMBER
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from . import aws
@@ -49,6 +49,43 @@ class DueIndex(GlobalSecondaryIndex["AccountModel"]):  # type: ignore[no-untyped
 
     due_shard = UnicodeAttribute(hash_key=True)
     next_action_on = UnicodeAttribute(range_key=True)
+
+
+# The accounts list's filter indexes (accounts.store.LIST_INDEXES): keys only.
+class StatusIndex(GlobalSecondaryIndex["AccountModel"]):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta:
+        index_name = "status-index"
+        projection = KeysOnlyProjection()
+
+    by_status = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute(range_key=True)
+
+
+class StageIndex(GlobalSecondaryIndex["AccountModel"]):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta:
+        index_name = "stage-index"
+        projection = KeysOnlyProjection()
+
+    by_stage = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute(range_key=True)
+
+
+class SegmentIndex(GlobalSecondaryIndex["AccountModel"]):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta:
+        index_name = "segment-index"
+        projection = KeysOnlyProjection()
+
+    by_segment = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute(range_key=True)
+
+
+class BucketIndex(GlobalSecondaryIndex["AccountModel"]):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta:
+        index_name = "bucket-index"
+        projection = KeysOnlyProjection()
+
+    by_bucket = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute(range_key=True)
 
 
 class AccountModel(Model):
@@ -102,8 +139,19 @@ class AccountModel(Model):
     source_upload_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    # one more on every write, whoever the writer (accounts.store: writers never overwrite each other)
+    rev = NumberAttribute(null=True)
+    # the accounts list's sharded index keys (accounts.store.LIST_INDEXES)
+    by_status = UnicodeAttribute(null=True)
+    by_stage = UnicodeAttribute(null=True)
+    by_segment = UnicodeAttribute(null=True)
+    by_bucket = UnicodeAttribute(null=True)
 
     due_index = DueIndex()
+    status_index = StatusIndex()
+    stage_index = StageIndex()
+    segment_index = SegmentIndex()
+    bucket_index = BucketIndex()
 
 
 class TenantModel(Model):

@@ -25,14 +25,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
 from ..accounts import store as accounts_repo
-from ..core import aws, clock
+from ..core import clock
 from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger
 from ..core.settings import get_settings
 from ..core.tables import TenantModel
 from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy
-from . import pipeline, snapshots
+from . import files, pipeline, snapshots
 from . import uploads as uploads_repo
 from .readers import FileRejected, PortfolioFile, open_portfolio
 from .reports import ProblemLog
@@ -50,10 +50,6 @@ from .steps import (
 )
 
 
-class NotAPortfolioKey(ValueError):
-    pass
-
-
 @dataclass(frozen=True)
 class S3Object:
     bucket: str
@@ -62,22 +58,6 @@ class S3Object:
     etag: str = ""
     sequencer: str = ""
     version_id: str = ""
-
-
-@dataclass(frozen=True)
-class PortfolioKey:
-    tenant_id: str
-    mode: str  # snapshot | delta
-    name: str
-
-
-def parse_portfolio_key(key: str) -> PortfolioKey:
-    """``portfolios/<tenant>/<name>`` is a snapshot, ``portfolios/<tenant>/delta/<name>`` a delta."""
-    parts = key.split("/")
-    if len(parts) < 3 or parts[0] != "portfolios" or not parts[1] or not parts[-1]:
-        raise NotAPortfolioKey(key)
-    mode = "delta" if len(parts) >= 4 and parts[2] == "delta" else "snapshot"
-    return PortfolioKey(parts[1], mode, parts[-1])
 
 
 def upload_id_for(obj: S3Object) -> str:
@@ -98,24 +78,22 @@ def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta
     a duplicate event meanwhile is a no-op, and a retry after a timeout may take over."""
     now = now or clock.utcnow()
     try:
-        pkey = parse_portfolio_key(obj.key)
-    except NotAPortfolioKey:
+        pkey = files.parse_portfolio_key(obj.key)
+    except files.NotAPortfolioKey:
         logger.warning("ignored object outside portfolios/<tenant>/", extra={"key_prefix": obj.key.split("/")[0]})
         return {"status": "ignored", "key": obj.key}
-    s3 = aws.client("s3")
-    try:
-        s3_object = s3.get_object(Bucket=obj.bucket, Key=obj.key, **({"VersionId": obj.version_id} if obj.version_id else {}))
-    except s3.exceptions.NoSuchKey:
+    incoming = files.fetch_upload(obj.bucket, obj.key, obj.version_id)
+    if incoming is None:
         logger.warning("object vanished before ingestion", extra={"tenant_id": pkey.tenant_id})
         return {"status": "ignored", "key": obj.key}
-    meta_upload_id = (s3_object.get("Metadata") or {}).get("upload-id", "")
-    upload_id = meta_upload_id if meta_upload_id.startswith("up_") else upload_id_for(obj)
+    tagged = incoming.tagged_upload_id
+    upload_id = tagged if tagged.startswith("up_") else upload_id_for(obj)
     logger.append_keys(tenant_id=pkey.tenant_id, upload_id=upload_id)
-    size = obj.size or int(s3_object.get("ContentLength") or 0)
+    size = obj.size or incoming.size
 
     started = utc_stamp(now)
     if not uploads_repo.claim_upload(pkey.tenant_id, upload_id, obj.key, started, utc_stamp(now + holding)):
-        s3_object["Body"].close()
+        incoming.body.close()
         return _claimed_elsewhere(pkey.tenant_id, upload_id)
 
     job = Job(pkey.tenant_id, upload_id, obj.bucket, obj.key, obj.version_id, pkey.mode,
@@ -123,14 +101,14 @@ def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta
     tally, problems, file_info = Tally(), ProblemLog(), {}
     try:
         tenant = _tenant_of(job, now)
-        portfolio = open_portfolio(s3_object["Body"], obj.key)
+        portfolio = open_portfolio(incoming.body, obj.key)
         header = header_of(portfolio)
         file_info = {"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter,
                      "rows_skipped_before_header": portfolio.rows_skipped_before_header}
         if job.mode == "snapshot":
-            _check_snapshot_order(job, tenant, portfolio, header, pkey.name, s3_object.get("LastModified") or now)
+            _check_snapshot_order(job, tenant, portfolio, header, pkey.name, incoming.last_modified or now)
         if _worth_splitting(portfolio, size):
-            s3_object["Body"].close()
+            incoming.body.close()
             return pipeline.start(job, portfolio, header, file_info)
         handed_off = _ingest_whole(job, header, portfolio.records, tally, problems, portfolio.date_epoch, file_info)
         if handed_off is not None:
@@ -143,7 +121,7 @@ def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta
         uploads_repo.extend_lease(pkey.tenant_id, upload_id, utc_stamp(clock.utcnow() - timedelta(seconds=1)))
         raise
     finally:
-        s3_object["Body"].close()
+        incoming.body.close()
     with problems.rejects_csv() as rejects:
         return complete(job, tally, rejects, file_info, error)
 

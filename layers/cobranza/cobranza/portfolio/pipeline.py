@@ -2,15 +2,14 @@
 
 ``start`` (in the S3-triggered invocation) reads the file once to cut it into byte ranges on
 record boundaries and the account-id space into as many ranges (``portfolio.splitting``), stores
-the plan under ``work/<tenant>/<upload>/plan.json`` and queues one task per chunk on the ingest
-queue. The worker function then runs three phases, each part an SQS message:
+the plan in the upload's work files (``portfolio.files``, which has their keys) and queues one
+task per chunk on the ingest queue. The worker function then runs three phases, each part an SQS
+message:
 
 - ``chunk`` i: reads its byte range, validates its rows (step 1 of ``ingest``), and writes its
-  accepted rows, sorted and cut by account-id range, to ``runs/r<range>/c<chunk>.jsonl.gz``
-  and its problems to ``problems/c<chunk>.csv``;
+  accepted rows, sorted and cut by account-id range, as one run per range, and its problems;
 - ``merge`` r: merges every chunk's run for range r with the stored accounts of that range
-  (step 2), writing changes; duplicates go to ``problems/r<range>.csv``, absent accounts to
-  ``absent/r<range>.jsonl.gz``;
+  (step 2), writing changes; each segment's duplicates and absent accounts go to work files;
 - ``withdraw`` r (only when the whole snapshot may withdraw, step 3): withdraws them.
 
 Each part records its result in the upload record; the part that completes a phase starts the
@@ -29,14 +28,15 @@ import math
 import tempfile
 from dataclasses import asdict
 from datetime import timedelta
-from functools import lru_cache
-from typing import Any, Callable, Iterable, Iterator
+from functools import lru_cache, partial
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from ..accounts import store as accounts_repo
-from ..core import aws, clock, queues
+from ..core import clock, queues
 from ..core.instants import utc_stamp
 from ..core.observability import logger
 from ..core.settings import get_settings
+from . import files
 from . import uploads as uploads_repo
 from .readers import PortfolioFile, binary_stream
 from .reports import ProblemLog, assemble_rejects, problem_rows_in_order
@@ -62,16 +62,10 @@ def hold(job: Job) -> None:
     uploads_repo.extend_lease(job.tenant_id, job.upload_id, utc_stamp(clock.utcnow() + PART_LEASE))
 
 
-def work_prefix(tenant_id: str, upload_id: str) -> str:
-    """Intermediate objects of a split upload (expired by the bucket's lifecycle rule)."""
-    return f"work/{tenant_id}/{upload_id}/"
-
-
 # ---------------------------------------------------------------- start (S3-triggered)
 def start(job: Job, portfolio: PortfolioFile, header: Header, file_info: dict[str, Any]) -> dict[str, Any]:
-    s3 = aws.client("s3")
     settings = get_settings()
-    body = s3.get_object(Bucket=job.bucket, Key=job.key, **_version(job))["Body"]
+    body = files.open_upload(job.bucket, job.key, job.version_id)
     try:
         plan = plan_split(binary_stream(body, 1024 * 1024), portfolio.encoding or "utf-8", portfolio.delimiter or ",",
                           header.fields.index("account_id"), settings.ingest_chunk_bytes,
@@ -86,8 +80,7 @@ def start(job: Job, portfolio: PortfolioFile, header: Header, file_info: dict[st
         "chunks": [asdict(chunk) for chunk in plan.chunks],
         "boundaries": plan.boundaries,
     }
-    s3.put_object(Bucket=job.bucket, Key=work_prefix(job.tenant_id, job.upload_id) + "plan.json",
-                  Body=json.dumps(document).encode(), ContentType="application/json")
+    files.put_plan(job.bucket, job.tenant_id, job.upload_id, document)
     uploads_repo.begin_pipeline(job.tenant_id, job.upload_id, len(plan.chunks), plan.ranges, job.started_at)
     hold(job)
     _send(job, "chunk", range(len(plan.chunks)))
@@ -101,16 +94,13 @@ def start_merges(job: Job, entries: Iterator[tuple[Any, ...]], tally: Tally, pro
     """A file validated whole (gzip, XLSX: no byte ranges to split) with more accepted rows than
     one invocation merges: its rows, already sorted by account id, are cut into ranges of about
     ``ingest_part_rows`` accounts, which merge in parallel as a split CSV's do (it is chunk 0)."""
-    s3 = aws.client("s3")
-    prefix = work_prefix(job.tenant_id, job.upload_id)
     accepted = tally.rows_total - tally.rows_rejected  # validated rows (duplicates are found by the merges)
     ranges = max(1, -(-accepted // get_settings().ingest_part_rows))
     boundaries = _write_ranges(job, entries, -(-accepted // ranges))
     with problems.rows() as rows:
-        s3.upload_fileobj(rows, job.bucket, f"{prefix}problems/c00000.csv")
+        files.put_chunk_problems(job.bucket, job.tenant_id, job.upload_id, 0, rows)
     document = {"job": job.to_dict(), "file": file_info, "header": [], "chunks": [], "boundaries": boundaries}
-    s3.put_object(Bucket=job.bucket, Key=prefix + "plan.json", Body=json.dumps(document).encode(),
-                  ContentType="application/json")
+    files.put_plan(job.bucket, job.tenant_id, job.upload_id, document)
     uploads_repo.begin_pipeline(job.tenant_id, job.upload_id, 1, len(boundaries) + 1, job.started_at)
     uploads_repo.record_part(job.tenant_id, job.upload_id, "chunk", 0, tally.to_dict())
     hold(job)
@@ -123,22 +113,17 @@ def start_merges(job: Job, entries: Iterator[tuple[Any, ...]], tally: Tally, pro
 def _write_ranges(job: Job, entries: Iterator[tuple[Any, ...]], per_range: int) -> list[str]:
     """Writes sorted rows as chunk 0's run of each range, a range about every ``per_range`` rows
     (a range never splits one account's rows); returns the range boundaries."""
-    prefix = work_prefix(job.tenant_id, job.upload_id)
     boundaries: list[str] = []
     out, count, last_id = _JsonLines(), 0, None
     for account_id, row_number, (row_hash, facts) in entries:
         if count >= per_range * (len(boundaries) + 1) and account_id != last_id:
-            out.upload(job.bucket, f"{prefix}runs/r{len(boundaries):05d}/c00000.jsonl.gz")
+            out.upload(partial(files.put_run, job.bucket, job.tenant_id, job.upload_id, len(boundaries), 0))
             boundaries.append(account_id)
             out = _JsonLines()
         out.add([account_id, row_number, row_hash, accounts_repo.to_wire(facts)])
         count, last_id = count + 1, account_id
-    out.upload(job.bucket, f"{prefix}runs/r{len(boundaries):05d}/c00000.jsonl.gz")
+    out.upload(partial(files.put_run, job.bucket, job.tenant_id, job.upload_id, len(boundaries), 0))
     return boundaries
-
-
-def _version(job: Job) -> dict[str, str]:
-    return {"VersionId": job.version_id} if job.version_id else {}
 
 
 def _send(job: Job, phase: str, parts: Iterable[int]) -> None:
@@ -178,19 +163,15 @@ def forget_plans() -> None:
 
 @lru_cache(maxsize=8)
 def _plan(bucket: str, tenant_id: str, upload_id: str) -> dict[str, Any]:
-    body = aws.client("s3").get_object(Bucket=bucket, Key=work_prefix(tenant_id, upload_id) + "plan.json")["Body"]
-    plan: dict[str, Any] = json.loads(body.read())
-    return plan
+    return files.read_plan(bucket, tenant_id, upload_id)
 
 
 def _chunk(job: Job, plan: dict[str, Any], index: int) -> None:
-    s3 = aws.client("s3")
     chunk = plan["chunks"][index]
     info = plan["file"]
     header = parse_header(plan["header"])
     tally, problems = Tally(), ProblemLog()
-    prefix = work_prefix(job.tenant_id, job.upload_id)
-    body = s3.get_object(Bucket=job.bucket, Key=job.key, Range=f"bytes={chunk['start']}-{chunk['end'] - 1}", **_version(job))["Body"]
+    body = files.open_upload(job.bucket, job.key, job.version_id, (chunk["start"], chunk["end"]))
     try:
         with SortedRuns() as runs:
             records = chunk_records(binary_stream(body, 1024 * 1024), info["encoding"], info["delimiter"], chunk["first_row"])
@@ -201,7 +182,7 @@ def _chunk(job: Job, plan: dict[str, Any], index: int) -> None:
     finally:
         body.close()
     with problems.rows() as rows:
-        s3.upload_fileobj(rows, job.bucket, f"{prefix}problems/c{index:05d}.csv")
+        files.put_chunk_problems(job.bucket, job.tenant_id, job.upload_id, index, rows)
     if uploads_repo.record_part(job.tenant_id, job.upload_id, "chunk", index, tally.to_dict()) is not None:
         _send(job, "merge", range(len(plan["boundaries"]) + 1))
 
@@ -209,22 +190,21 @@ def _chunk(job: Job, plan: dict[str, Any], index: int) -> None:
 def _write_runs(job: Job, plan: dict[str, Any], chunk: int, entries: Iterator[tuple[Any, ...]]) -> None:
     """Writes a chunk's sorted accepted rows as one object per account-id range."""
     boundaries = plan["boundaries"]
-    prefix = work_prefix(job.tenant_id, job.upload_id)
     current, out = -1, None
     for account_id, row_number, (row_hash, facts) in entries:
         part = range_of(account_id, boundaries)
         if part != current:
             if out is not None:
-                out.upload(job.bucket, f"{prefix}runs/r{current:05d}/c{chunk:05d}.jsonl.gz")
+                out.upload(partial(files.put_run, job.bucket, job.tenant_id, job.upload_id, current, chunk))
             current, out = part, _JsonLines()
         assert out is not None  # nosec B101  # type narrowing: ranges start at 0, current at -1: the first entry opened one
         out.add([account_id, row_number, row_hash, accounts_repo.to_wire(facts)])
     if out is not None:
-        out.upload(job.bucket, f"{prefix}runs/r{current:05d}/c{chunk:05d}.jsonl.gz")
+        out.upload(partial(files.put_run, job.bucket, job.tenant_id, job.upload_id, current, chunk))
 
 
 class _JsonLines:
-    """Gzipped JSON lines spooled to local disk, then uploaded (memory stays flat)."""
+    """Gzipped JSON lines spooled to local disk, then stored (memory stays flat)."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()
@@ -235,11 +215,12 @@ class _JsonLines:
         self._gzip.write(json.dumps(value, separators=(",", ":")).encode() + b"\n")
         self.count += 1
 
-    def upload(self, bucket: str, key: str) -> None:
+    def upload(self, put: Callable[[IO[bytes]], None]) -> None:
+        """Hands the finished file to ``put`` (a ``files`` function that stores it), then drops it."""
         self._gzip.close()
         self._file.seek(0)
         with self._file:
-            aws.client("s3").upload_fileobj(self._file, bucket, key)
+            put(self._file)
 
 
 def _adds_wire(spool: _JsonLines) -> Callable[[dict[str, Any]], None]:
@@ -248,7 +229,7 @@ def _adds_wire(spool: _JsonLines) -> Callable[[dict[str, Any]], None]:
 
 
 def _read_lines(key: str, bucket: str) -> Iterator[Any]:
-    body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    body = files.open_work_file(bucket, key)
     with gzip.GzipFile(fileobj=body) as lines:
         for line in lines:
             yield json.loads(line)
@@ -259,13 +240,6 @@ def _read_run(key: str, bucket: str) -> Iterator[tuple[Any, ...]]:
         yield account_id, row_number, (row_hash, accounts_repo.from_wire(wire))
 
 
-def _keys(bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
-    for page in aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(obj["Key"] for obj in page.get("Contents", []))
-    return sorted(keys)
-
-
 def _merge(job: Job, plan: dict[str, Any], index: int, time_left: Callable[[], float]) -> None:
     """Merges range ``index`` in segments of SEGMENT accounts, each written and checkpointed
     before the next: a part that times out resumes after its last checkpoint, and one that is
@@ -273,8 +247,7 @@ def _merge(job: Job, plan: dict[str, Any], index: int, time_left: Callable[[], f
     progress = uploads_repo.progress_of(job.tenant_id, job.upload_id, "merge", index) or {"segment": 0, "after": None}
     segment, after = int(progress["segment"]), progress["after"]
     tally = Tally.from_dict(progress["tally"]) if "tally" in progress else Tally()
-    prefix = work_prefix(job.tenant_id, job.upload_id)
-    runs = [_read_run(key, job.bucket) for key in _keys(job.bucket, f"{prefix}runs/r{index:05d}/")]
+    runs = [_read_run(key, job.bucket) for key in files.run_keys(job.bucket, job.tenant_id, job.upload_id, index)]
     incoming = _Peekable(heapq.merge(*runs, key=lambda entry: (entry[0], entry[1])))
     if after is not None:
         incoming.skip_through(after)
@@ -292,13 +265,12 @@ def _merge(job: Job, plan: dict[str, Any], index: int, time_left: Callable[[], f
         with accounts_repo.BatchWriter() as writer:
             merge_accounts(job, iter(entries), stored, writer, tally, duplicates.append,
                            _adds_wire(absent), drain=final)
-        name = f"r{index:05d}-s{segment:05d}"
         if duplicates:
             rows = io.StringIO()
             csv.writer(rows, lineterminator="\r\n").writerows(problem_rows_in_order(duplicates))
-            aws.client("s3").put_object(Bucket=job.bucket, Key=f"{prefix}problems/{name}.csv", Body=rows.getvalue().encode())
+            files.put_segment_problems(job.bucket, job.tenant_id, job.upload_id, index, segment, rows.getvalue().encode())
         if absent.count:
-            absent.upload(job.bucket, f"{prefix}absent/{name}.jsonl.gz")
+            absent.upload(partial(files.put_absent, job.bucket, job.tenant_id, job.upload_id, index, segment))
         if final:
             break
         segment, after = segment + 1, entries[-1][0]
@@ -354,9 +326,8 @@ class _Peekable:
 
 
 def _withdraw(job: Job, plan: dict[str, Any], index: int) -> None:
-    prefix = work_prefix(job.tenant_id, job.upload_id)
     tally = Tally()
-    absent = (accounts_repo.from_wire(item) for key in _keys(job.bucket, f"{prefix}absent/r{index:05d}-")
+    absent = (accounts_repo.from_wire(item) for key in files.absent_keys(job.bucket, job.tenant_id, job.upload_id, index)
               for item in _read_lines(key, job.bucket))
     with accounts_repo.BatchWriter() as writer:
         withdraw(job, absent, writer, tally)
@@ -371,16 +342,15 @@ def _finish(job: Job, plan: dict[str, Any]) -> None:
     for phase in PHASES:
         for result in results.get(phase, {}).values():
             tally.add(Tally.from_dict(result))
-    prefix = work_prefix(job.tenant_id, job.upload_id)
-    keys = _keys(job.bucket, f"{prefix}problems/")
-    chunk_rows = _concat((k for k in keys if "/problems/c" in k), job.bucket)
-    range_rows = [_csv_rows(k, job.bucket) for k in keys if "/problems/r" in k]
+    chunk_keys, segment_keys = files.problem_keys(job.bucket, job.tenant_id, job.upload_id)
+    chunk_rows = _concat(chunk_keys, job.bucket)
+    range_rows = [_csv_rows(k, job.bucket) for k in segment_keys]
     with assemble_rejects([chunk_rows, *range_rows]) as rejects:
         complete(job, tally, rejects, plan["file"], None)
 
 
 def _csv_rows(key: str, bucket: str) -> Iterator[list[str]]:
-    body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    body = files.open_work_file(bucket, key)
     yield from csv.reader(io.TextIOWrapper(binary_stream(body), encoding="utf-8", newline=""))
 
 

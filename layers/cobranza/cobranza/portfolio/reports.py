@@ -15,11 +15,6 @@ REJECTS_HEADER = ("row_number", "severity", "account_id", "field", "code", "mess
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def report_prefix(tenant_id: str, upload_id: str) -> str:
-    """Where an upload's summary.json and rejects.csv are written."""
-    return f"reports/{tenant_id}/uploads/{upload_id}/"
-
-
 def safe_cell(value: Any) -> str:
     """A cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
     text = "" if value is None else str(value)

@@ -15,13 +15,14 @@ from ..accounts import alarms as alarms_repo
 from ..accounts import segmentation
 from ..accounts import status as account_status
 from ..accounts.service import refresh_derived
-from ..core import aws, clock
+from ..core import clock
 from ..core.instants import utc_stamp
 from ..core.observability import logger, metrics
 from ..tenants import store as tenants_repo
+from . import files
 from . import uploads as uploads_repo
 from .readers import FileRejected
-from .reports import ProblemLog, report_prefix, summary_json
+from .reports import ProblemLog
 from .rows import AccountRow, Header, Problem, RowValidator, TrailingSummary
 
 #: Fields that come from the lender's file (an update replaces all of them).
@@ -192,7 +193,9 @@ def merge_accounts(
     drain: bool = True,
 ) -> None:
     """Merges the file's accounts (sorted by account_id, row_number) with the stored ones
-    (sorted by account_id) and writes the new and changed ones through ``writer.put``.
+    (sorted by account_id); writes the new ones through ``writer.put`` and the changed ones
+    through ``writer.update`` (only what the file changed, derived again if another writer wrote
+    the account meanwhile: accounts.store).
 
     Stored accounts still being worked that the file lacks go to ``add_absent`` (snapshots only).
     ``drain=False`` merges one segment of a range: the stored accounts after the file's last
@@ -226,15 +229,35 @@ def merge_accounts(
             tally.active_before += _worked(current, upload_id)
             current = next(stored, None)
         item, outcome = _upsert(existing, facts, row_hash, upload_id, policy, today, stamp)
-        tally.by_stage[item["stage"]] += 1
-        tally.by_aging_bucket[item["aging_bucket"]] += 1
-        tally.by_segment[item["segment"]] += 1
-        setattr(tally, outcome, getattr(tally, outcome) + 1)
-        if item is not existing:
-            writer.put(item)
+        _count(tally, item, outcome)
+        _write(writer, existing, item, _redo_upsert(facts, row_hash, job))
     while drain and current is not None:
         absent(current)
         current = next(stored, None)
+
+
+def _write(writer: Any, existing: dict[str, Any] | None, item: dict[str, Any],
+           redo: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
+    """A new account is put; a changed one updated (``redo`` if it changed meanwhile)."""
+    if existing is None:
+        writer.put(item)
+    elif item is not existing:
+        writer.update(existing, item, redo)
+
+
+def _count(tally: Tally, item: dict[str, Any], outcome: str) -> None:
+    tally.by_stage[item["stage"]] += 1
+    tally.by_aging_bucket[item["aging_bucket"]] += 1
+    tally.by_segment[item["segment"]] += 1
+    setattr(tally, outcome, getattr(tally, outcome) + 1)
+
+
+def _redo_upsert(facts: dict[str, Any], row_hash: str, job: Job) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """The row applied again to the account as stored now (None: nothing left to change)."""
+    def redo(fresh: dict[str, Any]) -> dict[str, Any] | None:
+        item, _ = _upsert(fresh, facts, row_hash, job.upload_id, job.policy, job.day, job.started_at)
+        return None if item is fresh else item
+    return redo
 
 
 def _worked(account: dict[str, Any], upload_id: str) -> bool:
@@ -292,9 +315,17 @@ def withdrawals_allowed(job: Job, tally: Tally) -> bool:
 def withdraw(job: Job, absent: Iterable[dict[str, Any]], writer: Any, tally: Tally) -> None:
     for account in absent:
         tally.accounts_withdrawn += 1
-        if account.get("status") != "withdrawn":
-            writer.put(dict(account, status="withdrawn", withdrawn_by=job.upload_id, updated_at=job.started_at,
-                            next_action_on=None, due_shard=None))
+        item = _withdrawn(account, job)
+        if item is not None:
+            writer.update(account, item, lambda fresh: _withdrawn(fresh, job) if _worked(fresh, job.upload_id) else None)
+
+
+def _withdrawn(account: dict[str, Any], job: Job) -> dict[str, Any] | None:
+    """The account withdrawn by this snapshot (None: it already is)."""
+    if account.get("status") == "withdrawn":
+        return None
+    return dict(account, status="withdrawn", withdrawn_by=job.upload_id, updated_at=job.started_at,
+                next_action_on=None, due_shard=None)
 
 
 def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, Any],
@@ -341,10 +372,8 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
     alarms = [] if error else upload_alarms(job, tally, held_back)
     if alarms:
         summary["alarms"] = alarms
-    prefix = report_prefix(job.tenant_id, job.upload_id)
-    s3 = aws.client("s3")
-    s3.upload_fileobj(rejects, job.bucket, prefix + "rejects.csv", ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
-    s3.put_object(Bucket=job.bucket, Key=prefix + "summary.json", Body=summary_json(summary), ContentType="application/json")
+    files.put_rejects(job.bucket, job.tenant_id, job.upload_id, rejects)
+    files.put_summary(job.bucket, job.tenant_id, job.upload_id, summary)
     for alarm in alarms:
         alarms_repo.raise_alarm(job.tenant_id, alarm["code"], f"upload#{job.upload_id}", alarm["message"], summary["finished_at"])
     uploads_repo.finish_upload(job.tenant_id, job.upload_id, job.key, summary, summary["finished_at"])

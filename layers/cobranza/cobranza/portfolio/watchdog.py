@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..accounts import alarms as alarms_repo
-from ..core import aws, clock
+from ..core import clock
 from ..core.instants import utc_stamp
 from ..core.observability import logger, metrics
 from ..core.settings import get_settings
+from . import files
 from . import uploads as uploads_repo
-from .reports import REJECTS_HEADER, report_prefix, summary_json
+from .reports import REJECTS_HEADER
 
 #: How long after its lease ran out an upload may still be taken over by a retry (Lambda's
 #: asynchronous retries come within minutes of a failure; an SQS redelivery within the queue's
@@ -51,17 +52,15 @@ def _end(record: dict[str, Any], now: datetime) -> bool:
     message = (f"processing stopped and did not resume (lease ran out at {record.get('lease_until')}); "
                "the accounts counted here were written and stay: upload the file again to finish it")
     summary: dict[str, Any] = {"upload_id": upload_id, "tenant_id": tenant_id, "key": key,
-                               "mode": "delta" if "/delta/" in key else "snapshot", "status": "failed",
+                               "mode": files.upload_mode(key), "status": "failed",
                                **applied, "started_at": record.get("created_at"), "finished_at": stamp,
                                "error": {"code": CODE, "message": message},
                                "alarms": [{"code": "upload_stopped", "message": message}]}
     if not uploads_repo.fail_stale(tenant_id, upload_id, key, summary, stamp):
         return False  # its holder came back meanwhile
-    s3, bucket, prefix = aws.client("s3"), get_settings().data_bucket, report_prefix(tenant_id, upload_id)
-    s3.put_object(Bucket=bucket, Key=prefix + "summary.json", Body=summary_json(summary), ContentType="application/json")
-    if not _exists(s3, bucket, prefix + "rejects.csv"):
-        s3.put_object(Bucket=bucket, Key=prefix + "rejects.csv", Body=(",".join(REJECTS_HEADER) + "\r\n").encode(),
-                      ContentType="text/csv; charset=utf-8")
+    bucket = get_settings().data_bucket
+    files.put_summary(bucket, tenant_id, upload_id, summary)
+    files.put_rejects_if_missing(bucket, tenant_id, upload_id, (",".join(REJECTS_HEADER) + "\r\n").encode())
     alarms_repo.raise_alarm(tenant_id, "upload_stopped", f"upload#{upload_id}", message, stamp)
     logger.warning("stale upload ended", extra={"tenant_id": tenant_id, "upload_id": upload_id})
     return True
@@ -75,11 +74,3 @@ def _applied(tenant_id: str, upload_id: str) -> dict[str, int]:
             for name in _COUNTS:
                 totals[name] += int(result.get(name) or 0)
     return totals
-
-
-def _exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-        return True
-    except s3.exceptions.ClientError:
-        return False

@@ -11,7 +11,7 @@ An agent item holds what assignment, routing and geo-verification need:
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from ..accounts.store import from_wire, to_wire, wire_value
 from ..core import aws
+from ..core.instants import utc_stamp
 from ..core.settings import get_settings
 
 LOAD_PREFIX = "load_"
@@ -154,3 +155,34 @@ def merged_fixes(existing: Iterable[str], new: str, oldest: str) -> list[str]:
     """The agent's fixes with ``new`` added: by capture time, newest ``MAX_FIXES`` since ``oldest``."""
     entries = sorted({e for e in existing if e >= oldest} | {new})
     return entries[-MAX_FIXES:]
+
+
+def visit_fix_update(agent: Mapping[str, Any], visit_id: str, fix: Mapping[str, Any] | None, now: datetime,
+                     revisit_day: date | None = None) -> dict[str, Any]:
+    """The transaction item of a check-in or a result on the agent: its fixes with this one
+    (``captured_at``, ``lat``, ``lon``, ``accuracy_m``; None for a mock location, which is not a place
+    the agent was) under the ``fix_version`` read, and a slot of ``revisit_day`` when the revisit
+    stays with this agent."""
+    version = int(agent.get("fix_version") or 0)
+    names: dict[str, str] = {"#v": "fix_version"}
+    values: dict[str, Any] = {":v1": {"N": str(version + 1)}}
+    sets = ["#v = :v1"]
+    if fix is not None:
+        oldest = utc_stamp(now - FIX_WINDOW)
+        entry = encode_fix(fix["captured_at"], fix["lat"], fix["lon"], fix["accuracy_m"], visit_id)
+        values[":fixes"] = {"L": [{"S": e} for e in merged_fixes(agent.get("fixes") or [], entry, oldest)]}
+        sets.append("fixes = :fixes")
+    removes: list[str] = []
+    if revisit_day is not None:
+        take, removes, load_names, load_values = load_update(agent, revisit_day)
+        sets.append(take)
+        names.update(load_names)
+        values.update(load_values)
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    if version:
+        condition, values[":v0"] = "attribute_exists(agent_id) AND #v = :v0", {"N": str(version)}
+    else:
+        condition = "attribute_exists(agent_id) AND attribute_not_exists(#v)"
+    return {"Update": {"TableName": _table(), "Key": item_key(agent["tenant_id"], agent["agent_id"]),
+                       "UpdateExpression": expression, "ConditionExpression": condition,
+                       "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}

@@ -13,14 +13,11 @@ from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from botocore.exceptions import ClientError
-
 from ..accounts.store import from_wire
 from ..channels.email import templates
-from ..core import aws, clock
+from ..core import clock
 from ..core.instants import parse_instant, utc_stamp
 from ..core.observability import logger, metrics
-from ..core.settings import get_settings
 from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy, notification_emails, questionnaire
 from . import store as visits_repo
@@ -58,7 +55,7 @@ def handle_message(record: Mapping[str, Any], now: datetime | None = None) -> st
     if not recipients:
         metrics.add_metric(name="VisitEmailsWithoutRecipients", unit="Count", value=1)
         return "no_recipients"
-    if not _claim(visit, now):
+    if not visits_repo.claim_notification(visit["tenant_id"], visit["visit_id"], utc_stamp(now)):
         metrics.add_metric(name="VisitEmailsDuplicate", unit="Count", value=1)
         return "duplicate"
     locale = policy.get("locale", "es-MX") if policy.get("locale") in SUBJECTS else "es-MX"
@@ -67,39 +64,14 @@ def handle_message(record: Mapping[str, Any], now: datetime | None = None) -> st
     subject = SUBJECTS[locale].format(status=context["status_label"], account_id=visit["account_id"],
                                       outcome=context["outcome_label"])
     try:
-        aws.send_client("ses").send_email(
-            Source=get_settings().sender_email,
-            Destination={"ToAddresses": recipients[:50]},
-            Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                     "Body": {"Text": {"Data": env.get_template(f"visit_result_{locale}.txt").render(**context), "Charset": "UTF-8"},
-                              "Html": {"Data": env.get_template(f"visit_result_{locale}.html").render(**context), "Charset": "UTF-8"}}},
-        )
+        visits_repo.send_email(recipients, subject, env.get_template(f"visit_result_{locale}.txt").render(**context),
+                               env.get_template(f"visit_result_{locale}.html").render(**context))
     except Exception:
-        _release(visit)
+        visits_repo.release_notification(visit["tenant_id"], visit["visit_id"])
         raise
     metrics.add_metric(name="VisitEmailsSent", unit="Count", value=1)
     logger.info("visit result emailed", extra={"visit_id": visit["visit_id"], "recipients": len(recipients)})
     return "sent"
-
-
-def _claim(visit: Mapping[str, Any], now: datetime) -> bool:
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=get_settings().visits_table, Key=visits_repo.key(visit["tenant_id"], visit["visit_id"]),
-            UpdateExpression="SET notified_at = :now", ConditionExpression="attribute_exists(visit_id) AND attribute_not_exists(notified_at)",
-            ExpressionAttributeValues={":now": {"S": utc_stamp(now)}},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-def _release(visit: Mapping[str, Any]) -> None:
-    aws.client("dynamodb").update_item(TableName=get_settings().visits_table,
-                                       Key=visits_repo.key(visit["tenant_id"], visit["visit_id"]),
-                                       UpdateExpression="REMOVE notified_at")
 
 
 def email_context(visit: Mapping[str, Any], lender: str, timezone: str, policy: Mapping[str, Any], locale: str,

@@ -29,31 +29,28 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from ..accounts import status as account_status
-from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
-from ..accounts.alarms import alarm_id
-from ..accounts.store import to_wire
-from ..core import aws, clock
+from ..accounts.alarms import alarm_put
+from ..core import clock
 from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger, metrics
-from ..core.settings import get_settings
 from ..debtor.selfservice import BLOCKED_FOR_PROMISE, parse_promise
 from ..tenants import store as tenants_repo
 from ..tenants.auth import Agent
 from ..tenants.policy import geo_rules, outcome_rules, questionnaire
 from . import agents as agents_repo
 from . import geo, questionnaires
+from . import photos as photo_store
 from . import rules as visit_rules
 from . import store as visits_repo
-from .tasks import Assigner, campaign_visit_id, location_problems, new_task, parse_instant, photo_prefix, tenant_policy
+from .tasks import Assigner, campaign_visit_id, location_problems, new_task, parse_instant, tenant_policy
 
 MAX_TRIES = 5
 MAX_PHOTOS = 20
 OPEN = ("assigned", "checked_in")
 #: An outcome's status change does not apply to an account that is already closed.
 BLOCKED_FOR_STATUS = account_status.CLOSED
-_w = accounts_repo.wire_value
 
 
 def _exact(value: Any) -> Any:
@@ -138,24 +135,14 @@ class _Reader:
         self.account: dict[str, Any] | None = None
 
     def read(self) -> None:
-        settings = get_settings()
-        keys: dict[str, list[dict[str, Any]]] = {
-            settings.visits_table: [visits_repo.key(self.principal.tenant_id, self.visit_id)],
-            settings.agents_table: [agents_repo.item_key(self.principal.tenant_id, self.principal.agent_id)],
-        }
-        if self.fresh_account and self.visit is not None:
-            keys[settings.accounts_table] = [{"tenant_id": {"S": self.principal.tenant_id},
-                                              "account_id": {"S": self.visit["account_id"]}}]
-        found = accounts_repo.batch_get(keys)
-        visits, agents = found[settings.visits_table], found[settings.agents_table]
-        self.visit = visits[0] if visits else None
+        account_id = str(self.visit["account_id"]) if self.fresh_account and self.visit is not None else None
+        self.visit, agent, self.account = visits_repo.read_visit_and_agent(
+            self.principal.tenant_id, self.visit_id, self.principal.agent_id, account_id)
         if self.visit is None or self.visit.get("agent_id") != self.principal.agent_id:
             raise NotFound("not_found", f"visit {self.visit_id} not found")
-        if not agents:
+        if agent is None:
             raise Forbidden("forbidden", "this user is not registered as a field agent of the tenant")
-        self.agent = agents[0]
-        accounts = found.get(settings.accounts_table) or []
-        self.account = accounts[0] if accounts else None
+        self.agent = agent
         if self.fresh_account and self.account is None:
             raise Conflict("conflict", "the visit's account no longer exists")
 
@@ -167,30 +154,7 @@ def _agent_update(agent: Mapping[str, Any], fix: _Fix, visit_id: str, now: datet
                   revisit_day: date | None = None) -> dict[str, Any]:
     """The agent's fixes with this one (a mock location is not a place the agent was), and a slot
     of the revisit's day when the revisit stays with this agent."""
-    settings = get_settings()
-    version = int(agent.get("fix_version") or 0)
-    names: dict[str, str] = {"#v": "fix_version"}
-    values: dict[str, Any] = {":v1": {"N": str(version + 1)}}
-    sets = ["#v = :v1"]
-    if not fix.is_mock:
-        oldest = utc_stamp(now - agents_repo.FIX_WINDOW)
-        entry = agents_repo.encode_fix(fix.stamp, fix.lat, fix.lon, fix.accuracy_m, visit_id)
-        values[":fixes"] = {"L": [{"S": e} for e in agents_repo.merged_fixes(agent.get("fixes") or [], entry, oldest)]}
-        sets.append("fixes = :fixes")
-    removes: list[str] = []
-    if revisit_day is not None:
-        take, removes, load_names, load_values = agents_repo.load_update(agent, revisit_day)
-        sets.append(take)
-        names.update(load_names)
-        values.update(load_values)
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    if version:
-        condition, values[":v0"] = "attribute_exists(agent_id) AND #v = :v0", {"N": str(version)}
-    else:
-        condition = "attribute_exists(agent_id) AND attribute_not_exists(#v)"
-    return {"Update": {"TableName": settings.agents_table, "Key": agents_repo.item_key(agent["tenant_id"], agent["agent_id"]),
-                       "UpdateExpression": expression, "ConditionExpression": condition,
-                       "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+    return agents_repo.visit_fix_update(agent, visit_id, None if fix.is_mock else fix.as_item(), now, revisit_day)
 
 
 # ---------------------------------------------------------------- check-in
@@ -212,16 +176,7 @@ def check_in(principal: Agent, visit_id: str, body: Any, now: datetime | None = 
         verification = _verify(fix, reader.target(), reader.agent, visit_id, now, rules)
         checkin = dict(fix.as_item(), verification=_exact(verification.as_dict()), received_at=utc_stamp(now))
         status = "checked_in" if verification.status != "rejected" else visit["status"]
-        index = visits_repo.index_fields(principal.tenant_id, status, principal.agent_id)
-        settings = get_settings()
-        visit_update = {"Update": {
-            "TableName": settings.visits_table, "Key": visits_repo.key(principal.tenant_id, visit_id),
-            "UpdateExpression": "SET checkin = :c, #st = :st, status_key = :sk",
-            "ConditionExpression": "agent_id = :me AND #st IN (:a, :ci)",
-            "ExpressionAttributeNames": {"#st": "status"},
-            "ExpressionAttributeValues": {":c": _w(checkin), ":st": _w(status), ":sk": _w(index["status_key"]),
-                                          ":me": _w(principal.agent_id), ":a": _w("assigned"), ":ci": _w("checked_in")},
-        }}
+        visit_update = visits_repo.checkin_update(principal.tenant_id, visit_id, principal.agent_id, checkin, status)
         try:
             visits_repo.write_together([visit_update, _agent_update(reader.agent, fix, visit_id, now)])
         except visits_repo.WriteConflict:
@@ -283,7 +238,7 @@ def _replay(visit: Mapping[str, Any], key: str, digest: str) -> tuple[int, dict[
     if not visit.get("result_key"):
         return None
     if visit["result_key"] == key and visit.get("result_hash") == digest:
-        return 201, json.loads(visit["result_response"])
+        return 201, visits_repo.stored_answer(visit)
     if visit["result_key"] == key:
         raise Conflict("idempotency_conflict", "this idempotency_key was already used with a different result",
                        [{"field": "idempotency_key"}])
@@ -316,12 +271,12 @@ def _parse_photos(principal: Agent, visit: Mapping[str, Any], photos: Any) -> tu
     a key outside the visit's folder, or a photo not uploaded."""
     if not isinstance(photos, list) or len(photos) > MAX_PHOTOS or not all(isinstance(p, str) for p in photos):
         return [], [{"field": "photos", "message": f"a list of at most {MAX_PHOTOS} photo keys"}]
-    prefix = photo_prefix(principal.tenant_id, visit["visit_id"])
+    tenant_id, visit_id = principal.tenant_id, str(visit["visit_id"])
+    prefix = photo_store.prefix(tenant_id, visit_id)
     problems: list[dict[str, Any]] = [
         {"field": f"photos[{i}]", "message": f"not a photo of this visit (keys start with {prefix})"}
-        for i, photo in enumerate(photos)
-        if not photo.startswith(prefix) or "/" in photo[len(prefix):] or ".." in photo]
-    missing = _missing_photos(visit, [p for p in photos if p.startswith(prefix)], prefix)
+        for i, photo in enumerate(photos) if not photo_store.is_of_visit(tenant_id, visit_id, photo)]
+    missing = _missing_photos(tenant_id, visit, [p for p in photos if p.startswith(prefix)])
     problems += [{"field": f"photos[{photos.index(photo)}]", "message": "this photo was not uploaded"} for photo in missing]
     return photos, problems
 
@@ -362,15 +317,14 @@ def _other_problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return problems
 
 
-def _missing_photos(visit: Mapping[str, Any], photos: list[str], prefix: str) -> list[str]:
+def _missing_photos(tenant_id: str, visit: Mapping[str, Any], photos: list[str]) -> list[str]:
     """Photos not known to exist: PhotoFunction records each upload on its visit; one just
     uploaded may not be recorded yet, so the bucket is asked (one list) only then."""
     registered = set(visit.get("photos") or [])
     unknown = [p for p in photos if p not in registered]
     if not unknown:
         return []
-    listed = aws.client("s3").list_objects_v2(Bucket=get_settings().data_bucket, Prefix=prefix, MaxKeys=1000)
-    present = {o["Key"] for o in listed.get("Contents", [])}
+    present = photo_store.keys_of_visit(tenant_id, str(visit["visit_id"]))
     return [p for p in unknown if p not in present]
 
 
@@ -510,49 +464,37 @@ def _visit_update(sub: _Submission, verification: geo.Verification, decision: _D
               "promise": sub.promise, "photos": sub.photos, "notes": sub.notes,
               "verification": _exact(verification.as_dict()), "next_step": _exact(next_step),
               "account_status": decision.new_status, "account_note": decision.status_note}
-    index = visits_repo.index_fields(sub.tenant_id, decision.status, sub.principal.agent_id)
-    return {"Update": {
-        "TableName": get_settings().visits_table, "Key": visits_repo.key(sub.tenant_id, sub.visit_id),
-        "UpdateExpression": "SET #st = :st, status_key = :sk, #r = :r, result_key = :k, result_hash = :h, "
-                            "result_response = :resp, completed_at = :now, outcome = :o"
-                            + (", revisit_visit_id = :rv" if revisit else ""),
-        "ConditionExpression": "agent_id = :me AND #st IN (:a, :ci) AND attribute_not_exists(result_key)",
-        "ExpressionAttributeNames": {"#st": "status", "#r": "result"},
-        "ExpressionAttributeValues": {
-            ":st": _w(decision.status), ":sk": _w(index["status_key"]), ":r": {"M": to_wire(result)}, ":k": _w(sub.key),
-            ":h": _w(sub.digest), ":resp": _w(json.dumps(answer, separators=(",", ":"))), ":now": _w(sub.stamp),
-            ":o": _w(sub.outcome), ":me": _w(sub.principal.agent_id), ":a": _w("assigned"), ":ci": _w("checked_in"),
-            **({":rv": _w(revisit["visit_id"])} if revisit else {}),
-        },
-    }}
+    return visits_repo.result_update(sub.tenant_id, sub.visit_id, sub.principal.agent_id, status=decision.status,
+                                     outcome=sub.outcome, result=result, idempotency_key=sub.key, digest=sub.digest,
+                                     answer=answer, completed_at=sub.stamp,
+                                     revisit_visit_id=revisit["visit_id"] if revisit else None)
 
 
 def _timeline_put(sub: _Submission, verification: geo.Verification, decision: _Decision,
                   revisit: Mapping[str, Any] | None) -> dict[str, Any]:
     """The visit's entry on the account's timeline."""
     promise = decision.kept_promise(sub.promise)
-    return {"Put": {"TableName": get_settings().timeline_table, "Item": to_wire({
-        "account_key": timeline_repo.account_key(sub.tenant_id, sub.account_id),
-        "entry_id": f"{sub.fix.stamp}#visit#{sub.visit_id}", "kind": "visit", "tenant_id": sub.tenant_id,
-        "account_id": sub.account_id, "visit_id": sub.visit_id, "agent_id": sub.principal.agent_id,
-        "status": verification.status, "outcome": sub.outcome,
+    return timeline_repo.visit_entry_put(sub.tenant_id, sub.account_id, sub.visit_id, {
+        "agent_id": sub.principal.agent_id, "status": verification.status, "outcome": sub.outcome,
         "reasons": list(verification.reasons) or None, "distance_m": _exact(verification.distance_m),
         "account_status": decision.new_status, "amount": promise["amount"] if promise else None,
         "promise_date": promise["date"] if promise else None,
         "revisit_visit_id": revisit["visit_id"] if revisit else None, "captured_at": sub.fix.stamp, "created_at": sub.stamp,
-    })}}
+    })
 
 
 def _alarm_put(sub: _Submission, code: str, subject: str, message: str) -> dict[str, Any]:
-    return {"Put": {"TableName": get_settings().alarms_table, "Item": to_wire({
-        "tenant_id": sub.tenant_id, "alarm_id": alarm_id(sub.stamp, code, subject), "code": code, "subject": subject,
-        "message": message, "status": "open", "raised_at": sub.stamp, "visit_id": sub.visit_id,
-    })}}
+    return alarm_put(sub.tenant_id, code, subject, message, sub.stamp, {"visit_id": sub.visit_id})
 
 
-def _revisit_put(revisit: Mapping[str, Any]) -> dict[str, Any]:
-    return {"Put": {"TableName": get_settings().visits_table, "Item": to_wire(revisit),
-                    "ConditionExpression": "attribute_not_exists(visit_id)"}}
+def _account_update(sub: _Submission, target: tuple[float, float] | None, decision: _Decision) -> dict[str, Any]:
+    """The result on its account, on the condition that the account is still what the decision
+    was made from (the visit's snapshot, or the account read again)."""
+    return visits_repo.account_result_update(
+        sub.tenant_id, sub.account_id, target=target, seen=decision.account,
+        blocked=BLOCKED_FOR_PROMISE if decision.new_status == "promised" else BLOCKED_FOR_STATUS,
+        captured_at=sub.fix.stamp, outcome=sub.outcome, updated_at=sub.stamp, superseded=decision.superseded,
+        new_status=decision.new_status, promise=decision.kept_promise(sub.promise), geo_reference=decision.geo_reference)
 
 
 class _Plan:
@@ -579,65 +521,16 @@ class _Plan:
         self._add("visit", _visit_update(sub, self.verification, decision, next_step, revisit, self.answer))
         self._add("agent", _agent_update(reader.agent, fix, sub.visit_id, now, revisit_day))
         if decision.accepted:
-            self._account_update(sub.tenant_id, sub.account_id, target, decision.new_status, promise, decision.geo_reference,
-                                 fix.stamp, outcome, sub.stamp, decision.account, decision.superseded)
+            self._add("account", _account_update(sub, target, decision))
         self._add("timeline", _timeline_put(sub, self.verification, decision, revisit))
         for code, subject, message in self._alarms(sub.visit_id, sub.account_id, outcome, decision.step):
             self._add("alarm", _alarm_put(sub, code, subject, message))
         if revisit:
-            self._add("revisit", _revisit_put(revisit))
+            self._add("revisit", visits_repo.new_task_put(revisit))
 
     def _add(self, role: str, item: dict[str, Any]) -> None:
         self.roles.append(role)
         self.items.append(item)
-
-    def _account_update(self, tenant_id: str, account_id: str, target: tuple[float, float] | None,
-                        new_status: str | None, promise: dict[str, Any] | None, geo_reference: tuple[Decimal, Decimal] | None,
-                        captured: str, outcome: str, stamp: str, account: Mapping[str, Any] | None, superseded: bool) -> None:
-        names = {"#st": "status"}
-        values: dict[str, Any] = {":now": _w(stamp)}
-        sets = ["updated_at = :now"]
-        conditions = ["attribute_exists(account_id)"]
-        if target is None:
-            conditions.append("attribute_not_exists(lat)")
-        else:
-            conditions.append("lat = :tlat AND lon = :tlon")
-            values[":tlat"], values[":tlon"] = _w(Decimal(str(target[0]))), _w(Decimal(str(target[1])))
-        if account is None:  # from the snapshot: the conditions check what it assumed
-            conditions.append("(attribute_not_exists(last_visit_at) OR last_visit_at <= :cap)")
-            values[":cap"] = _w(captured)
-            if new_status:
-                blocked = sorted(BLOCKED_FOR_PROMISE if new_status == "promised" else BLOCKED_FOR_STATUS)
-                values.update({f":b{i}": _w(s) for i, s in enumerate(blocked)})
-                conditions.append("NOT #st IN (" + ", ".join(f":b{i}" for i in range(len(blocked))) + ")")
-        else:  # from a fresh read: nothing may have changed since
-            if account.get("last_visit_at"):
-                conditions.append("last_visit_at = :seen_visit")
-                values[":seen_visit"] = _w(account["last_visit_at"])
-            else:
-                conditions.append("attribute_not_exists(last_visit_at)")
-            conditions.append("#st = :seen_status")
-            values[":seen_status"] = _w(account_status.of(account))
-        if not superseded:
-            sets += ["last_visit_at = :cap", "last_visit_outcome = :o"]
-            values[":cap"], values[":o"] = _w(captured), _w(outcome)
-        if new_status:
-            sets.append("#st = :new")
-            values[":new"] = _w(new_status)
-            if new_status == "promised" and promise:
-                sets += ["promise_date = :pd", "promise_amount = :pa"]
-                values[":pd"], values[":pa"] = _w(promise["date"]), _w(promise["amount"])
-        if geo_reference:
-            sets += ["lat = :glat", "lon = :glon", "geo_source = :gs"]
-            values.update({":glat": _w(geo_reference[0]), ":glon": _w(geo_reference[1]), ":gs": _w("visit")})
-        if not any("#st" in part for part in sets + conditions):
-            names = {}
-        self._add("account", {"Update": {
-            "TableName": get_settings().accounts_table,
-            "Key": {"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}},
-            "UpdateExpression": "SET " + ", ".join(sets), "ConditionExpression": " AND ".join(conditions),
-            **({"ExpressionAttributeNames": names} if names else {}), "ExpressionAttributeValues": values,
-        }})
 
     def _alarms(self, visit_id: str, account_id: str, outcome: str,
                 step: visit_rules.NextStep | None) -> list[tuple[str, str, str]]:
@@ -652,7 +545,7 @@ class _Plan:
 
     def explain(self, conflict: visits_repo.WriteConflict) -> None:
         """After a cancelled transaction: read again, with the account when its conditions failed."""
-        failed = {role for role, reason in zip(self.roles, conflict.reasons) if reason not in ("None", "")}
+        failed = conflict.failed(self.roles)
         if "revisit" in failed and failed <= {"revisit"}:
             raise Conflict("conflict", "the revisit task already exists")
         if "account" in failed:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
-from ..core import aws, clock, instants, pagination
+from ..core import clock, instants, pagination
 from ..core.errors import Conflict, Invalid, NotFound, Unauthenticated, Unprocessable
 from ..core.instants import utc_stamp
 from ..core.observability import logger
@@ -29,12 +29,14 @@ from ..tenants.auth import Agent
 from ..tenants.policy import effective_policy, geo_rules, visit_settings
 from . import agents as agents_repo
 from . import geo, questionnaires
+from . import photos as photo_store
 from . import rules as visit_rules
 from . import store as visits_repo
 
 MAX_SCHEDULE_DAYS = 60
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
 PHOTO_URL_SECONDS = 900
+PHOTO_GET_SECONDS = 300
 PHOTO_LINK_DAYS = 7
 MAX_PINGS = 500
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -54,10 +56,6 @@ def tenant_zone(tenant_id: str) -> ZoneInfo:
 
 def tenant_today(tenant_id: str, now: datetime) -> date:
     return now.astimezone(tenant_zone(tenant_id)).date()
-
-
-def photo_prefix(tenant_id: str, visit_id: str) -> str:
-    return f"visits/{tenant_id}/{visit_id}/"
 
 
 # ---------------------------------------------------------------- tasks
@@ -277,7 +275,7 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
     policy = tenant_policy(agent.tenant_id)
     me = agents_repo.get_agent(agent.tenant_id, agent.agent_id) or {}
     visits = [v for v in visits_repo.agent_day(agent.tenant_id, agent.agent_id, day) if v["status"] != "cancelled"]
-    accounts = _accounts(agent.tenant_id, {v["account_id"] for v in visits})
+    accounts = visits_repo.accounts_by_id(agent.tenant_id, {v["account_id"] for v in visits})
     start, start_from = _route_start(me, day, tenant_zone(agent.tenant_id))
     stops = [(v["visit_id"], *_coordinates(v, accounts.get(v["account_id"]))) for v in visits]
     order = {vid: i for i, vid in enumerate(visit_rules.nearest_neighbour_route(start, stops))}
@@ -304,16 +302,6 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
         items.append(view)
     return {"date": day, "agent_id": agent.agent_id, "route_from": start_from,
             "start": {"lat": start[0], "lon": start[1]} if start else None, "items": items}
-
-
-def _accounts(tenant_id: str, account_ids: set[str]) -> dict[str, dict[str, Any]]:
-    table = get_settings().accounts_table
-    found: dict[str, dict[str, Any]] = {}
-    ids = sorted(account_ids)
-    for i in range(0, len(ids), 100):
-        keys = [{"tenant_id": {"S": tenant_id}, "account_id": {"S": a}} for a in ids[i:i + 100]]
-        found.update({item["account_id"]: item for item in accounts_repo.batch_get({table: keys})[table]})
-    return found
 
 
 def _coordinates(visit: Mapping[str, Any], account: Mapping[str, Any] | None) -> tuple[float | None, float | None]:
@@ -347,12 +335,8 @@ def photo_upload(agent: Agent, body: Any, now: datetime | None = None) -> dict[s
     if visit["status"] not in ("assigned", "checked_in"):
         raise Conflict("conflict", f"the visit is {visit['status']}; photos go with an open visit")
     max_bytes = visit_settings(tenant_policy(agent.tenant_id)).photo_max_bytes
-    key = photo_prefix(agent.tenant_id, visit["visit_id"]) + f"ph_{secrets.token_hex(8)}.{PHOTO_TYPES[content_type]}"
-    post = aws.client("s3").generate_presigned_post(
-        Bucket=get_settings().data_bucket, Key=key, Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
-        ExpiresIn=PHOTO_URL_SECONDS,
-    )
+    key = photo_store.new_key(agent.tenant_id, visit["visit_id"], PHOTO_TYPES[content_type])
+    post = photo_store.upload_form(key, content_type, max_bytes, PHOTO_URL_SECONDS)
     return {"photo_key": key, "visit_id": visit["visit_id"], "content_type": content_type, "max_bytes": max_bytes,
             "expires_at": utc_stamp(now + timedelta(seconds=PHOTO_URL_SECONDS)),
             "upload": {"url": post["url"], "fields": post["fields"]}}
@@ -384,11 +368,9 @@ def open_photo(token: str, now: datetime | None = None) -> str:
         tenant_id, key = links.verify(secret, token, now or clock.utcnow())
     except links.InvalidLink as exc:
         raise Unauthenticated("unauthorized", "this link has expired" if exc.reason == "expired" else "this link is not valid") from None
-    if not key.startswith(f"visits/{tenant_id}/"):
+    if not photo_store.is_of_tenant(tenant_id, key):
         raise NotFound("not_found", "no such photo")
-    url: str = aws.client("s3").generate_presigned_url("get_object", Params={"Bucket": get_settings().data_bucket, "Key": key},
-                                                       ExpiresIn=300)
-    return url
+    return photo_store.download_url(key, PHOTO_GET_SECONDS)
 
 
 # ---------------------------------------------------------------- pings and positions
@@ -482,32 +464,23 @@ def register_photo(key: str, size: int) -> str:
     """Checks one object put under ``visits/`` and records it on its visit: "registered",
     "deleted" (not JPEG/PNG by its bytes, too big, or no such visit: it must not stay) or
     "missing" (already gone)."""
-    parts = key.split("/")
-    settings = get_settings()
-    s3 = aws.client("s3")
-    extension = key.rsplit(".", 1)[-1].lower()
+    owner, extension = photo_store.owner(key), photo_store.extension(key)
     verdict = None
-    if len(parts) != 4 or parts[0] != "visits" or extension not in _MAGIC:
+    if owner is None or extension not in _MAGIC:
         verdict = "unexpected key"
     elif not 0 < size <= 10 * 1024 * 1024:
         verdict = "size"
     else:
-        try:
-            head = s3.get_object(Bucket=settings.data_bucket, Key=key, Range="bytes=0-15")["Body"].read()
-        except s3.exceptions.NoSuchKey:
+        head = photo_store.head(key, 16)
+        if head is None:
             return "missing"  # deleted again before this event came
         if not head.startswith(_MAGIC[extension]):
             verdict = "content is not " + extension
     if verdict is None:
-        try:
-            aws.client("dynamodb").update_item(
-                TableName=settings.visits_table, Key=visits_repo.key(parts[1], parts[2]),
-                UpdateExpression="ADD photos :k", ConditionExpression="attribute_exists(visit_id)",
-                ExpressionAttributeValues={":k": {"SS": [key]}},
-            )
+        assert owner is not None  # nosec B101  # type narrowing: a key without an owner has a verdict
+        if visits_repo.add_photo(*owner, key):
             return "registered"
-        except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
-            verdict = "no such visit"
-    s3.delete_object(Bucket=settings.data_bucket, Key=key)
+        verdict = "no such visit"
+    photo_store.delete(key)
     logger.warning("visit photo refused and deleted", extra={"reason": verdict, "size": size})
     return "deleted"

@@ -1,0 +1,244 @@
+"""Scale benchmarks (issue 14, SPEC §10): ``python -m bench scale``.
+
+- ``ingest_us_per_row_with_sdk`` and ``ratio_vs_csv_reader_with_sdk``: a generated 100,000-row CSV
+  through the ingest path (read, validate, sort, merge, derive) with the real ``BatchWriter``: every
+  ``BatchWriteItem`` is built and sent by boto3 over HTTP to a local endpoint that answers as
+  DynamoDB does (``DynamoEcho``, another process, so its work is not in the figure) and counts
+  requests; beside a bare ``csv.reader`` pass over the same file, in the same run. Then the same
+  for an update of every account (the file's second day: one conditional ``UpdateItem`` each).
+- ``hot_partition_max_share``: the largest share of one tenant's 100,000 accounts under one
+  partition key value, over the table and each of its indexes (keys from the store's own key
+  functions, statuses and stages as the sample generator spreads them).
+- ``list_rare_filter_items_read_per_page`` / ``list_common_filter_items_read_per_page``: DynamoDB
+  items read (index keys and accounts) for the first page (limit 50) of ``?status=disputed`` (5
+  accounts) and ``?status=active`` among 100,000 accounts in moto, through the API's use case.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = date(2026, 11, 23)
+ROWS = 100_000
+PAGE = 50
+
+
+# ---------------------------------------------------------------- a DynamoDB that only answers
+class _Echo(BaseHTTPRequestHandler):
+    """Answers each DynamoDB JSON request with an empty success, and counts it by operation."""
+
+    counts: Counter[str] = Counter()
+    protocol_version = "HTTP/1.1"  # keep-alive, as DynamoDB's endpoint
+
+    def do_POST(self) -> None:  # noqa: N802  # http.server's naming
+        length = int(self.headers.get("content-length") or 0)
+        self.rfile.read(length)
+        operation = (self.headers.get("x-amz-target") or ".").split(".", 1)[1]
+        self.counts[operation] += 1
+        body = {"BatchWriteItem": b'{"UnprocessedItems":{}}', "Query": b'{"Items":[],"Count":0,"ScannedCount":0}'}.get(
+            operation, b"{}")
+        self.send_response(200)
+        self.send_header("content-type", "application/x-amz-json-1.0")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802  # http.server's naming
+        body = json.dumps(self.counts).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _echo_server(port: int) -> None:
+    ThreadingHTTPServer(("127.0.0.1", port), _Echo).serve_forever()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---------------------------------------------------------------- ingest with the SDK
+def _measure_with_sdk(path: str, endpoint: str, mode: str) -> dict:
+    """In a fresh process: the ingest path with the real writer against ``endpoint``."""
+    from infra.local.template import LocalTemplate
+
+    os.environ.update(LocalTemplate(ROOT / "template.yaml").function_environment("IngestFunction"))
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
+                      AWS_REGION="us-east-1", AWS_ENDPOINT_URL_DYNAMODB=endpoint, POWERTOOLS_LOG_LEVEL="WARNING")
+    from cobranza.accounts.store import BatchWriter
+    from cobranza.portfolio.ingest import header_of
+    from cobranza.portfolio.readers import open_portfolio
+    from cobranza.portfolio.reports import ProblemLog
+    from cobranza.portfolio.runs import ItemSpool, SortedRuns
+    from cobranza.portfolio.steps import Job, Tally, merge_accounts, validate_rows
+    from cobranza.tenants.policy import effective_policy
+
+    job = Job("bench", "up_bench", "bucket", "portfolios/bench/x.csv", "", "snapshot", "America/Mexico_City",
+              effective_policy(None), AS_OF.isoformat(), "2026-11-23T15:00:00Z")
+    stored = iter(())
+    if mode == "update":  # yesterday's accounts, each with another balance: every row is an update
+        stored = _yesterday(job, path)
+    started, cpu = time.perf_counter(), time.process_time()
+    tally, problems = Tally(), ProblemLog()
+    with open(path, "rb") as fh, SortedRuns() as runs, ItemSpool() as absent, BatchWriter() as writer:
+        portfolio = open_portfolio(fh, path)
+        validate_rows(job, header_of(portfolio), portfolio.records, runs.add, tally, problems)
+        merge_accounts(job, runs.merged(), stored, writer, tally, problems.add_late, absent.add)
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
+            "rows": tally.rows_total, "written": writer.written}
+
+
+def _yesterday(job: object, path: str) -> object:
+    """The stored side of an update night: every account of the file as ingestion stored it,
+    with a balance one peso higher (built before the clock starts)."""
+    from cobranza.portfolio.ingest import header_of
+    from cobranza.portfolio.readers import open_portfolio
+    from cobranza.portfolio.reports import ProblemLog
+    from cobranza.portfolio.runs import ItemSpool, SortedRuns
+    from cobranza.portfolio.steps import Tally, merge_accounts, validate_rows
+
+    class Keep:
+        def __init__(self) -> None:
+            self.items: list[dict] = []
+
+        def put(self, item: dict) -> None:
+            self.items.append(dict(item, balance=item["balance"] + 1, row_hash="yesterday", rev=3))
+
+    keep = Keep()
+    with open(path, "rb") as fh, SortedRuns() as runs, ItemSpool() as absent:
+        portfolio = open_portfolio(fh, path)
+        tally, problems = Tally(), ProblemLog()
+        validate_rows(job, header_of(portfolio), portfolio.records, runs.add, tally, problems)
+        merge_accounts(job, runs.merged(), iter(()), keep, tally, problems.add_late, absent.add)
+    return iter(keep.items)
+
+
+def _in_fresh_process(*args: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'layers' / 'cobranza'}", POWERTOOLS_LOG_LEVEL="WARNING")
+    out = subprocess.run([sys.executable, "-m", "bench.scale", *args], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _ingest_with_sdk() -> dict:
+    from bench.ingest import _in_fresh_process as ingest_process
+    from bench.ingest import _portfolio
+
+    path = _portfolio(ROWS)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.scale", "echo", str(port)], cwd=ROOT,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        _wait_for(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        bare = ingest_process("csv_reader", path)
+        new = _in_fresh_process("sdk", str(path), endpoint, "new")
+        counts_new = _counts(endpoint)
+        update = _in_fresh_process("sdk", str(path), endpoint, "update")
+        counts_all = _counts(endpoint)
+    finally:
+        server.terminate()
+    counts_update = {k: counts_all[k] - counts_new.get(k, 0) for k in counts_all}
+    return {
+        "ingest_rows": new["rows"],
+        "ingest_us_per_row_with_sdk": round(new["seconds"] / new["rows"] * 1e6, 1),
+        "ratio_vs_csv_reader_with_sdk": round(new["seconds"] / (bare["seconds"] * ROWS / bare["rows"]), 1),
+        "csv_reader_us_per_row": round(bare["seconds"] / bare["rows"] * 1e6, 2),
+        "ingest_dynamodb_requests_per_1000_new": round(sum(counts_new.values()) * 1000 / new["rows"], 1),
+        "ingest_update_us_per_row_with_sdk": round(update["seconds"] / update["rows"] * 1e6, 1),
+        "ingest_dynamodb_requests_per_1000_updated": round(sum(counts_update.values()) * 1000 / update["rows"], 1),
+        "ingest_requests_breakdown": {"new": counts_new, "update": counts_update},
+    }
+
+
+def _wait_for(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the DynamoDB echo did not start")
+
+
+def _counts(endpoint: str) -> dict[str, int]:
+    import urllib.request
+
+    with urllib.request.urlopen(endpoint, timeout=5) as response:  # nosec B310  # our own local echo
+        return dict(json.load(response))
+
+
+# ---------------------------------------------------------------- partition key shares
+def _hot_partition_share() -> dict:
+    """The largest share of one tenant's accounts under one partition key value, per key."""
+    from cobranza.accounts import store
+
+    statuses = ["active"] * 90 + ["promised"] * 4 + ["settled"] * 4 + ["disputed"] * 2
+    keys: dict[str, Counter[str]] = {name: Counter() for name in ("table", "due-index", *store.LIST_INDEXES)}
+    for i in range(ROWS):
+        account_id = f"{4_000_000 + i}"
+        keys["table"]["bench"] += 1
+        keys["due-index"][store.due_shard("bench", account_id)] += 1
+        for field in store.LIST_INDEXES:
+            value = statuses[i % 100] if field == "status" else "one-value"  # the worst case: everyone shares it
+            keys[field][store.list_key("bench", value, store.list_shard(account_id))] += 1
+    shares = {name: round(max(counter.values()) / ROWS, 4) for name, counter in keys.items()}
+    return {"hot_partition_max_share": max(shares.values()), "hot_partition_share_by_key": shares}
+
+
+# ---------------------------------------------------------------- list pages
+def _list_pages() -> dict:
+    from bench.campaign import moto_stack
+
+    with moto_stack():
+        from cobranza.accounts import store
+        from cobranza.core import aws
+        from cobranza.tenants import store as tenants
+
+        tenants.create_tenant("bench", "Bench", "America/Mexico_City", [])
+        with store.BatchWriter() as writer:
+            for i in range(ROWS):
+                writer.put({"tenant_id": "bench", "account_id": f"{4_000_000 + i}", "debtor_name": "x",
+                            "balance": 100, "currency": "MXN", "due_date": "2026-10-01", "timezone": "America/Mexico_City",
+                            "status": "disputed" if i % 20_000 == 7 else "active", "stage": "administrative",
+                            "aging_bucket": "31-60", "segment": "standard"})
+        figures = {}
+        for name, value in (("rare", "disputed"), ("common", "active")):
+            aws.items_read.clear()
+            aws.request_counts.clear()
+            items, _ = store.list_accounts("bench", {"status": value}, PAGE, None)
+            figures[f"list_{name}_filter_items_read_per_page"] = sum(aws.items_read.values())
+            figures[f"list_{name}_filter_requests_per_page"] = sum(aws.request_counts.values())
+            figures[f"list_{name}_filter_page_items"] = len(items)
+    return figures
+
+
+def run() -> dict:
+    figures = {"accounts": ROWS, "page_limit": PAGE}
+    figures.update(_ingest_with_sdk())
+    figures.update(_hot_partition_share())
+    figures.update(_list_pages())
+    return figures
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "echo":
+        _echo_server(int(sys.argv[2]))
+    else:
+        print(json.dumps(_measure_with_sdk(sys.argv[2], sys.argv[3], sys.argv[4])))
