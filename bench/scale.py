@@ -6,6 +6,12 @@
   DynamoDB does (``DynamoEcho``, another process, so its work is not in the figure) and counts
   requests; beside a bare ``csv.reader`` pass over the same file, in the same run. Then the same
   for an update of every account (the file's second day: one conditional ``UpdateItem`` each).
+- ``planner_us_per_due_account_with_sdk``: one tenant's night of 10,000 due accounts (the
+  "email+3" step each) planned by ``planner.run_for_tenant`` with every request (the due-index
+  pages, the tenant, each attempt's conditional put, the queue batches, each account's update)
+  built and sent by boto3 to the echo, which answers the due-index from a file. Then the model of
+  a large night: ``night_10m_due_minutes`` = 10,000,000 x that cost / the parts run at once (20),
+  and ``night_10m_due_one_tenant_part_seconds`` for one tenant's 16 parts.
 - ``hot_partition_max_share``: the largest share of one tenant's 100,000 accounts under one
   partition key value, over the table and each of its indexes (keys from the store's own key
   functions, statuses and stages as the sample generator spreads them).
@@ -22,7 +28,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -38,19 +45,36 @@ class _Echo(BaseHTTPRequestHandler):
 
     counts: Counter[str] = Counter()
     protocol_version = "HTTP/1.1"  # keep-alive, as DynamoDB's endpoint
+    disable_nagle_algorithm = True  # or each answer waits for the client's delayed ACK (40 ms)
+
+    #: What Query and GetItem answer (``echo PORT DATA``): the due-index's items by shard, one item.
+    data: dict = {"due": {}, "item": None}
 
     def do_POST(self) -> None:  # noqa: N802  # http.server's naming
         length = int(self.headers.get("content-length") or 0)
-        self.rfile.read(length)
+        request = self.rfile.read(length)
         operation = (self.headers.get("x-amz-target") or ".").split(".", 1)[1]
         self.counts[operation] += 1
-        body = {"BatchWriteItem": b'{"UnprocessedItems":{}}', "Query": b'{"Items":[],"Count":0,"ScannedCount":0}'}.get(
-            operation, b"{}")
+        body = self._answer(operation, request)
         self.send_response(200)
         self.send_header("content-type", "application/x-amz-json-1.0")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _answer(self, operation: str, request: bytes) -> bytes:
+        if operation == "Query":
+            shard = json.loads(request).get("ExpressionAttributeValues", {}).get(":s", {}).get("S")
+            items = self.data["due"].get(shard, [])
+            return json.dumps({"Items": items, "Count": len(items), "ScannedCount": len(items)}).encode()
+        if operation == "GetItem" and self.data["item"]:
+            return json.dumps({"Item": self.data["item"]}).encode()
+        if operation in ("SendMessageBatch", "SendMessage"):
+            entries = json.loads(request).get("Entries", [])
+            return json.dumps({"Successful": [{"Id": e["Id"], "MessageId": e["Id"], "MD5OfMessageBody": "0"}
+                                              for e in entries], "Failed": []}).encode()
+        return {"BatchWriteItem": b'{"UnprocessedItems":{}}', "Query": b'{"Items":[],"Count":0,"ScannedCount":0}'}.get(
+            operation, b"{}")
 
     def do_GET(self) -> None:  # noqa: N802  # http.server's naming
         body = json.dumps(self.counts).encode()
@@ -63,7 +87,9 @@ class _Echo(BaseHTTPRequestHandler):
         pass
 
 
-def _echo_server(port: int) -> None:
+def _echo_server(port: int, data_path: str | None = None) -> None:
+    if data_path:
+        _Echo.data = json.loads(Path(data_path).read_text())
     ThreadingHTTPServer(("127.0.0.1", port), _Echo).serve_forever()
 
 
@@ -184,6 +210,87 @@ def _counts(endpoint: str) -> dict[str, int]:
         return dict(json.load(response))
 
 
+# ---------------------------------------------------------------- the planner with the SDK
+PLANNER_DUE = 10_000
+
+
+def _planner_data(path: Path) -> None:
+    """The echo's answers for a night: 10,000 accounts due today (day +3: the "email+3" step),
+    spread over the due-index shards as stored, and the tenant's item."""
+    from bench.campaign import TODAY  # the campaign benchmark's night and accounts
+    from cobranza.accounts import store
+    from cobranza.accounts.service import refresh_derived
+    from cobranza.tenants.policy import effective_policy
+
+    policy, due = effective_policy(None), {}
+    for i in range(PLANNER_DUE):
+        item = {"tenant_id": "bench", "account_id": f"D{i:07d}", "debtor_name": f"Persona Número {i}",
+                "balance": Decimal("12345.67"), "currency": "MXN", "due_date": (TODAY - timedelta(days=3)).isoformat(),
+                "timezone": "America/Mexico_City", "email": f"persona{i}@ejemplo.mx", "phone": "+525512345678",
+                "address": "Av. Insurgentes Sur 1234", "city": "Benito Juárez", "state": "CDMX", "postal_code": "03100",
+                "status": "active", "row_hash": "x" * 16, "source_upload_id": "up_bench",
+                "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"}
+        refresh_derived(item, policy, TODAY)
+        item["next_action_on"] = TODAY.isoformat()
+        due.setdefault(item["due_shard"], []).append(store.to_wire(store.with_list_keys(item)))
+    tenant = {"tenant_id": {"S": "bench"}, "name": {"S": "Bench"}, "timezone": {"S": "America/Mexico_City"},
+              "notification_emails": {"L": []}, "created_at": {"S": "2026-11-01T00:00:00.000000+0000"}}
+    path.write_text(json.dumps({"due": due, "item": tenant}))
+
+
+def _measure_planner(endpoint: str) -> dict:
+    """In a fresh process: one tenant's night (every shard) planned against ``endpoint``."""
+    from datetime import datetime, timezone
+
+    from infra.local.template import LocalTemplate
+
+    os.environ.update(LocalTemplate(ROOT / "template.yaml").function_environment("NightFunction"))
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
+                      AWS_REGION="us-east-1", AWS_ENDPOINT_URL_DYNAMODB=endpoint, AWS_ENDPOINT_URL_SQS=endpoint,
+                      POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
+    from cobranza.campaign.planner import run_for_tenant
+
+    at = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)
+    started, cpu = time.perf_counter(), time.process_time()
+    counts = run_for_tenant("bench", at, at)
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
+            "accounts_due": counts["accounts_due"], "attempts": counts["attempts"],
+            "messages_queued": counts["messages_queued"]}
+
+
+def _planner_with_sdk() -> dict:
+    from cobranza.accounts.store import DUE_SHARDS
+
+    data = ROOT / "bench" / ".data" / "planner-echo.json"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    _planner_data(data)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.scale", "echo", str(port), str(data)], cwd=ROOT,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        _wait_for(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        night = _in_fresh_process("planner", endpoint)
+        requests = _counts(endpoint)
+    finally:
+        server.terminate()
+    us_per_due = night["seconds"] / night["accounts_due"] * 1e6
+    concurrency, parts_per_tenant = 20, DUE_SHARDS
+    return {
+        "planner_accounts_due": night["accounts_due"],
+        "planner_attempts": night["attempts"],
+        "planner_us_per_due_account_with_sdk": round(us_per_due, 1),
+        "planner_requests_per_due_account": round(sum(requests.values()) / night["accounts_due"], 2),
+        "planner_requests_breakdown": requests,
+        "night_parts": parts_per_tenant,
+        "night_part_concurrency": concurrency,
+        # 10 million due accounts across tenants (at least 20 parts): N x p / concurrency
+        "night_10m_due_minutes": round(10_000_000 * us_per_due / concurrency / 60e6, 1),
+        # one tenant with 10 million due: 16 parts of 625,000, each against the 900 s limit
+        "night_10m_due_one_tenant_part_seconds": round(10_000_000 / parts_per_tenant * us_per_due / 1e6),
+    }
+
+
 # ---------------------------------------------------------------- partition key shares
 def _hot_partition_share() -> dict:
     """The largest share of one tenant's accounts under one partition key value, per key."""
@@ -232,6 +339,7 @@ def _list_pages() -> dict:
 def run() -> dict:
     figures = {"accounts": ROWS, "page_limit": PAGE}
     figures.update(_ingest_with_sdk())
+    figures.update(_planner_with_sdk())
     figures.update(_hot_partition_share())
     figures.update(_list_pages())
     return figures
@@ -239,6 +347,8 @@ def run() -> dict:
 
 if __name__ == "__main__":
     if sys.argv[1] == "echo":
-        _echo_server(int(sys.argv[2]))
+        _echo_server(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
+    elif sys.argv[1] == "planner":
+        print(json.dumps(_measure_planner(sys.argv[2])))
     else:
         print(json.dumps(_measure_with_sdk(sys.argv[2], sys.argv[3], sys.argv[4])))

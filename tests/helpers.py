@@ -74,10 +74,39 @@ def s3_put_event(bucket: str, key: str, size: int = 100, etag: str = "etag", seq
     }]}
 
 
-def scheduled_event(time: str) -> dict:
+def scheduled_event(time: str, detail: dict | None = None) -> dict:
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "123456789012", "time": time, "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/cobranza-CampaignFunction-Nightly"], "detail": {}}
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/cobranza-CampaignFunction-Nightly"],
+            "detail": detail or {}}
+
+
+def run_night(time: str, replay: bool = True) -> dict:
+    """A night as the stack runs it, in this process (moto): CampaignFunction's tick (a replay by
+    default, so a test may run the same night again), then NightFunction on every part it queued,
+    as the event source would. Returns ``{"tenants": {tenant: the night's summary, or why it did
+    not start}}``."""
+    import boto3
+
+    from cobranza.campaign import store as nights_repo
+    from cobranza.campaign.nights import night_counts
+    from cobranza.core.settings import get_settings
+
+    started = load_function("campaign").handler(scheduled_event(time, {"replay": True} if replay else None),
+                                                LambdaContext())["tenants"]
+    sqs, url = boto3.client("sqs"), get_settings().night_queue_url or ""
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            load_function("night").handler(sqs_event([json.loads(message["Body"])], "cobranza-NightQueue"), LambdaContext())
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    results = {}
+    for tenant_id, start in started.items():
+        night = nights_repo.get_night(tenant_id, start["date"]) if start.get("started") else None
+        results[tenant_id] = night_counts(night["summary"]) if night and "summary" in night else start
+    return {"tenants": results}
 
 
 def sqs_event(bodies: list[dict], queue: str = "cobranza-EmailQueue", receive_count: int = 1) -> dict:

@@ -1,16 +1,19 @@
-"""Nightly campaign: EventBridge schedule -> per-tenant run over the accounts that are due.
+"""The campaign's hourly tick: EventBridge schedule -> each tenant's night started in its zone.
 
-"Today" comes from the event's ``time`` (in each tenant's time zone), so any night can be
-replayed with `python -m infra.local invoke CampaignFunction --event FILE`.
+Only starts nights: each one is cut into parts (one per due-index shard) queued for
+NightFunction (functions/night). "Today" comes from the event's ``time`` (in each tenant's time
+zone), so any night can be replayed with `python -m infra.local invoke CampaignFunction --event FILE`
+(a detail of ``{"replay": true}`` starts a night that already ran again).
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cobranza.campaign.planner import run_nightly
+from cobranza.campaign.nights import start_nights
 from cobranza.core.observability import logger, metrics
 from cobranza.core.settings import get_settings
 
@@ -21,7 +24,5 @@ get_settings()  # fail the cold start on a bad environment
 @logger.inject_lambda_context(clear_state=True)
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    from datetime import datetime
-
-    event_time = datetime.fromisoformat(event.time.replace("Z", "+00:00"))
-    return run_nightly(event_time)
+    replay = isinstance(event.detail, dict) and event.detail.get("replay") is True
+    return start_nights(datetime.fromisoformat(event.time.replace("Z", "+00:00")), replay=replay)

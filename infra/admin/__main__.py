@@ -7,6 +7,8 @@
     python -m infra.admin agent create <tenant_id> <email> --password PW [--supervisor]
             [--home LAT,LON] [--zone Z]... [--capacity N] [--name NAME]
         -> {"agent_id", "username", "user_pool_id", "client_id", ...}   (sign in with USER_PASSWORD_AUTH)
+    python -m infra.admin accounts reindex [<tenant_id>]
+        -> {"tenants": {<tenant_id>: {"accounts_read", "accounts_reindexed"}}}   (docs/deploy.md)
 
 Target: the running local stack (make serve) when there is one, else the CloudFormation stack
 named by --stack-name (default: $COBRANZA_STACK or "cobranza") with your AWS credentials.
@@ -67,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
                               help="a state, city, postal code or postal prefix like 06* (repeatable; none = everywhere)")
     create_agent.add_argument("--capacity", type=int, help="visits a day (default: the policy's, 12)")
     create_agent.add_argument("--name", help="display name")
+
+    accounts = groups.add_parser("accounts", help="accounts maintenance", parents=anywhere).add_subparsers(
+        dest="action", required=True)
+    reindex = accounts.add_parser("reindex", help="give accounts stored before the list indexes their keys",
+                                  parents=anywhere)
+    reindex.add_argument("tenant_id", nargs="?", help="one tenant (default: every tenant)")
     return parser
 
 
@@ -78,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             result = commands.create_tenant(target, args.tenant_id, args.name, args.notify, args.timezone)
         elif args.group == "tenant" and args.action == "key":
             result = commands.issue_key(target, args.tenant_id)
+        elif args.group == "accounts" and args.action == "reindex":
+            result = commands.reindex_accounts(target, args.tenant_id)
         elif args.group == "agent" and args.action == "create":
             result = commands.create_agent(target, args.tenant_id, args.email, args.password, args.supervisor,
                                            args.home, args.zone, args.capacity, args.name)

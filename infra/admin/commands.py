@@ -5,6 +5,7 @@ import os
 from decimal import Decimal
 from typing import Any
 
+from cobranza.accounts import store as accounts
 from cobranza.core import clock
 from cobranza.core.instants import utc_stamp
 from cobranza.core.tables import bind_models
@@ -55,6 +56,15 @@ def issue_key(target: Target, tenant_id: str) -> dict[str, Any]:
     if tenants.get_tenant(tenant_id) is None:
         raise AdminError("not_found", f"no tenant {tenant_id}")
     return {"tenant_id": tenant_id, "api_key": tenants.issue_api_key(tenant_id)}
+
+
+def reindex_accounts(target: Target, tenant_id: str | None) -> dict[str, Any]:
+    """The accounts list's index keys for one tenant's accounts, or every tenant's (docs/deploy.md)."""
+    _bind(target)
+    if tenant_id is not None and tenants.get_tenant(tenant_id) is None:
+        raise AdminError("not_found", f"no tenant {tenant_id}")
+    ids = [tenant_id] if tenant_id else list(tenants.list_tenant_ids())
+    return {"tenants": {t: accounts.reindex(t) for t in ids}}
 
 
 def parse_home(raw: str | None) -> tuple[Decimal, Decimal] | None:

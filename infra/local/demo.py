@@ -111,9 +111,9 @@ def run(stack: Any) -> int:
         day = today + timedelta(days=night)
         # 16:00 UTC is 10:00 in Mexico City and 08:00 in Tijuana: every debtor's window is open.
         # (The stack runs with ClockMode=event, so a simulated day behaves the same at any real hour.)
-        result = stack.fire_schedule("CampaignFunction", datetime.combine(day, dtime(16, 0), tzinfo=timezone.utc))
-        stack.wait_idle(timeout=600)
-        nights.append((day, (result or {}).get("tenants", {}).get(DEMO_TENANT, {})))
+        stack.fire_schedule("CampaignFunction", datetime.combine(day, dtime(16, 0), tzinfo=timezone.utc))
+        stack.wait_idle(timeout=600)  # the night's parts run on NightFunction; the last one writes its summary
+        nights.append((day, _night_summary(stack, day)))
     field = _field_day(stack, key, agents)
     data = stack.moto_data()
     emails = len(data.get("ses", {}).get("RawMessage", []))
@@ -212,6 +212,17 @@ def _moved(lat: float, lon: float, metres: float, bearing_deg: float) -> tuple[f
 
 OUTCOME_CYCLE = ("promise_to_pay", "not_home", "relative_contacted", "paid_reported", "refused", "not_home",
                  "promise_to_pay", "wrong_address", "dispute", "partial_payment_reported")
+
+
+def _night_summary(stack: Any, day: Any) -> dict:
+    """The night's summary, from its record in NightsTable (empty if it did not finish)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.names["NightsTable"],
+        Key={"tenant_id": {"S": DEMO_TENANT}, "night": {"S": day.isoformat()}}).get("Item", {})
+    summary = TypeDeserializer().deserialize(item["summary"]) if "summary" in item else {}
+    return json.loads(json.dumps(summary, default=int))
 
 
 def _field_day(stack: Any, key: str, agents: list[dict[str, Any]]) -> dict[str, Any]:

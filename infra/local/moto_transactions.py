@@ -59,7 +59,7 @@ def _backup(backend: Any, transact_items: list[dict[str, Any]]) -> tuple[list[tu
         try:
             hash_value, range_value = backend.get_keys_value(table, key)
             current = table.get_item(hash_value, range_value)
-        except Exception:  # a malformed key: moto's own code reports it; nothing of it to restore
+        except Exception:  # nosec B112  # a malformed key: moto's own code reports it; nothing of it to restore
             continue
         items.append((table, hash_value, range_value, copy.deepcopy(current)))
         if table.stream_shard is not None and table.name not in streams:

@@ -110,3 +110,37 @@ def test_a_token_of_another_filter_or_a_forged_shard_is_refused(api, portfolio):
     forged = base64.urlsafe_b64encode(json.dumps({"tenant_id": {"S": "acme"}, "by_status": {"S": "acme#active#99"}}).encode())
     status, _ = call(api, "get", f"/v1/accounts?status=active&next_token={forged.decode()}", key)
     assert status == 400
+
+
+def test_accounts_stored_before_the_indexes_are_listed_once_reindexed(api, portfolio):
+    """docs/deploy.md's migration: `python -m infra.admin accounts reindex` (accounts.store.reindex)."""
+    import boto3
+
+    from cobranza.accounts import store
+    from cobranza.core.settings import get_settings
+
+    table = boto3.resource("dynamodb").Table(get_settings().accounts_table)
+    for account_id in ("C0007", "C0301"):  # as an older version stored them: no list keys
+        table.update_item(Key={"tenant_id": "acme", "account_id": account_id},
+                          UpdateExpression="REMOVE by_status, by_stage, by_segment, by_bucket")
+    _, before = call(api, "get", "/v1/accounts?status=disputed", portfolio["api_key"])
+    assert [a["account_id"] for a in before["items"]] == ["C0599"]
+    assert store.reindex("acme") == {"accounts_read": 600, "accounts_reindexed": 2}
+    _, after = call(api, "get", "/v1/accounts?status=disputed", portfolio["api_key"])
+    assert sorted(a["account_id"] for a in after["items"]) == ["C0007", "C0301", "C0599"]
+    assert store.reindex("acme")["accounts_reindexed"] == 0
+
+
+def test_a_rare_combination_of_filters_answers_short_pages_that_still_add_up(api, portfolio, monkeypatch):
+    """Two filters: the first one's index is read, the second checked on the accounts; a page
+    examines at most MAX_KEYS_EXAMINED keys, then answers what it has and where to go on."""
+    from cobranza.accounts import store
+
+    monkeypatch.setattr(store, "MAX_KEYS_EXAMINED", 120)
+    stage = accounts()["C0599"]["stage"]
+    expected = sorted(a for a, item in accounts().items() if item["status"] == "active" and item["stage"] == stage)
+    got, pages = read_all(api, portfolio["api_key"], f"status=active&stage={stage}", 100)
+    assert sorted(got) == expected and len(got) == len(set(got)) and pages >= 4
+    other = "judicial" if stage != "judicial" else "preventive"  # no account has it: every page is short
+    nothing, pages = read_all(api, portfolio["api_key"], f"status=active&stage={other}", 100)
+    assert nothing == [] and pages >= 3  # 450 active keys, about 200 examined a page: no page reads them all

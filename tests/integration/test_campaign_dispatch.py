@@ -12,7 +12,7 @@ from email import policy as email_policy
 import boto3
 import pytest
 
-from tests.helpers import LambdaContext, load_function, scheduled_event, sqs_event
+from tests.helpers import LambdaContext, load_function, run_night, sqs_event
 
 NIGHT = "2026-11-23T08:00:00Z"  # 02:00 in Mexico City: every reminder waits for 07:00
 MORNING = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)  # 10:00 Mexico City, 08:00 Tijuana
@@ -49,8 +49,8 @@ def drain(url):
 
 
 def plan(event_time=NIGHT):
-    result = load_function("campaign").handler(scheduled_event(event_time), LambdaContext())
-    return result["tenants"]["acme"]
+    """The night of ``event_time`` (run again if it already ran), through both functions."""
+    return run_night(event_time)["tenants"]["acme"]
 
 
 def send(messages, queue="cobranza-EmailQueue"):

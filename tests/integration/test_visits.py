@@ -465,19 +465,19 @@ def test_a_ping_far_from_a_later_fix_in_time_makes_the_visit_too_fast(api, field
 
 def test_the_nightly_field_visit_step_assigns_the_task_to_the_agent_covering_the_zone(stack, tenant, upload, agents, clock):
     from cobranza.visits import store as visits_repo
-    from tests.helpers import scheduled_event
+    from tests.helpers import run_night
 
     ana = agents("ana", home=north_of(ZOCALO, 2000), zones=["CDMX"])
     # due 2026-10-19: day +35 (field visit, needs coordinates and tier >= medium) on 2026-11-23
     upload("portfolios/acme/late.csv", ROWS.replace(b"2026-10-01", b"2026-10-19"))
-    result = load_function("campaign").handler(scheduled_event("2026-11-23T08:00:00Z"), LambdaContext())["tenants"]["acme"]
+    result = run_night("2026-11-23T08:00:00Z")["tenants"]["acme"]
     # V1, V2, V4 and G1 (V3 has no coordinates); nobody covers Jalisco, so G1 stays unassigned
     assert result["visits_created"] == 4 and result["visits_assigned"] == 3
     items, _ = visits_repo.list_visits("acme", agent_id=ana["agent_id"], day="2026-11-23")
     assert sorted(v["account_id"] for v in items) == ["V1", "V2", "V4"]
     unassigned, _ = visits_repo.list_visits("acme", status="unassigned")
     assert [v["account_id"] for v in unassigned] == ["G1"]
-    rerun = load_function("campaign").handler(scheduled_event("2026-11-23T08:00:00Z"), LambdaContext())["tenants"]["acme"]
+    rerun = run_night("2026-11-23T08:00:00Z")["tenants"]["acme"]
     assert rerun["visits_created"] == 0
     from cobranza.visits import agents as agents_repo
 

@@ -119,27 +119,54 @@ def test_an_unchanged_account_is_not_written_at_all(tenant, upload, just_before_
     assert accounts() == before
 
 
-def test_the_nightly_planner_derives_again_when_a_file_changed_the_account_meanwhile(tenant, upload, monkeypatch):
+def test_the_nightly_planner_leaves_a_files_derivation_when_the_file_changed_the_account_meanwhile(
+        tenant, upload, monkeypatch, clock):
     """The planner reads a due account, a file moves its due date meanwhile: the planner's derived
-    fields follow the new due date instead of overwriting the file's."""
+    fields (from the old due date) are not written over the file's (from the new one)."""
     from cobranza.accounts import store
     from cobranza.campaign import planner
 
     upload("portfolios/acme/a.csv", csv_bytes(ORIGINAL))
     night = date.fromisoformat(accounts()["A1"]["next_action_on"])
-    new_due = (night + timedelta(days=10)).isoformat()
+    new_due = night + timedelta(days=10)
     original_update = store.update_fields
     moved = []
 
     def file_lands_first(tenant_id, account_id, fields, **kwargs):
         if account_id == "A1" and not moved and "seen_rev" in kwargs:
-            moved.append(upload("portfolios/acme/b.csv", csv_bytes([("A1", "Ana", "100", new_due, ""), ORIGINAL[1]])))
+            moved.append(upload("portfolios/acme/b.csv", csv_bytes([("A1", "Ana", "100", new_due.isoformat(), ""),
+                                                                    ORIGINAL[1]])))
         return original_update(tenant_id, account_id, fields, **kwargs)
 
     monkeypatch.setattr(store, "update_fields", file_lands_first)
     planner.run_nightly(event_time=datetime.combine(night, time(12, 0), tzinfo=timezone.utc))
     assert moved, "the planner wrote no derived fields for A1"
     account = accounts()["A1"]
-    assert (account["due_date"], account["days_past_due"], account["aging_bucket"]) == (new_due, -10, "current")
+    file_day = clock["value"].date()  # the day the file derived the account on
+    assert (account["due_date"], account["derived_on"]) == (new_due.isoformat(), file_day.isoformat())
+    assert (account["days_past_due"], account["aging_bucket"]) == ((file_day - new_due).days, "current")
     assert "email" not in account  # the file's removal stays removed
-    assert account["derived_on"] == night.isoformat()
+
+
+def test_the_nightly_planner_derives_again_after_another_writer(tenant, upload, monkeypatch):
+    """A promise recorded between the planner's read and its write: the planner derives again from
+    the promised account instead of writing over it."""
+    from cobranza.accounts import store
+    from cobranza.campaign import planner
+
+    upload("portfolios/acme/a.csv", csv_bytes(ORIGINAL))
+    night = date.fromisoformat(accounts()["A1"]["next_action_on"])
+    original_update = store.update_fields
+    promised = []
+
+    def promise_lands_first(tenant_id, account_id, fields, **kwargs):
+        if account_id == "A1" and not promised and "seen_rev" in kwargs:
+            promised.append(_promise())
+        return original_update(tenant_id, account_id, fields, **kwargs)
+
+    monkeypatch.setattr(store, "update_fields", promise_lands_first)
+    planner.run_nightly(event_time=datetime.combine(night, time(12, 0), tzinfo=timezone.utc))
+    assert promised
+    account = accounts()["A1"]
+    assert (account["status"], account["promise_date"]) == ("promised", "2026-11-30")
+    assert account["derived_on"] == night.isoformat()  # the planner's derivation, made on the fresh account

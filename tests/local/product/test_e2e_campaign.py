@@ -50,6 +50,17 @@ def stack():
         yield running
 
 
+def night_summary(stack, tenant_id, day):
+    """The night's record as an operator reads it (docs/operations.md): `aws dynamodb get-item`."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    key = json.dumps({"tenant_id": {"S": tenant_id}, "night": {"S": day.isoformat()}})
+    item = json.loads(aws_cli(stack, "dynamodb", "get-item", "--table-name", stack.names["NightsTable"], "--key", key))["Item"]
+    assert item["status"] == {"S": "done"} and item["parts_done"] == item["parts_total"] == {"N": "16"}
+    summary = TypeDeserializer().deserialize(item["summary"])
+    return json.loads(json.dumps(summary, default=int))
+
+
 def post(stack, path, body, key=None):
     headers = {"content-type": "application/json", **({"x-api-key": key} if key else {})}
     request = urllib.request.Request(stack.api_endpoint + path, data=json.dumps(body).encode(), headers=headers,
@@ -73,10 +84,12 @@ def test_a_replayed_night_delivers_each_reminder_on_its_channel_and_the_timeline
 
     status, _ = post(stack, "/v1/accounts/P1/opt-outs", {"channels": ["email"]}, key)
     assert status == 201
-    night = stack.fire_schedule("CampaignFunction", morning(today))["tenants"]["campana-e2e"]
+    started = stack.fire_schedule("CampaignFunction", morning(today))["tenants"]["campana-e2e"]
+    assert started == {"date": today.isoformat(), "started": True, "parts": 16}
+    stack.wait_idle(timeout=120)
+    night = night_summary(stack, "campana-e2e", today)
     assert night["by_channel"] == {"email": 3, "sms": 1, "whatsapp": 1}
     assert night["skipped_by_reason"] == {"no_address": 1, "opted_out": 1}
-    stack.wait_idle(timeout=120)
 
     data = stack.moto_data()
     emails = data["ses"]["RawMessage"]
@@ -96,7 +109,7 @@ def test_a_replayed_night_delivers_each_reminder_on_its_channel_and_the_timeline
     assert [(i["kind"], i.get("reason")) for i in timeline["items"]] == [("contact", "opted_out"), ("opt_out", None)]
 
     again = stack.fire_schedule("CampaignFunction", morning(today))["tenants"]["campana-e2e"]
-    assert again["attempts"] == 0 and again["messages_queued"] == 0
+    assert again == {"date": today.isoformat(), "started": False, "reason": "already_started"}
 
 
 @pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed")

@@ -19,11 +19,12 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, DecimalException
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from ..core import aws
+from ..core.errors import Invalid
 from ..core.numbers import storable
 from ..core.settings import get_settings
 from ..core.tables import AccountModel, bind_models
@@ -206,6 +207,19 @@ class BatchWriter:
                 self._pool.shutdown()
 
 
+def reindex(tenant_id: str) -> dict[str, int]:
+    """Gives each of the tenant's accounts the list-index keys of its current values, where they
+    are missing or stale (the migration in docs/deploy.md); conditional on the revision read, like
+    every derived write. Safe to run again."""
+    read = 0
+    with BatchWriter() as writer:
+        for account in iter_tenant_accounts(tenant_id):
+            read += 1
+            if with_list_keys(account) != account:
+                writer.update(account, account, redo=lambda fresh: fresh)
+    return {"accounts_read": read, "accounts_reindexed": writer.written}
+
+
 def changes(seen: Mapping[str, Any], item: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """What turns ``seen`` into ``item``: the attributes to set and those to remove (keys and the
     revision aside). Empty values are removals, as ``to_wire`` leaves them out."""
@@ -350,40 +364,55 @@ def _list_all(tenant_id: str, limit: int, start: dict[str, Any] | None) -> tuple
     return [from_wire(raw) for raw in page.get("Items", [])], page.get("LastEvaluatedKey") or None
 
 
+#: Index keys read per query when the page has filters besides the indexed one (they may not
+#: match), and the most keys one page examines before it answers short, with its position.
+KEY_BATCH = 100
+MAX_KEYS_EXAMINED = 1_000
+
+
 class _ListPage:
-    """One page read through a list index: index keys shard by shard, then the accounts in one
-    BatchGetItem, kept only if they still match (the index is eventually consistent). The
-    position is (shard, last index key read), so pages never repeat or skip an account."""
+    """One page read through a list index: index keys shard by shard, then their accounts in one
+    BatchGetItem per query, kept only if they still match (the index is eventually consistent;
+    further filters are checked here). The position is the index key of the last account
+    examined, so pages never repeat or skip an account; a page examines at most
+    MAX_KEYS_EXAMINED keys, so a rare combination of filters answers a short page, not a timeout."""
 
     def __init__(self, tenant_id: str, field: str, filters: Mapping[str, str], limit: int) -> None:
         self.tenant_id, self.filters, self.limit = tenant_id, dict(filters), limit
         self.attribute, self.index = LIST_INDEXES[field]
         self.value = filters[field]
         self.items: list[dict[str, Any]] = []
+        self.examined = 0
 
     def read(self, start: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         shard, position = self._start(start)
         while shard < LIST_SHARDS:
-            keys, last = self._keys(shard, position, self.limit - len(self.items))
-            self._fetch(keys)
-            if last is not None and len(self.items) < self.limit:
+            wanted = self.limit - len(self.items) if len(self.filters) == 1 else KEY_BATCH
+            keys, last = self._keys(shard, position, wanted)
+            filled_at = self._fetch(keys)
+            if filled_at is not None:
+                return self.items, filled_at
+            if last is None:
+                shard, position = shard + 1, None
+            else:
                 position = last
-                continue
-            shard, position = shard + 1, None
-            if len(self.items) >= self.limit:
-                return self.items, last or self._shard_start(shard)
+            if self.examined >= MAX_KEYS_EXAMINED:
+                return self.items, position or self._shard_start(shard)
         return self.items, None
 
     def _start(self, start: Mapping[str, Any] | None) -> tuple[int, dict[str, Any] | None]:
-        """The shard and index key a token points at; ValueError when it is not this list's."""
+        """The shard and index key a token points at (400 when it is not this list's)."""
         if not start:
             return 0, None
-        owned = owned_start(start, {"tenant_id": {"S": self.tenant_id}}) or {}
+        try:
+            owned = owned_start(start, {"tenant_id": {"S": self.tenant_id}}) or {}
+        except ValueError:
+            owned = {}
         prefix = f"{self.tenant_id}#{self.value}#"
         shard_value = (owned.get(self.attribute) or {}).get("S", "")
         suffix = shard_value[len(prefix):]
         if not shard_value.startswith(prefix) or not suffix.isdigit() or not 0 <= int(suffix) < LIST_SHARDS:
-            raise ValueError("next_token is not valid for this list")
+            raise Invalid("bad_request", "next_token is not valid for this list", [{"field": "next_token"}])
         return int(suffix), owned if "account_id" in owned else None
 
     def _shard_start(self, shard: int) -> dict[str, Any] | None:
@@ -392,6 +421,7 @@ class _ListPage:
         return {"tenant_id": {"S": self.tenant_id}, self.attribute: {"S": list_key(self.tenant_id, self.value, shard)}}
 
     def _keys(self, shard: int, position: dict[str, Any] | None, count: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to ``count`` index entries of the shard after ``position``, and where the shard goes on."""
         kwargs: dict[str, Any] = {
             "TableName": get_settings().accounts_table, "IndexName": self.index, "Limit": count,
             "KeyConditionExpression": "#k = :k", "ExpressionAttributeNames": {"#k": self.attribute},
@@ -400,21 +430,24 @@ class _ListPage:
         if position:
             kwargs["ExclusiveStartKey"] = position
         page = aws.client("dynamodb").query(**kwargs)
-        keys = [{"tenant_id": raw["tenant_id"], "account_id": raw["account_id"]} for raw in page.get("Items", [])]
-        last = page.get("LastEvaluatedKey")
-        if last is None and len(keys) == count and keys:  # a full page may end exactly at the shard's end
-            last = dict(page["Items"][-1])
-        return keys, last
+        return list(page.get("Items", [])), page.get("LastEvaluatedKey")
 
-    def _fetch(self, keys: list[dict[str, Any]]) -> None:
-        if not keys:
-            return
+    def _fetch(self, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Keeps the accounts of ``entries`` that still match, in order; the entry at which the
+        page filled up (the next page's position), or None."""
+        if not entries:
+            return None
         table = get_settings().accounts_table
+        keys = [{"tenant_id": e["tenant_id"], "account_id": e["account_id"]} for e in entries]
         found = {a["account_id"]: a for a in batch_get({table: keys})[table]}
-        for key in keys:
-            account = found.get(key["account_id"]["S"])
+        for entry in entries:
+            self.examined += 1
+            account = found.get(entry["account_id"]["S"])
             if account is not None and _matches(account, self.filters):
                 self.items.append(account)
+                if len(self.items) >= self.limit:
+                    return dict(entry)
+        return None
 
 
 def _matches(account: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
@@ -435,11 +468,12 @@ def due_shard(tenant_id: str, account_id: str) -> str:
     return shard_key(tenant_id, zlib.crc32(account_id.encode()) % DUE_SHARDS)
 
 
-def due_accounts(tenant_id: str, today: Any) -> Iterator[dict[str, Any]]:
-    """Accounts whose next-action date is on or before ``today``, from every due-index shard."""
+def due_accounts(tenant_id: str, today: Any, shards: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Accounts whose next-action date is on or before ``today``, from the given due-index shards
+    (default: every one; a part of the night reads one)."""
     client = aws.client("dynamodb")
     table = get_settings().accounts_table
-    for shard in range(DUE_SHARDS):
+    for shard in range(DUE_SHARDS) if shards is None else shards:
         kwargs: dict[str, Any] = {
             "TableName": table,
             "IndexName": "due-index",

@@ -54,6 +54,8 @@ def attempt_id(tenant_id: str, account_id: str, step_id: str, on: date) -> str:
 
 def run_nightly(event_time: datetime, tenant_ids: Iterable[str] | None = None,
                 real_now: datetime | None = None) -> dict[str, Any]:
+    """Every tenant's whole night in this process (tests and benchmarks). The platform never runs
+    a night in one invocation: the schedule starts each tenant's night in parts (campaign.nights)."""
     results = {}
     for tenant_id in tenant_ids or tenants_repo.list_tenant_ids():
         results[tenant_id] = run_for_tenant(tenant_id, event_time, real_now or clock.utcnow())
@@ -101,7 +103,10 @@ class _Pending:
             self._ready.append(self.update)
 
 
-def run_for_tenant(tenant_id: str, event_time: datetime, real_now: datetime) -> dict[str, Any]:
+def run_for_tenant(tenant_id: str, event_time: datetime, real_now: datetime,
+                   shards: list[int] | None = None) -> dict[str, Any]:
+    """Plans the tenant's due accounts of the given due-index shards (default: all) for the night
+    of ``event_time``; returns the counts."""
     tenant = tenants_repo.get_tenant(tenant_id)
     if tenant is None:
         return {"error": "unknown tenant"}
@@ -113,7 +118,7 @@ def run_for_tenant(tenant_id: str, event_time: datetime, real_now: datetime) -> 
     planner = _Planner(tenant_id, tenant.name, policy, rules, today, event_time, offset)
     with ThreadPoolExecutor(WRITERS) as pool:
         chunk: list[dict[str, Any]] = []
-        for item in accounts_repo.due_accounts(tenant_id, today):
+        for item in accounts_repo.due_accounts(tenant_id, today, shards):
             chunk.append(item)
             if len(chunk) >= CHUNK:
                 planner.handle(chunk, pool)
@@ -122,7 +127,7 @@ def run_for_tenant(tenant_id: str, event_time: datetime, real_now: datetime) -> 
         planner.finish(pool)
     counts = planner.counts
     metrics.add_metric(name="RemindersQueued", unit="Count", value=counts["messages_queued"])
-    logger.info("nightly run finished", extra={"counts": dict(counts)})
+    logger.info("night planned", extra={"counts": dict(counts), "shards": "all" if shards is None else shards})
     return {"date": today.isoformat(), **dict(sorted(counts.items())),
             "by_channel": dict(sorted(planner.by_channel.items())),
             "by_status": dict(sorted(planner.by_status.items())),
@@ -204,6 +209,7 @@ class _Planner:
         # Only what changed: the item is never rewritten (an opt-out or payment recorded meanwhile stays).
         fields = {name: item.get(name) for name in accounts_repo.PLANNER_FIELDS if item.get(name) != before[name]}
         tenant_id, account_id, seen_rev = item["tenant_id"], item["account_id"], item.get(accounts_repo.REV)
+        planned_from = item.get("row_hash")
 
         def update() -> None:
             if handoff:  # before the account records it: a failed alarm write is retried by the rerun
@@ -211,22 +217,24 @@ class _Planner:
                                         f"account {account_id} reached the judicial stage and joins the legal "
                                         "hand-off list", utc_stamp(self.event_time))
             if fields:
-                self._save_derived(tenant_id, account_id, fields, seen_rev, handoff)
+                self._save_derived(tenant_id, account_id, fields, seen_rev, handoff, planned_from)
 
         return item, entries, update
 
     def _save_derived(self, tenant_id: str, account_id: str, fields: dict[str, Any], seen_rev: Any,
-                      handoff: bool) -> None:
-        """Writes the derived fields if nobody wrote the account since it was read; else derives
-        them again from the account as it is now (a file, a payment or a promise changed it)."""
+                      handoff: bool, planned_from: Any) -> None:
+        """Writes the derived fields if nobody wrote the account since it was read. If a file
+        changed the account meanwhile (another ``row_hash``), the file's own derivation stands
+        (its next date counts from today, so the next night catches up on the new facts); after
+        any other writer, the fields are derived again from the account as it is now."""
         for _ in range(accounts_repo.MAX_REDERIVE):
             if not fields or accounts_repo.update_fields(tenant_id, account_id, fields, seen_rev=seen_rev):
                 return
             fresh = accounts_repo.read_account(tenant_id, account_id)
-            if fresh is None:
+            if fresh is None or fresh.get("row_hash") != planned_from:
                 return
             before = {name: fresh.get(name) for name in accounts_repo.PLANNER_FIELDS}
-            if handoff and not fresh.get("legal_handoff_on"):
+            if handoff and needs_legal_handoff(fresh):
                 fresh["legal_handoff_on"] = self.today.isoformat()
             refresh_derived(fresh, self.policy, self.today, next_from=self.today + timedelta(days=1))
             fields = {name: fresh.get(name) for name in accounts_repo.PLANNER_FIELDS if fresh.get(name) != before[name]}

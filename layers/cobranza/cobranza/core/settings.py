@@ -32,6 +32,9 @@ class Settings:
     sender_email: str
     region: str = "us-east-1"
     stage: str = "cobranza"
+    #: The nights of the campaign (one item per tenant and night) and the queue of their parts.
+    nights_table: str = ""
+    night_queue_url: str | None = None
     #: The ingest pipeline's task queue (ingest functions only); without it every file is
     #: processed in one invocation.
     ingest_queue_url: str | None = None
@@ -75,6 +78,8 @@ class Settings:
         "sender_email": "SENDER_EMAIL",
         "region": "AWS_REGION",
         "stage": "COBRANZA_STAGE",
+        "nights_table": "NIGHTS_TABLE",
+        "night_queue_url": "NIGHT_QUEUE_URL",
         "ingest_queue_url": "INGEST_QUEUE_URL",
         "ingest_chunk_bytes": "INGEST_CHUNK_BYTES",
         "ingest_part_rows": "INGEST_PART_ROWS",
