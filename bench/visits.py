@@ -25,20 +25,16 @@
   another, as a phone does), after a warm-up request per connection and ``SOLO_PER_AGENT`` results
   per agent posted with nothing else in flight (``p50_ms_alone``: the latency without queueing).
   Keep-alive is asked for, but the local API's werkzeug server closes every connection.
-  moto's TransactWriteItems deep-copies every table it touches (items and stream records) before
-  writing, so on the stack as it is each result costs the emulator time in proportion to all the
-  data, and concurrent requests sometimes break the copy (a 500 that botocore retries):
-  ``local_stack_with_item_level_transaction_backup`` runs the same load with moto's backup limited
-  to the items each transaction names (see ``_moto_transactions``), the emulator without that cost.
+  moto's TransactWriteItems deep-copies every table it touches before writing; the local stack
+  backs up only the items each transaction names instead (``infra/local/moto_transactions.py``),
+  so a result costs the emulator what it touches, whatever the tables hold.
 """
 from __future__ import annotations
 
 import contextlib
-import copy
 import http.client
 import io
 import json
-import logging
 import math
 import os
 import random
@@ -540,86 +536,24 @@ def _api_worker_cpu(pids: list[int]) -> float:
     return total
 
 
-def _backup_items(backend: Any, transact_items: list[dict]) -> tuple[list, dict]:
-    """What `_restore_items` needs to undo a transaction in moto's DynamoDB backend: a deep copy of
-    each item it names (None: absent) and the length of each touched table's stream."""
-    items, streams = [], {}
-    for entry in transact_items:
-        op_type, op = next(iter(entry.items()))
-        table = backend.tables.get(op.get("TableName"))
-        if table is None:
-            continue
-        key = op.get("Key") or {}
-        if op_type == "Put":
-            key = {name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr)
-                   if name and name in op["Item"]}
-        try:
-            hash_key, range_key = backend.get_keys_value(table, key)
-            current = table.get_item(hash_key, range_key)
-        except Exception:  # noqa: BLE001 - moto rejects it itself, before writing anything
-            continue
-        items.append((table, hash_key, range_key, copy.deepcopy(current)))
-        if table.stream_shard is not None:
-            streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
-    return items, streams
-
-
-def _restore_items(saved: tuple[list, dict]) -> None:
-    """The items of `_backup_items` put back (or removed), last first; the streams cut back."""
-    items, streams = saved
-    for table, hash_key, range_key, item in reversed(items):
-        if range_key is not None:
-            if item is None:
-                table.items[hash_key].pop(range_key, None)
-            else:
-                table.items[hash_key][range_key] = item
-        elif item is None:
-            table.items.pop(hash_key, None)
-        else:
-            table.items[hash_key] = item
-    for shard, length in streams.values():
-        del shard.items[length:]
-
-
 @contextlib.contextmanager
-def _moto_transactions(item_level_backup: bool):
+def _moto_transactions():
     """Watches moto's TransactWriteItems in the local stack's moto server (it runs in this process):
     calls, thread CPU time, cancellations, and internal errors (answered 500, retried by botocore).
-
-    moto backs up every table a transaction touches with ``copy.deepcopy`` (items, and the stream
-    with every record's images), to roll back on failure: each transaction costs time in
-    proportion to all the data of those tables, and another server thread writing meanwhile breaks
-    the copy ("dictionary changed size during iteration"). With ``item_level_backup`` the backup
-    is only the items the transaction names (and the stream's length), restored the same way on
-    failure: the emulator's cost without that artifact."""
-    import copy as real_copy
-
+    The local stack rolls a transaction back item by item (``infra/local/moto_transactions.py``),
+    so a result costs the emulator the items it touches, not a copy of every table."""
     from moto.core.exceptions import JsonRESTError, ServiceException
     from moto.dynamodb import models as dynamodb_models
-    from moto.dynamodb.models.table import Table
 
     stats = {"calls": 0, "cpu_s": 0.0, "cancelled": 0, "internal_errors": 0}
     lock = threading.Lock()
     original = dynamodb_models.DynamoDBBackend.transact_write_items
 
-    class NoTableCopy:
-        """moto's `copy` module, but a Table is "copied" as itself (the items are backed up instead)."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real_copy, name)
-
-        @staticmethod
-        def deepcopy(value: Any, *args: Any, **kwargs: Any) -> Any:
-            return value if isinstance(value, Table) else real_copy.deepcopy(value, *args, **kwargs)
-
     def transact_write_items(self: Any, transact_items: list[dict]) -> None:
         started = time.thread_time()
-        saved = _backup_items(self, transact_items) if item_level_backup else None
         try:
             return original(self, transact_items)
         except Exception as exc:
-            if saved is not None:
-                _restore_items(saved)
             with lock:
                 if type(exc).__name__ == "TransactionCanceledException":
                     stats["cancelled"] += 1
@@ -631,19 +565,11 @@ def _moto_transactions(item_level_backup: bool):
                 stats["calls"] += 1
                 stats["cpu_s"] += time.thread_time() - started
 
-    def counted_elsewhere(record: logging.LogRecord) -> bool:  # the server's traceback of such an error
-        return "dictionary changed size during iteration" not in record.getMessage()
-
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
-    if item_level_backup:
-        dynamodb_models.copy = NoTableCopy()
-    logging.getLogger("werkzeug").addFilter(counted_elsewhere)
     try:
         yield stats
     finally:
-        logging.getLogger("werkzeug").removeFilter(counted_elsewhere)
         dynamodb_models.DynamoDBBackend.transact_write_items = original
-        dynamodb_models.copy = real_copy
 
 
 def _emails(stack: Any) -> dict:
@@ -657,8 +583,7 @@ def _emails(stack: Any) -> dict:
             "sent_twice": sorted(subject for subject, count in subjects.items() if count > 1)[:5]}
 
 
-def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENCY,
-                 item_level_backup: bool = False) -> dict:
+def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENCY) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from infra.admin import commands
@@ -668,10 +593,10 @@ def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENC
     rng = random.Random(20261124)
     per_worker = math.ceil(results / concurrency)
     t0 = time.perf_counter()
-    with _environment(), _moto_transactions(item_level_backup) as moto_stats:
-        logs = ROOT / ".local" / ("bench-logs-item-level-backup" if item_level_backup else "bench-logs")
+    with _environment(), _moto_transactions() as moto_stats:
+        logs = ROOT / ".local" / "bench-logs"
         with LocalStack(ROOT, aws_port=0, api_port=0, log_dir=logs, api_workers=API_WORKERS) as stack:
-            _say("local stack up" + (" (moto transactions: item-level backup)" if item_level_backup else ""), t0)
+            _say("local stack up", t0)
             t0 = time.perf_counter()
             target = _target(stack)
             now = datetime.now(timezone.utc)
@@ -771,7 +696,7 @@ def _local_stack(results: int = LOAD_RESULTS, concurrency: int = LOAD_CONCURRENC
             "moto_transact_write_cpu_ms_mean": round(moto["cpu_s"] * 1000 / max(1, moto["calls"]), 1),
             "moto_transactions_cancelled": moto["cancelled"],
             "moto_internal_errors_retried": moto["internal_errors"],
-            "moto_transaction_backup": "items named by the transaction" if item_level_backup else "whole tables (moto as is)",
+            "moto_transaction_backup": "items named by the transaction (infra/local/moto_transactions.py)",
         },
     }
 
@@ -840,10 +765,6 @@ def _load(plan_path: str) -> dict:
 def run() -> dict:
     figures = _in_process()
     figures.update(_local_stack())
-    lean = _local_stack(item_level_backup=True)
-    figures["local_stack_with_item_level_transaction_backup"] = {
-        "results_per_s": lean["results_per_s"], "p50_ms": lean["p50_ms"], "p99_ms": lean["p99_ms"],
-        "errors": lean["errors"], **lean["load"]}
     return figures
 
 
@@ -852,6 +773,5 @@ if __name__ == "__main__":
         print(json.dumps(_load(sys.argv[2])))
     else:  # python -m bench.visits [moto|stack]: one part, printed
         part = sys.argv[1] if len(sys.argv) > 1 else "all"
-        result = {"moto": _in_process, "stack": _local_stack, "all": run,
-                  "stack-lean": lambda: _local_stack(item_level_backup=True)}[part]()
+        result = {"moto": _in_process, "stack": _local_stack, "all": run}[part]()
         print(json.dumps(result, indent=2))
