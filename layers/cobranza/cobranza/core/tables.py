@@ -326,6 +326,8 @@ def bind_models(settings: Settings | None = None) -> None:
     for model in ALL_MODELS:
         model.Meta.table_name = getattr(settings, model.Meta.settings_field)  # type: ignore[attr-defined]  # pynamodb types Meta as its MetaProtocol, without our settings_field
         model.Meta.region = settings.region
+        # as many pooled connections as the factory's clients: the planner writes from 16 threads
+        model.Meta.max_pool_connections = 32
         model._connection = None
     _bound = settings
 
