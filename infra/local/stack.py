@@ -453,11 +453,21 @@ class LocalStack:
         """Return once every polled queue (hidden S3 ones included) is empty, nothing is in flight
         and no invocation (or async retry) is pending. Raises TimeoutError saying what is busy."""
         deadline = time.monotonic() + timeout
+        # Idle must hold, with nothing starting or ending, for longer than a kept message stays
+        # invisible (retry_visibility): CI runs saw a single look find the queues empty while a
+        # message kept for retry was due back a moment later.
+        settle = self._retry_visibility + 0.2
+        quiet_since: tuple[float, int] | None = None
         while True:
             busy, generation = self._activity.snapshot()
             backlog = self._queue_backlog() if busy == 0 else {}
             if busy == 0 and not backlog and self._activity.snapshot() == (0, generation):
-                return
+                if quiet_since is None or quiet_since[1] != generation:
+                    quiet_since = (time.monotonic(), generation)
+                elif time.monotonic() - quiet_since[0] >= settle:
+                    return
+            else:
+                quiet_since = None
             if time.monotonic() > deadline:
                 detail = ", ".join(f"{name}: {count}" for name, count in backlog.items()) or "none"
                 raise TimeoutError(
