@@ -254,7 +254,7 @@ def _update_if_unchanged(table: str, seen: Mapping[str, Any], sets: Mapping[str,
     client = aws.bulk_client("dynamodb")
     try:
         client.update_item(
-            TableName=table, Key=_key(seen["tenant_id"], seen["account_id"]), UpdateExpression=clauses,
+            TableName=table, Key=wire_key(seen["tenant_id"], seen["account_id"]), UpdateExpression=clauses,
             ConditionExpression=f"attribute_exists(account_id) AND {condition}",
             ExpressionAttributeNames=names, ExpressionAttributeValues={**values, **rev_values})
     except client.exceptions.ConditionalCheckFailedException:
@@ -496,7 +496,7 @@ PLANNER_FIELDS = ("days_past_due", "aging_bucket", "stage", "amount_tier", "risk
                   "next_action_on", "due_shard", "legal_handoff_on")
 
 
-def _key(tenant_id: str, account_id: str) -> dict[str, Any]:
+def wire_key(tenant_id: str, account_id: str) -> dict[str, Any]:
     return {"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}}
 
 
@@ -519,7 +519,7 @@ def update_fields(tenant_id: str, account_id: str, fields: Mapping[str, Any], *,
         conditions.append(rev_condition)
     try:
         aws.client("dynamodb").update_item(
-            TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id), UpdateExpression=expression,
+            TableName=get_settings().accounts_table, Key=wire_key(tenant_id, account_id), UpdateExpression=expression,
             ConditionExpression=" AND ".join(conditions), ExpressionAttributeNames={**dict(names or {}), **assigned_names},
             ExpressionAttributeValues={**dict(values or {}), **assigned_values, **rev_values})
     except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
@@ -531,7 +531,7 @@ def add_to_set(tenant_id: str, account_id: str, field: str, members: list[str], 
     """Adds ``members`` to a string-set field (opt-outs, unusable channels); False if no account."""
     try:
         aws.client("dynamodb").update_item(
-            TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id),
+            TableName=get_settings().accounts_table, Key=wire_key(tenant_id, account_id),
             UpdateExpression="ADD #s :m, #rev :one SET updated_at = :t", ConditionExpression="attribute_exists(account_id)",
             ExpressionAttributeNames={"#s": field, "#rev": REV},
             ExpressionAttributeValues={":m": {"SS": sorted(set(members))}, ":t": {"S": stamp}, ":one": {"N": "1"}},
@@ -544,7 +544,7 @@ def add_to_set(tenant_id: str, account_id: str, field: str, members: list[str], 
 def read_account(tenant_id: str, account_id: str) -> dict[str, Any] | None:
     """The stored account as a plain dict (strongly consistent)."""
     response = aws.client("dynamodb").get_item(TableName=get_settings().accounts_table,
-                                               Key=_key(tenant_id, account_id), ConsistentRead=True)
+                                               Key=wire_key(tenant_id, account_id), ConsistentRead=True)
     return from_wire(response["Item"]) if "Item" in response else None
 
 
@@ -573,7 +573,7 @@ def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: li
                        ":all": {"S": "all"}, ":cutoff": {"S": promise_cutoff or "0000-00-00"}})
     try:
         aws.client("dynamodb").update_item(
-            TableName=get_settings().accounts_table, Key=_key(tenant_id, account_id),
+            TableName=get_settings().accounts_table, Key=wire_key(tenant_id, account_id),
             UpdateExpression="SET contact_log = :log, #v = :next ADD #rev :one", ConditionExpression=condition,
             ExpressionAttributeNames=names, ExpressionAttributeValues=values,
         )

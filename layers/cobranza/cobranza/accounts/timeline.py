@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from ..core import aws
 from ..core.settings import get_settings
-from .store import batch_get, from_wire, owned_start, to_wire
+from .store import batch_get, from_wire, owned_start, to_wire, wire_key
 
 
 def account_key(tenant_id: str, account_id: str) -> str:
@@ -69,7 +69,7 @@ def read_attempt_and_account(tenant_id: str, account_id: str, entry_id: str) -> 
     settings = get_settings()
     found = batch_get({
         settings.timeline_table: [{"account_key": {"S": account_key(tenant_id, account_id)}, "entry_id": {"S": entry_id}}],
-        settings.accounts_table: [{"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}}],
+        settings.accounts_table: [wire_key(tenant_id, account_id)],
     })
     attempt, account = found[settings.timeline_table], found[settings.accounts_table]
     return (attempt[0] if attempt else None, account[0] if account else None)

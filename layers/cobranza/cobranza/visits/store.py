@@ -155,10 +155,6 @@ def write_together(items: list[dict[str, Any]]) -> None:
 
 
 # ---------------------------------------------------------------- reads of the check-in and the result
-def _account_key(tenant_id: str, account_id: str) -> dict[str, Any]:
-    return {"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}}
-
-
 def _first(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     return items[0] if items else None
 
@@ -173,7 +169,7 @@ def read_visit_and_agent(tenant_id: str, visit_id: str, agent_id: str,
         settings.agents_table: [agents.item_key(tenant_id, agent_id)],
     }
     if account_id is not None:
-        keys[settings.accounts_table] = [_account_key(tenant_id, account_id)]
+        keys[settings.accounts_table] = [accounts_store.wire_key(tenant_id, account_id)]
     found = accounts_store.batch_get(keys)
     return (_first(found[settings.visits_table]), _first(found[settings.agents_table]),
             _first(found.get(settings.accounts_table) or []))
@@ -185,7 +181,7 @@ def accounts_by_id(tenant_id: str, account_ids: Iterable[str]) -> dict[str, dict
     found: dict[str, dict[str, Any]] = {}
     ids = sorted(account_ids)
     for i in range(0, len(ids), 100):
-        keys = [_account_key(tenant_id, a) for a in ids[i:i + 100]]
+        keys = [accounts_store.wire_key(tenant_id, a) for a in ids[i:i + 100]]
         found.update({item["account_id"]: item for item in accounts_store.batch_get({table: keys})[table]})
     return found
 
@@ -326,7 +322,7 @@ def account_result_update(tenant_id: str, account_id: str, *, target: tuple[floa
     if any("#st" in part for part in sets + conditions):
         names["#st"] = "status"
     return {"Update": {  # like every account writer, one more on the revision (accounts.store)
-        "TableName": get_settings().accounts_table, "Key": _account_key(tenant_id, account_id),
+        "TableName": get_settings().accounts_table, "Key": accounts_store.wire_key(tenant_id, account_id),
         "UpdateExpression": "SET " + ", ".join(sets) + " ADD #rev :one", "ConditionExpression": " AND ".join(conditions),
         "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
     }}
