@@ -10,8 +10,9 @@
   "email+3" step each) planned by ``planner.run_for_tenant`` with every request (the due-index
   pages, the tenant, each attempt's conditional put, the queue batches, each account's update)
   built and sent by boto3 to the echo, which answers the due-index from a file. Then the model of
-  a large night: ``night_10m_due_minutes`` = 10,000,000 x that cost / the parts run at once (20),
-  and ``night_10m_due_one_tenant_part_seconds`` for one tenant's 16 parts.
+  a large night: ``night_10m_due_minutes`` = 10,000,000 x that cost / the parts run at once
+  (NightFunction's MaximumConcurrency in template.yaml), and
+  ``night_10m_due_one_tenant_part_seconds`` for one tenant's DUE_SHARDS parts.
 - ``hot_partition_max_share``: the largest share of one tenant's 100,000 accounts under one
   partition key value, over the table and each of its indexes (keys from the store's own key
   functions, statuses and stages as the sample generator spreads them).
@@ -232,7 +233,7 @@ def _planner_data(path: Path) -> None:
                 "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"}
         refresh_derived(item, policy, TODAY)
         item["next_action_on"] = TODAY.isoformat()
-        due.setdefault(item["due_shard"], []).append(store.to_wire(store.with_list_keys(item)))
+        due.setdefault(item["due_shard"], []).append(store.to_wire(store.with_keys(item)))
     tenant = {"tenant_id": {"S": "bench"}, "name": {"S": "Bench"}, "timezone": {"S": "America/Mexico_City"},
               "notification_emails": {"L": []}, "created_at": {"S": "2026-11-01T00:00:00.000000+0000"}}
     path.write_text(json.dumps({"due": due, "item": tenant}))
@@ -275,7 +276,7 @@ def _planner_with_sdk() -> dict:
     finally:
         server.terminate()
     us_per_due = night["seconds"] / night["accounts_due"] * 1e6
-    concurrency, parts_per_tenant = 20, DUE_SHARDS
+    concurrency, parts_per_tenant = _night_concurrency(), DUE_SHARDS
     return {
         "planner_accounts_due": night["accounts_due"],
         "planner_attempts": night["attempts"],
@@ -284,11 +285,19 @@ def _planner_with_sdk() -> dict:
         "planner_requests_breakdown": requests,
         "night_parts": parts_per_tenant,
         "night_part_concurrency": concurrency,
-        # 10 million due accounts across tenants (at least 20 parts): N x p / concurrency
+        # 10 million due accounts across tenants (at least as many parts as run at once): N x p / concurrency
         "night_10m_due_minutes": round(10_000_000 * us_per_due / concurrency / 60e6, 1),
-        # one tenant with 10 million due: 16 parts of 625,000, each against the 900 s limit
+        # one tenant with 10 million due: DUE_SHARDS parts, each against the 900 s limit
         "night_10m_due_one_tenant_part_seconds": round(10_000_000 / parts_per_tenant * us_per_due / 1e6),
     }
+
+
+def _night_concurrency() -> int:
+    """NightFunction's parts at once: its SQS event source's MaximumConcurrency in template.yaml."""
+    from infra.local.template import load_template
+
+    function = load_template(ROOT / "template.yaml")["Resources"]["NightFunction"]["Properties"]
+    return int(function["Events"]["NightParts"]["Properties"]["ScalingConfig"]["MaximumConcurrency"])
 
 
 # ---------------------------------------------------------------- partition key shares
@@ -300,11 +309,11 @@ def _hot_partition_share() -> dict:
     keys: dict[str, Counter[str]] = {name: Counter() for name in ("table", "due-index", *store.LIST_INDEXES)}
     for i in range(ROWS):
         account_id = f"{4_000_000 + i}"
-        keys["table"]["bench"] += 1
+        keys["table"][store.wire_key("bench", account_id)[store.PARTITION]["S"]] += 1
         keys["due-index"][store.due_shard("bench", account_id)] += 1
         for field in store.LIST_INDEXES:
             value = statuses[i % 100] if field == "status" else "one-value"  # the worst case: everyone shares it
-            keys[field][store.list_key("bench", value, store.list_shard(account_id))] += 1
+            keys[field][store.list_key("bench", value, store.account_shard(account_id))] += 1
     shares = {name: round(max(counter.values()) / ROWS, 4) for name, counter in keys.items()}
     return {"hot_partition_max_share": max(shares.values()), "hot_partition_share_by_key": shares}
 

@@ -9,6 +9,8 @@
         -> {"agent_id", "username", "user_pool_id", "client_id", ...}   (sign in with USER_PASSWORD_AUTH)
     python -m infra.admin accounts reindex [<tenant_id>]
         -> {"tenants": {<tenant_id>: {"accounts_read", "accounts_reindexed"}}}   (docs/deploy.md)
+    python -m infra.admin accounts copy --from-table TABLE [--segment I --total-segments N]
+        -> {"accounts_read", "accounts_written"}   (the accounts table's key migration, docs/deploy.md)
 
 Target: the running local stack (make serve) when there is one, else the CloudFormation stack
 named by --stack-name (default: $COBRANZA_STACK or "cobranza") with your AWS credentials.
@@ -75,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     reindex = accounts.add_parser("reindex", help="give accounts stored before the list indexes their keys",
                                   parents=anywhere)
     reindex.add_argument("tenant_id", nargs="?", help="one tenant (default: every tenant)")
+    copy = accounts.add_parser("copy", help="copy the accounts of a table of an earlier key schema into the stack's",
+                               parents=anywhere)
+    copy.add_argument("--from-table", required=True, help="the old accounts table (kept when the stack replaced it)")
+    copy.add_argument("--segment", type=int, default=0, help="this scan segment (run several side by side)")
+    copy.add_argument("--total-segments", type=int, default=1, help="how many segments the copy is cut into")
     return parser
 
 
@@ -88,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             result = commands.issue_key(target, args.tenant_id)
         elif args.group == "accounts" and args.action == "reindex":
             result = commands.reindex_accounts(target, args.tenant_id)
+        elif args.group == "accounts" and args.action == "copy":
+            result = commands.copy_accounts(target, args.from_table, args.segment, args.total_segments)
         elif args.group == "agent" and args.action == "create":
             result = commands.create_agent(target, args.tenant_id, args.email, args.password, args.supervisor,
                                            args.home, args.zone, args.capacity, args.name)

@@ -67,6 +67,15 @@ def reindex_accounts(target: Target, tenant_id: str | None) -> dict[str, Any]:
     return {"tenants": {t: accounts.reindex(t) for t in ids}}
 
 
+def copy_accounts(target: Target, source_table: str, segment: int, total_segments: int) -> dict[str, Any]:
+    """Every account of an accounts table of an earlier key schema, copied into the stack's
+    (docs/deploy.md, "Migrating the accounts table")."""
+    _bind(target)
+    if not 0 <= segment < total_segments:
+        raise AdminError("invalid_segment", "--segment must be 0 to --total-segments - 1")
+    return accounts.copy_from(source_table, segment, total_segments)
+
+
 def parse_home(raw: str | None) -> tuple[Decimal, Decimal] | None:
     """``--home LAT,LON`` as decimals (None when not given)."""
     if raw is None:

@@ -121,7 +121,7 @@ def test_accounts_stored_before_the_indexes_are_listed_once_reindexed(api, portf
 
     table = boto3.resource("dynamodb").Table(get_settings().accounts_table)
     for account_id in ("C0007", "C0301"):  # as an older version stored them: no list keys
-        table.update_item(Key={"tenant_id": "acme", "account_id": account_id},
+        table.update_item(Key={"tenant_shard": store.wire_key("acme", account_id)["tenant_shard"]["S"], "account_id": account_id},
                           UpdateExpression="REMOVE by_status, by_stage, by_segment, by_bucket")
     _, before = call(api, "get", "/v1/accounts?status=disputed", portfolio["api_key"])
     assert [a["account_id"] for a in before["items"]] == ["C0599"]
@@ -144,3 +144,52 @@ def test_a_rare_combination_of_filters_answers_short_pages_that_still_add_up(api
     other = "judicial" if stage != "judicial" else "preventive"  # no account has it: every page is short
     nothing, pages = read_all(api, portfolio["api_key"], f"status=active&stage={other}", 100)
     assert nothing == [] and pages >= 3  # 450 active keys, about 200 examined a page: no page reads them all
+
+
+@pytest.mark.parametrize("limit", [1, 9, 100])
+def test_the_unfiltered_list_gives_every_account_once_shard_after_shard(api, portfolio, limit):
+    got, pages = read_all(api, portfolio["api_key"], "", limit)
+    assert len(got) == len(set(got)) == 600
+    assert sorted(got) == sorted(accounts())
+    assert pages <= -(-600 // limit) + 1
+
+
+def test_no_partition_key_holds_more_than_a_small_share_of_the_tenant(portfolio):
+    """SPEC §10: the table's partition key spreads a tenant over 64 shards (and ingestion's writes with it)."""
+    from collections import Counter
+
+    from cobranza.accounts.store import ACCOUNT_SHARDS, PARTITION, wire_key
+
+    stored = accounts()
+    shares = Counter(wire_key("acme", account_id)[PARTITION]["S"] for account_id in stored)
+    assert len(shares) == ACCOUNT_SHARDS
+    assert max(shares.values()) / len(stored) < 0.04  # 600 accounts: 1/64 each, give or take chance
+    assert all(item["tenant_shard"].startswith("acme#") for item in stored.values())
+
+
+def test_accounts_of_a_table_of_the_old_key_schema_are_copied_with_todays_keys(api, portfolio):
+    """docs/deploy.md, "Migrating the accounts table": `python -m infra.admin accounts copy --from-table OLD`."""
+    import boto3
+
+    from cobranza.accounts import store
+
+    client = boto3.client("dynamodb")
+    client.create_table(TableName="old-accounts", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "tenant_id", "AttributeType": "S"},
+                                              {"AttributeName": "account_id", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "tenant_id", "KeyType": "HASH"},
+                                   {"AttributeName": "account_id", "KeyType": "RANGE"}])
+    old = {account_id: {k: v for k, v in item.items() if k not in ("tenant_shard", "by_status", "by_stage")}
+           for account_id, item in accounts().items()}
+    for item in old.values():  # as the old table held them: keyed by tenant, 16 due shards
+        item["due_shard"] = "acme#03"
+        item["account_id"] = "OLD-" + item["account_id"]
+        client.put_item(TableName="old-accounts", Item=store.to_wire(item))
+    assert store.copy_from("old-accounts", 0, 2)["accounts_read"] + store.copy_from("old-accounts", 1, 2)["accounts_read"] == 600
+    copied = {a: i for a, i in accounts().items() if a.startswith("OLD-")}
+    assert len(copied) == 600
+    sample = copied["OLD-C0301"]
+    assert sample["status"] == "disputed" and sample["tenant_shard"] == store.wire_key("acme", "OLD-C0301")["tenant_shard"]["S"]
+    assert sample["due_shard"] == store.due_shard("acme", "OLD-C0301")
+    disputed, _ = read_all(api, portfolio["api_key"], "status=disputed", 50)
+    assert sorted(disputed) == ["C0007", "C0301", "C0599", "OLD-C0007", "OLD-C0301", "OLD-C0599"]

@@ -136,16 +136,16 @@ def _seed_not_due(stack, count):
     public API would take minutes for 100,000 items; the planner reads them through it)."""
     from moto.dynamodb.models import dynamodb_backends
 
-    from cobranza.accounts.store import due_shard, to_wire
+    from cobranza.accounts.store import due_shard, to_wire, with_keys
 
     backend = dynamodb_backends["123456789012"]["us-east-1"]
     table = stack.physical_name("AccountsTable")
     for i in range(count):
         account_id = f"N{i:06d}"
-        backend.put_item(table, to_wire({
+        backend.put_item(table, to_wire(with_keys({
             "tenant_id": "acme", "account_id": account_id, "debtor_name": "Persona", "balance": 1000,
             "currency": "MXN", "due_date": "2027-06-01", "timezone": "America/Mexico_City", "status": "active",
-            "stage": "preventive", "due_shard": due_shard("acme", account_id), "next_action_on": "2027-05-29"}))
+            "stage": "preventive", "due_shard": due_shard("acme", account_id), "next_action_on": "2027-05-29"})))
 
 
 @pytest.mark.parametrize("not_due", [1_000, 100_000])

@@ -242,3 +242,53 @@ def test_a_file_whose_only_rows_are_a_total_has_no_rows(tenant, upload):
     summary = upload("portfolios/acme/vacia.csv", b"cuenta,nombre,saldo,vencimiento\r\nTOTAL,,0.00,\r\n")
     assert summary["status"] == "failed" and summary["error"]["code"] == "no_rows"
     assert (summary["rows_total"], summary["rows_skipped_summary"]) == (0, 1)
+
+
+def test_a_tenants_first_upload_reads_nothing_back_and_the_next_reads_every_shard(tenant, upload):
+    """The accounts table spreads a tenant over 64 partition key values: reading them back costs a
+    query per shard, which a tenant with no account yet skips (its first upload writes only)."""
+    from cobranza.accounts.store import ACCOUNT_SHARDS
+    from cobranza.core import aws
+    from cobranza.tenants.store import get_tenant
+
+    rows = [(f"A{i:03d}", "Ana", "100", "2026-10-01", "") for i in range(200)]
+    aws.request_counts.clear()
+    first = upload("portfolios/acme/a.csv", csv_bytes(rows))
+    assert first["accounts_created"] == 200 and aws.request_counts["dynamodb.Query"] == 0
+    assert get_tenant("acme").accounts_since is not None
+    aws.request_counts.clear()
+    again = upload("portfolios/acme/b.csv", csv_bytes(rows))
+    assert again["accounts_unchanged"] == 200
+    assert aws.request_counts["dynamodb.Query"] == ACCOUNT_SHARDS
+
+
+def test_a_first_upload_retried_after_a_crash_reads_back_what_it_wrote(tenant, bucket, read_report, monkeypatch):
+    """A retry of the tenant's first upload must not overwrite what other writers recorded on
+    the accounts its first attempt wrote: the tenant is marked before any write, so the retry reads."""
+    import boto3
+
+    from cobranza.accounts import store
+    from tests.helpers import LambdaContext, load_function, s3_put_event
+
+    ingest = load_function("ingest")
+    data = csv_bytes([(f"A{i:03d}", "Ana", "100", "2026-10-01", "") for i in range(60)])
+    response = boto3.client("s3").put_object(Bucket=bucket, Key="portfolios/acme/a.csv", Body=data)
+    event = s3_put_event(bucket, "portfolios/acme/a.csv", len(data), response["ETag"].strip('"'), "0" * 20,
+                         response.get("VersionId"))
+    real_flush = store.BatchWriter._flush_puts
+
+    def crash_after_the_first_batch(self):
+        real_flush(self)
+        raise RuntimeError("the invocation died")
+
+    monkeypatch.setattr(store.BatchWriter, "_flush_puts", crash_after_the_first_batch)
+    with pytest.raises(RuntimeError):
+        ingest.handler(event, LambdaContext())
+    written = sorted(accounts())
+    assert len(written) == 25
+    assert store.add_to_set("acme", written[0], "opted_out_channels", ["email"], "2026-12-06T00:00:00Z")
+    monkeypatch.setattr(store.BatchWriter, "_flush_puts", real_flush)
+    result = ingest.handler(event, LambdaContext())
+    assert result["uploads"][0]["status"] == "succeeded", result
+    assert len(accounts()) == 60
+    assert accounts()[written[0]]["opted_out_channels"] == {"email"}

@@ -89,7 +89,7 @@ def stored(tenant_id):
 
 def comparable(accounts):
     # the tenant's own keys (the two tenants hold the same accounts) and the upload's stamps
-    drop = {"tenant_id", "due_shard", "by_status", "by_stage", "by_segment", "by_bucket", "source_upload_id",
+    drop = {"tenant_id", "tenant_shard", "due_shard", "by_status", "by_stage", "by_segment", "by_bucket", "source_upload_id",
             "created_by", "withdrawn_by", "created_at", "updated_at"}
     return {k: {f: v for f, v in a.items() if f not in drop} for k, a in accounts.items()}
 

@@ -8,6 +8,7 @@ import json
 import boto3
 import pytest
 
+from cobranza.accounts.store import DUE_SHARDS
 from tests.helpers import LambdaContext, load_function, run_night, scheduled_event, sqs_event
 from tests.integration.test_ingest import csv_bytes
 
@@ -48,13 +49,13 @@ def test_each_tenants_night_starts_at_2_in_its_own_zone_and_only_once(stack, ten
     assert first["norte"] == {"date": "2026-11-22", "started": False, "reason": "night_window_over"}
     assert queued(night_queue) == []
     at_two = tick("2026-11-23T08:00:00Z")  # 02:00 in Mexico City
-    assert at_two["acme"] == {"date": "2026-11-23", "started": True, "parts": 16}
+    assert at_two["acme"] == {"date": "2026-11-23", "started": True, "parts": DUE_SHARDS}
     assert at_two["norte"]["started"] is False
     parts = queued(night_queue)
-    assert sorted(p["part"] for p in parts) == list(range(16)) and {p["tenant_id"] for p in parts} == {"acme"}
+    assert sorted(p["part"] for p in parts) == list(range(DUE_SHARDS)) and {p["tenant_id"] for p in parts} == {"acme"}
     later = tick("2026-11-23T10:00:00Z")  # 02:00 in Tijuana; Mexico City's night already started
     assert later["acme"] == {"date": "2026-11-23", "started": False, "reason": "already_started"}
-    assert later["norte"] == {"date": "2026-11-23", "started": True, "parts": 16}
+    assert later["norte"] == {"date": "2026-11-23", "started": True, "parts": DUE_SHARDS}
     assert {p["tenant_id"] for p in queued(night_queue)} == {"norte"}
 
 
@@ -66,7 +67,7 @@ def test_the_parts_add_up_to_the_whole_night_and_the_last_one_writes_the_summary
     assert summary["accounts_due"] == 40 and summary["attempts"] == 40 and summary["messages_queued"] == 40
     assert summary["by_channel"] == {"email": 40} and summary["date"] == "2026-11-23"
     night = nights_repo.get_night("acme", "2026-11-23")
-    assert night["status"] == "done" and night["parts_done"] == night["parts_total"] == 16
+    assert night["status"] == "done" and night["parts_done"] == night["parts_total"] == DUE_SHARDS
 
 
 def test_a_redelivered_part_plans_nothing_twice_and_counts_once(stack, tenant, upload, night_queue):
@@ -113,9 +114,9 @@ def test_a_tick_that_stopped_before_queuing_every_part_is_finished_by_the_next_t
         tick("2026-11-23T08:00:00Z")
     assert nights_repo.get_night("acme", "2026-11-23")["status"] == "queuing"
     monkeypatch.setattr(nights_repo, "queue_parts", real_queue)
-    assert tick("2026-11-23T09:00:00Z")["acme"] == {"date": "2026-11-23", "started": True, "parts": 16}
+    assert tick("2026-11-23T09:00:00Z")["acme"] == {"date": "2026-11-23", "started": True, "parts": DUE_SHARDS}
     parts = queued(night_queue)
-    assert len(parts) == 22 and {p["event_time"] for p in parts} == {"2026-11-23T08:00:00Z"}
+    assert len(parts) == 6 + DUE_SHARDS and {p["event_time"] for p in parts} == {"2026-11-23T08:00:00Z"}
     for body in parts:
         assert run_part(body) == {"batchItemFailures": []}
     night = nights_repo.get_night("acme", "2026-11-23")
@@ -134,7 +135,7 @@ def test_a_night_whose_last_part_died_after_recording_is_finished_by_its_redeliv
     real_finish = nights_repo.finish
     monkeypatch.setattr(nights_repo, "finish", lambda *a: (_ for _ in ()).throw(ConnectionError("gone")))
     assert len(run_part(parts[-1])["batchItemFailures"]) == 1
-    assert nights_repo.get_night("acme", "2026-11-23")["parts_done"] == 16
+    assert nights_repo.get_night("acme", "2026-11-23")["parts_done"] == DUE_SHARDS
     monkeypatch.setattr(nights_repo, "finish", real_finish)
     assert run_part(parts[-1]) == {"batchItemFailures": []}  # SQS's redelivery
     night = nights_repo.get_night("acme", "2026-11-23")

@@ -62,7 +62,7 @@ def test_the_templates_tables_bucket_queues_and_sender_exist_with_their_properti
 
     assert created["EmailQueue"] == template.physical_name("EmailQueue")
     accounts = aws("dynamodb").describe_table(TableName="cobranza-AccountsTable")["Table"]
-    assert [k["AttributeName"] for k in accounts["KeySchema"]] == ["tenant_id", "account_id"]
+    assert [k["AttributeName"] for k in accounts["KeySchema"]] == ["tenant_shard", "account_id"]
     assert accounts["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     indexes = {i["IndexName"]: i["Projection"]["ProjectionType"] for i in accounts["GlobalSecondaryIndexes"]}
     assert indexes == {"due-index": "ALL", "status-index": "KEYS_ONLY", "stage-index": "KEYS_ONLY",

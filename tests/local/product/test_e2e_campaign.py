@@ -18,6 +18,7 @@ from time import monotonic
 
 import pytest
 
+from cobranza.accounts.store import DUE_SHARDS
 from tests.helpers import ROOT, local_today
 from tests.local.product.test_e2e import AWS_CLI, admin, aws_cli, get
 
@@ -56,7 +57,7 @@ def night_summary(stack, tenant_id, day):
 
     key = json.dumps({"tenant_id": {"S": tenant_id}, "night": {"S": day.isoformat()}})
     item = json.loads(aws_cli(stack, "dynamodb", "get-item", "--table-name", stack.names["NightsTable"], "--key", key))["Item"]
-    assert item["status"] == {"S": "done"} and item["parts_done"] == item["parts_total"] == {"N": "16"}
+    assert item["status"] == {"S": "done"} and item["parts_done"] == item["parts_total"] == {"N": str(DUE_SHARDS)}
     summary = TypeDeserializer().deserialize(item["summary"])
     return json.loads(json.dumps(summary, default=int))
 
@@ -85,7 +86,7 @@ def test_a_replayed_night_delivers_each_reminder_on_its_channel_and_the_timeline
     status, _ = post(stack, "/v1/accounts/P1/opt-outs", {"channels": ["email"]}, key)
     assert status == 201
     started = stack.fire_schedule("CampaignFunction", morning(today))["tenants"]["campana-e2e"]
-    assert started == {"date": today.isoformat(), "started": True, "parts": 16}
+    assert started == {"date": today.isoformat(), "started": True, "parts": DUE_SHARDS}
     stack.wait_idle(timeout=120)
     night = night_summary(stack, "campana-e2e", today)
     assert night["by_channel"] == {"email": 3, "sms": 1, "whatsapp": 1}
@@ -128,4 +129,4 @@ def test_a_poison_message_ends_in_the_channel_dlq_after_max_receive_count(stack,
     assert json.loads(message["Body"]) == {"not": "a reminder"}
     assert int(message["Attributes"]["ApproximateReceiveCount"]) >= 10  # maxReceiveCount in template.yaml
     deliveries = [r for r in caplog.records if "DispatchFunction <- cobranza-SmsQueue" in r.getMessage()]
-    assert len(deliveries) == 10
+    assert len(deliveries) >= 10  # every receive up to maxReceiveCount (a standard queue may deliver a copy more)

@@ -83,3 +83,17 @@ def test_main_acts_on_the_target_the_options_name_and_prints_json(monkeypatch, c
     assert seen == {"stack_name": None, "endpoint_url": "http://127.0.0.1:9"}
     assert json.loads(capsys.readouterr().out) == {"target": "target", "tenant_id": "acme", "name": None,
                                                    "notify": ["ops@acme.example"], "timezone": "America/Mexico_City"}
+
+
+def test_accounts_copy_takes_the_old_table_and_an_optional_scan_segment():
+    """docs/deploy.md's key migration: `accounts copy --from-table OLD [--segment I --total-segments N]`."""
+    parser = admin.build_parser()
+
+    whole = parser.parse_args(["accounts", "copy", "--from-table", "cobranza-AccountsTable-OLD", "--stack-name", "prod"])
+    segment = parser.parse_args(["accounts", "copy", "--from-table", "old", "--segment", "3", "--total-segments", "8"])
+
+    assert (whole.action, whole.from_table, whole.segment, whole.total_segments, whole.stack_name) == (
+        "copy", "cobranza-AccountsTable-OLD", 0, 1, "prod")
+    assert (segment.segment, segment.total_segments) == (3, 8)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["accounts", "copy"])  # the old table is required

@@ -11,6 +11,13 @@ derive fields from the whole account (ingestion and the nightly planner) write o
 still the one they read; when it moved, they read the account again and derive again
 (``BatchWriter.update``, ``update_fields(seen_rev=...)``). An opt-out, a claim, a promise or a
 visit result recorded between their read and their write is therefore never lost.
+
+Keys (SPEC §10): the table's partition key is ``tenant_shard``, ``<tenant_id>#<shard>`` with the
+account's shard one of ACCOUNT_SHARDS (a hash of its id), and its sort key ``account_id``. No
+partition key value holds more than about 1/64 of a tenant, and a file's writes spread over every
+partition of the tenant. A tenant's accounts are read back shard after shard, each in id order:
+``placement`` is an account's position in that order, the order ingestion sorts a file in to merge
+it with them.
 """
 from __future__ import annotations
 
@@ -63,10 +70,32 @@ UPDATE_BATCH = 64
 UPDATE_THREADS = 16
 #: A derived write whose account keeps changing underneath gives up after this many reads.
 MAX_REDERIVE = 5
-KEY_FIELDS = ("tenant_id", "account_id")
+#: The table's partition key attribute, and the attributes every account item has for its key.
+PARTITION = "tenant_shard"
+KEY_FIELDS = (PARTITION, "tenant_id", "account_id")
+#: Shards of a tenant's accounts: of the table's partition key, the due index and the list indexes.
+ACCOUNT_SHARDS = 64
 #: What ``BatchWriter.update``'s ``redo`` gets (the account as stored now) and gives back (the
 #: item to store instead, or None when there is nothing left to write).
 Redo = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+def account_shard(account_id: str) -> int:
+    return zlib.crc32(account_id.encode()) % ACCOUNT_SHARDS
+
+
+def shard_key(tenant_id: str, shard: int) -> str:
+    return f"{tenant_id}#{shard:02d}"
+
+
+def wire_key(tenant_id: str, account_id: str) -> dict[str, Any]:
+    return {PARTITION: {"S": shard_key(tenant_id, account_shard(account_id))}, "account_id": {"S": account_id}}
+
+
+def placement(account_id: str) -> str:
+    """The account's position in the order a tenant's accounts are stored and read back
+    (``iter_tenant_accounts``): its shard, then its id."""
+    return f"{account_shard(account_id):02d}|{account_id}"
 
 
 def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,14 +141,23 @@ def batch_get(keys: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[dict[s
 
 
 def iter_tenant_accounts(tenant_id: str, low: str | None = None, high: str | None = None) -> Iterator[dict[str, Any]]:
-    """A tenant's accounts in account_id order (DynamoDB's sort-key order): every one, or those
-    with ``low <= account_id < high`` (either bound may be None)."""
+    """A tenant's accounts in ``placement`` order (shard after shard, each in id order): every
+    one, or those placed at ``low`` or after and before ``high`` (either bound may be None)."""
+    first = int(low[:2]) if low is not None else 0
+    last = min(int(high[:2]), ACCOUNT_SHARDS - 1) if high is not None else ACCOUNT_SHARDS - 1
+    for shard in range(first, last + 1):
+        after = low[3:] if low is not None and shard == first else None
+        before = high[3:] if high is not None and shard == int(high[:2]) else None
+        yield from _shard_accounts(tenant_id, shard, after, before)
+
+
+def _shard_accounts(tenant_id: str, shard: int, low: str | None, high: str | None) -> Iterator[dict[str, Any]]:
+    """One shard's accounts in id order, those with ``low <= account_id < high``."""
     client = aws.client("dynamodb")
-    table = get_settings().accounts_table
     kwargs: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "tenant_id = :t",
-        "ExpressionAttributeValues": {":t": {"S": tenant_id}},
+        "TableName": get_settings().accounts_table,
+        "KeyConditionExpression": f"{PARTITION} = :p",
+        "ExpressionAttributeValues": {":p": {"S": shard_key(tenant_id, shard)}},
         "ConsistentRead": True,
     }
     if low is not None:
@@ -154,7 +192,7 @@ class BatchWriter:
 
     def put(self, item: Mapping[str, Any]) -> None:
         """A new account (nobody else writes an account before it exists)."""
-        self._pending.append({"PutRequest": {"Item": to_wire(with_list_keys(item))}})
+        self._pending.append({"PutRequest": {"Item": to_wire(with_keys(item))}})
         if len(self._pending) >= BATCH_SIZE:
             self.flush()
 
@@ -215,9 +253,33 @@ def reindex(tenant_id: str) -> dict[str, int]:
     with BatchWriter() as writer:
         for account in iter_tenant_accounts(tenant_id):
             read += 1
-            if with_list_keys(account) != account:
+            if with_keys(account) != account:
                 writer.update(account, account, redo=lambda fresh: fresh)
     return {"accounts_read": read, "accounts_reindexed": writer.written}
+
+
+def copy_from(source_table: str, segment: int = 0, total_segments: int = 1) -> dict[str, int]:
+    """Copies every account of ``source_table`` (a table of an earlier key schema, kept by the
+    replacement: the migration in docs/deploy.md) into the accounts table with today's keys
+    (partition, due shard and list-index keys); one scan segment of ``total_segments`` (run them
+    side by side for a large table). Each account is put whole: run it once, in the migration's
+    window (a second run would put the old copies back over anything written since)."""
+    client = aws.client("dynamodb")
+    kwargs: dict[str, Any] = {"TableName": source_table, "Segment": segment, "TotalSegments": total_segments}
+    read = 0
+    with BatchWriter() as writer:
+        while True:
+            page = client.scan(**kwargs)
+            for raw in page.get("Items", []):
+                account = from_wire(raw)
+                read += 1
+                if account.get("due_shard"):
+                    account["due_shard"] = due_shard(account["tenant_id"], account["account_id"])
+                writer.put(account)
+            if not page.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return {"accounts_read": read, "accounts_written": writer.written}
 
 
 def changes(seen: Mapping[str, Any], item: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -235,7 +297,7 @@ def _write_changes(table: str, seen: dict[str, Any], item: dict[str, Any], redo:
     """Writes ``seen`` -> ``item`` if the account's revision is still ``seen``'s, else derives
     again from the account as stored now. Returns (accounts written, times derived again)."""
     for attempt in range(MAX_REDERIVE):
-        sets, removes = changes(seen, with_list_keys(item))
+        sets, removes = changes(seen, with_keys(item))
         if not sets and not removes:
             return 0, attempt
         if _update_if_unchanged(table, seen, sets, removes):
@@ -291,7 +353,7 @@ def _rev_condition(seen_rev: Any) -> tuple[str, dict[str, Any]]:
 def get_account(tenant_id: str, account_id: str) -> AccountModel | None:
     bind_models()
     try:
-        return AccountModel.get(tenant_id, account_id)
+        return AccountModel.get(wire_key(tenant_id, account_id)[PARTITION]["S"], account_id)
     except AccountModel.DoesNotExist:
         return None
 
@@ -305,11 +367,7 @@ LIST_INDEXES = {"status": ("by_status", "status-index"), "stage": ("by_stage", "
                 "segment": ("by_segment", "segment-index"), "aging_bucket": ("by_bucket", "bucket-index")}
 #: The order in which filters pick the index when a query has several (the others filter the page).
 LIST_INDEX_ORDER = ("status", "stage", "segment", "aging_bucket")
-LIST_SHARDS = 64
-
-
-def list_shard(account_id: str) -> int:
-    return zlib.crc32(account_id.encode()) % LIST_SHARDS
+LIST_SHARDS = ACCOUNT_SHARDS
 
 
 def list_key(tenant_id: str, value: str, shard: int) -> str:
@@ -324,13 +382,15 @@ def list_keys(tenant_id: str, account_id: str, fields: Mapping[str, Any]) -> dic
         if field not in fields:
             continue
         value = fields[field] or (account_status.DEFAULT if field == "status" else None)
-        keys[attribute] = list_key(tenant_id, str(value), list_shard(account_id)) if value else None
+        keys[attribute] = list_key(tenant_id, str(value), account_shard(account_id)) if value else None
     return keys
 
 
-def with_list_keys(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The account item with the list-index attributes of its current values."""
-    return {**item, **list_keys(item["tenant_id"], item["account_id"], {"status": None, **item})}
+def with_keys(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The account item with its partition key and the list-index attributes of its current values."""
+    tenant_id, account_id = item["tenant_id"], item["account_id"]
+    return {**item, PARTITION: shard_key(tenant_id, account_shard(account_id)),
+            **list_keys(tenant_id, account_id, {"status": None, **item})}
 
 
 def owned_start(start: Mapping[str, Any] | None, owner: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -347,21 +407,54 @@ def list_accounts(
     tenant_id: str, filters: Mapping[str, str], limit: int, start: Mapping[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """A page of a tenant's accounts matching every filter (equality on FILTERABLE fields), and
-    where the next page starts (None at the end). Unfiltered: the tenant's accounts in id order.
-    Filtered: through the first filter's index (LIST_INDEX_ORDER), shard after shard."""
+    where the next page starts (None at the end). Unfiltered: the tenant's accounts in
+    ``placement`` order. Filtered: through the first filter's index (LIST_INDEX_ORDER), shard
+    after shard."""
     if not filters:
-        return _list_all(tenant_id, limit, owned_start(start, {"tenant_id": {"S": tenant_id}}))
+        return _list_all(tenant_id, limit, start)
     field = next(f for f in LIST_INDEX_ORDER if f in filters)
     return _ListPage(tenant_id, field, filters, limit).read(start)
 
 
-def _list_all(tenant_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    kwargs: dict[str, Any] = {"TableName": get_settings().accounts_table, "KeyConditionExpression": "tenant_id = :t",
-                              "ExpressionAttributeValues": {":t": {"S": tenant_id}}, "Limit": limit}
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    page = aws.client("dynamodb").query(**kwargs)
-    return [from_wire(raw) for raw in page.get("Items", [])], page.get("LastEvaluatedKey") or None
+def _list_all(tenant_id: str, limit: int, start: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of the table's shards of the tenant, one after the other."""
+    shard, position = _token_shard(start, tenant_id, PARTITION, f"{tenant_id}#")
+    items: list[dict[str, Any]] = []
+    while shard < ACCOUNT_SHARDS:
+        kwargs: dict[str, Any] = {"TableName": get_settings().accounts_table, "KeyConditionExpression": f"{PARTITION} = :p",
+                                  "ExpressionAttributeValues": {":p": {"S": shard_key(tenant_id, shard)}},
+                                  "Limit": limit - len(items)}
+        if position:
+            kwargs["ExclusiveStartKey"] = position
+        page = aws.client("dynamodb").query(**kwargs)
+        items.extend(from_wire(raw) for raw in page.get("Items", []))
+        position = page.get("LastEvaluatedKey")
+        if not position:
+            shard += 1
+        if len(items) >= limit:
+            return items, position or _shard_start(shard, PARTITION, shard_key(tenant_id, shard))
+    return items, None
+
+
+def _shard_start(shard: int, attribute: str, key: str) -> dict[str, Any] | None:
+    """The position at the start of ``shard`` (whose ``attribute`` is ``key``); None past the last."""
+    return {attribute: {"S": key}} if shard < ACCOUNT_SHARDS else None
+
+
+def _token_shard(start: Mapping[str, Any] | None, tenant_id: str, attribute: str, prefix: str) -> tuple[int, dict[str, Any] | None]:
+    """The shard and the key a page's position points at (400 when it is not this list's: its
+    ``attribute`` must be ``prefix`` and a shard number, and any table key the caller's tenant's)."""
+    if not start:
+        return 0, None
+    tenant_prefix = f"{tenant_id}#"
+    strings = {name: value.get("S") if isinstance(value, dict) else None for name, value in start.items()}
+    suffix = (strings.get(attribute) or "")[len(prefix):]
+    valid = ((strings.get(attribute) or "").startswith(prefix) and len(suffix) == 2 and suffix.isdigit()
+             and int(suffix) < ACCOUNT_SHARDS and all(isinstance(v, str) for v in strings.values())
+             and str(strings.get(PARTITION) or tenant_prefix).startswith(tenant_prefix))
+    if not valid:
+        raise Invalid("bad_request", "next_token is not valid for this list", [{"field": "next_token"}])
+    return int(suffix), dict(start) if "account_id" in start else None
 
 
 #: Index keys read per query when the page has filters besides the indexed one (they may not
@@ -402,23 +495,10 @@ class _ListPage:
 
     def _start(self, start: Mapping[str, Any] | None) -> tuple[int, dict[str, Any] | None]:
         """The shard and index key a token points at (400 when it is not this list's)."""
-        if not start:
-            return 0, None
-        try:
-            owned = owned_start(start, {"tenant_id": {"S": self.tenant_id}}) or {}
-        except ValueError:
-            owned = {}
-        prefix = f"{self.tenant_id}#{self.value}#"
-        shard_value = (owned.get(self.attribute) or {}).get("S", "")
-        suffix = shard_value[len(prefix):]
-        if not shard_value.startswith(prefix) or not suffix.isdigit() or not 0 <= int(suffix) < LIST_SHARDS:
-            raise Invalid("bad_request", "next_token is not valid for this list", [{"field": "next_token"}])
-        return int(suffix), owned if "account_id" in owned else None
+        return _token_shard(start, self.tenant_id, self.attribute, f"{self.tenant_id}#{self.value}#")
 
     def _shard_start(self, shard: int) -> dict[str, Any] | None:
-        if shard >= LIST_SHARDS:
-            return None
-        return {"tenant_id": {"S": self.tenant_id}, self.attribute: {"S": list_key(self.tenant_id, self.value, shard)}}
+        return _shard_start(shard, self.attribute, list_key(self.tenant_id, self.value, shard))
 
     def _keys(self, shard: int, position: dict[str, Any] | None, count: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Up to ``count`` index entries of the shard after ``position``, and where the shard goes on."""
@@ -438,7 +518,7 @@ class _ListPage:
         if not entries:
             return None
         table = get_settings().accounts_table
-        keys = [{"tenant_id": e["tenant_id"], "account_id": e["account_id"]} for e in entries]
+        keys = [{PARTITION: e[PARTITION], "account_id": e["account_id"]} for e in entries]
         found = {a["account_id"]: a for a in batch_get({table: keys})[table]}
         for entry in entries:
             self.examined += 1
@@ -456,16 +536,13 @@ def _matches(account: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
                for field, value in filters.items())
 
 
-DUE_SHARDS = 16
-
-
-def shard_key(tenant_id: str, shard: int) -> str:
-    return f"{tenant_id}#{shard:02d}"
+#: The due index's shards: the account's own (a night plans each in a part of its own).
+DUE_SHARDS = ACCOUNT_SHARDS
 
 
 def due_shard(tenant_id: str, account_id: str) -> str:
     """Spreads a tenant's due accounts over DUE_SHARDS index partitions."""
-    return shard_key(tenant_id, zlib.crc32(account_id.encode()) % DUE_SHARDS)
+    return shard_key(tenant_id, account_shard(account_id))
 
 
 def due_accounts(tenant_id: str, today: Any, shards: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
@@ -496,10 +573,6 @@ PLANNER_FIELDS = ("days_past_due", "aging_bucket", "stage", "amount_tier", "risk
                   "next_action_on", "due_shard", "legal_handoff_on")
 
 
-def wire_key(tenant_id: str, account_id: str) -> dict[str, Any]:
-    return {"tenant_id": {"S": tenant_id}, "account_id": {"S": account_id}}
-
-
 _ANY_REV = object()
 
 
@@ -517,12 +590,13 @@ def update_fields(tenant_id: str, account_id: str, fields: Mapping[str, Any], *,
     if seen_rev is not _ANY_REV:
         rev_condition, rev_values = _rev_condition(seen_rev)
         conditions.append(rev_condition)
+    client = aws.bulk_client("dynamodb")  # every writer's, the planner's above all: built here, by code
     try:
-        aws.client("dynamodb").update_item(
+        client.update_item(
             TableName=get_settings().accounts_table, Key=wire_key(tenant_id, account_id), UpdateExpression=expression,
             ConditionExpression=" AND ".join(conditions), ExpressionAttributeNames={**dict(names or {}), **assigned_names},
             ExpressionAttributeValues={**dict(values or {}), **assigned_values, **rev_values})
-    except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
+    except client.exceptions.ConditionalCheckFailedException:
         return False
     return True
 

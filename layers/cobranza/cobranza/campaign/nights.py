@@ -74,26 +74,28 @@ def run_part(message: Mapping[str, Any]) -> dict[str, Any]:
     tenant_id, night, part = str(message["tenant_id"]), str(message["night"]), int(message["part"])
     if not 0 <= part < DUE_SHARDS:
         raise ValueError(f"part {part} is not a due-index shard")
-    started = nights_repo.get_night(tenant_id, night)
-    if started is None or started.get("status") not in OPEN or str(part) in started.get("parts", {}):
+    state = nights_repo.part_state(tenant_id, night, part)
+    if state is None or state["status"] not in OPEN or state["recorded"]:
         logger.info("night part dropped", extra={"tenant_id": tenant_id, "night": night, "part": part,
-                                                 "reason": "unknown_night" if started is None else "already_planned"})
-        if started is not None:
-            _finish_if_complete(tenant_id, night, started)  # the part that completed it may have died before
+                                                 "reason": "unknown_night" if state is None else "already_planned"})
+        if state is not None and state["parts_done"] >= state["parts_total"]:
+            _finish(tenant_id, night)  # the part that completed it may have died before
         return {"tenant_id": tenant_id, "night": night, "part": part, "dropped": True}
     counts = planner.run_for_tenant(tenant_id, parse_instant(message["event_time"]), parse_instant(message["real_now"]),
                                     shards=[part])
-    recorded = nights_repo.record_part(tenant_id, night, part, counts)
+    parts_done = nights_repo.record_part(tenant_id, night, part, counts)
     result: dict[str, Any] = {"tenant_id": tenant_id, "night": night, "part": part, "counts": counts}
-    summary = _finish_if_complete(tenant_id, night, recorded) if recorded is not None else None
+    summary = _finish(tenant_id, night) if parts_done is not None and parts_done >= state["parts_total"] else None
     if summary is not None:
         result["summary"] = summary
     return result
 
 
-def _finish_if_complete(tenant_id: str, night: str, record: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Writes the night's summary once every part is recorded (once: the write is conditional)."""
-    if record.get("status") not in OPEN or int(record["parts_done"]) < int(record["parts_total"]):
+def _finish(tenant_id: str, night: str) -> dict[str, Any] | None:
+    """Writes the night's summary once every part is recorded (once: the write is conditional).
+    Reads the whole record, every part's counts: once a night, by the part that completed it."""
+    record = nights_repo.get_night(tenant_id, night)
+    if record is None or record.get("status") not in OPEN or int(record["parts_done"]) < int(record["parts_total"]):
         return None
     summary = summarise(record["parts"].values())
     if not nights_repo.finish(tenant_id, night, summary, utc_stamp(clock.utcnow())):

@@ -64,9 +64,10 @@ def queue_parts(messages: list[dict[str, Any]]) -> None:
     queues.send_messages(url, messages)
 
 
-def record_part(tenant_id: str, night: str, part: int, counts: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Adds a part's counts to its night; the night as it is now, or None when this part was
-    already recorded (a redelivery) or the night is unknown."""
+def record_part(tenant_id: str, night: str, part: int, counts: Mapping[str, Any]) -> int | None:
+    """Adds a part's counts to its night; how many parts are recorded now, or None when this part
+    was already recorded (a redelivery) or the night is unknown. (Only the count comes back: the
+    night's record grows with its parts, and every part reading all of it would cost the square.)"""
     client = aws.client("dynamodb")
     try:
         response = client.update_item(
@@ -75,10 +76,24 @@ def record_part(tenant_id: str, night: str, part: int, counts: Mapping[str, Any]
             ConditionExpression="attribute_exists(night) AND attribute_not_exists(parts.#p)",
             ExpressionAttributeNames={"#p": str(part)},
             ExpressionAttributeValues={":counts": wire_value(dict(counts)), ":one": {"N": "1"}},
-            ReturnValues="ALL_NEW")
+            ReturnValues="UPDATED_NEW")
     except client.exceptions.ConditionalCheckFailedException:
         return None
-    return from_wire(response["Attributes"])
+    return int(response["Attributes"]["parts_done"]["N"])
+
+
+def part_state(tenant_id: str, night: str, part: int) -> dict[str, Any] | None:
+    """What a part needs to know of its night, without the other parts' counts: ``status``,
+    ``parts_done``, ``parts_total`` and whether this part is ``recorded``; None if no such night."""
+    response = aws.client("dynamodb").get_item(
+        TableName=_table(), Key=_key(tenant_id, night), ConsistentRead=True,
+        ProjectionExpression="#st, parts_done, parts_total, parts.#p",
+        ExpressionAttributeNames={"#st": "status", "#p": str(part)})
+    if "Item" not in response:
+        return None
+    item = from_wire(response["Item"])
+    return {"status": item.get("status"), "parts_done": int(item.get("parts_done", 0)),
+            "parts_total": int(item.get("parts_total", 0)), "recorded": str(part) in item.get("parts", {})}
 
 
 def finish(tenant_id: str, night: str, summary: Mapping[str, Any], finished_at: str) -> bool:

@@ -99,8 +99,9 @@ _BULK_CONFIG = _CONFIG.merge(Config(parameter_validation=False))
 
 def bulk_client(service: str) -> Any:
     """A client for requests the stores build by code in bulk (ingestion's BatchWriteItem and
-    UpdateItem): botocore's client-side parameter validation is skipped, which was 43% of the
-    time of a new account's write (bench/scale.py); the service still validates every request."""
+    UpdateItem, every account update, the timeline's new entries, queue batches): botocore's
+    client-side parameter validation is skipped, which was 43% of the time of a new account's
+    write (bench/scale.py); the service still validates every request."""
     return _cached(f"bulk:{service}", service, _BULK_CONFIG)
 
 

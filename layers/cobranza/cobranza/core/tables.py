@@ -93,8 +93,9 @@ class AccountModel(Model):
         table_name: str | None = None
         settings_field = "accounts_table"
 
-    tenant_id = UnicodeAttribute(hash_key=True)
+    tenant_shard = UnicodeAttribute(hash_key=True)  # "<tenant_id>#<shard>": accounts.store.wire_key
     account_id = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
     # facts from the lender's file
     debtor_name = UnicodeAttribute()
     balance = DecimalAttribute()
@@ -168,6 +169,7 @@ class TenantModel(Model):
     created_at = UTCDateTimeAttribute()
     #: The as-of date (ISO) of the newest full snapshot applied (portfolio.snapshots).
     snapshot_as_of = UnicodeAttribute(null=True)
+    accounts_since = UnicodeAttribute(null=True)  # when an upload first set out to write accounts
 
 
 class ApiKeyModel(Model):

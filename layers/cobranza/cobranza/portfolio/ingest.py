@@ -5,7 +5,7 @@ up to ``INGEST_CHUNK_BYTES``) or the parallel ``pipeline`` spreads them over wor
 
 1. **validate**: parse, validate and normalize every row as it streams; rejected rows and
    warnings go to a problems file, accepted accounts to sorted runs (constant memory);
-2. **merge**: the runs, in account_id order, against the tenant's stored accounts (same order):
+2. **merge**: the runs, in placement order (shard, then id), against the tenant's stored accounts:
    a repeated account_id is rejected, new and changed accounts are segmented and written in
    batches of 25, unchanged ones skipped, and (for a full snapshot) the absent ones collected;
 3. **withdraw and report**: the absent accounts are withdrawn unless that would withdraw too
@@ -146,6 +146,9 @@ def _tenant_of(job: Job, now: datetime) -> TenantModel:
     job.policy = effective_policy(tenant.policy)
     job.tenant_timezone = tenant.timezone
     job.today = local_date(now, tenant.timezone).isoformat()
+    if tenant.accounts_since is None:  # marked before any account is written: a retry reads them back
+        tenants_repo.mark_accounts_since(job.tenant_id, job.started_at)
+        job.tenant_had_no_accounts = True
     return tenant
 
 
@@ -207,8 +210,8 @@ def _ingest_whole(job: Job, header: Header, records: Iterable[tuple[int, Any]], 
         if settings.ingest_queue_url and tally.rows_total - tally.rows_rejected > settings.ingest_part_rows:
             return pipeline.start_merges(job, runs.merged(), tally, problems, file_info or {})
         with ItemSpool() as absent, accounts_repo.BatchWriter() as writer:
-            merge_accounts(job, runs.merged(), accounts_repo.iter_tenant_accounts(job.tenant_id),
-                           writer, tally, problems.add_late, absent.add)
+            stored = iter(()) if job.tenant_had_no_accounts else accounts_repo.iter_tenant_accounts(job.tenant_id)
+            merge_accounts(job, runs.merged(), stored, writer, tally, problems.add_late, absent.add)
             if withdrawals_allowed(job, tally):
                 withdraw(job, absent, writer, tally)
     return None

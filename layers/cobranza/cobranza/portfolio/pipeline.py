@@ -1,13 +1,14 @@
 """The parallel ingest pipeline: a CSV larger than ``INGEST_CHUNK_BYTES``, in parts.
 
 ``start`` (in the S3-triggered invocation) reads the file once to cut it into byte ranges on
-record boundaries and the account-id space into as many ranges (``portfolio.splitting``), stores
+record boundaries and the accounts' placement order (``accounts.store.placement``: shard, then
+id; the order the tenant's accounts are stored in) into as many ranges (``portfolio.splitting``), stores
 the plan in the upload's work files (``portfolio.files``, which has their keys) and queues one
 task per chunk on the ingest queue. The worker function then runs three phases, each part an SQS
 message:
 
 - ``chunk`` i: reads its byte range, validates its rows (step 1 of ``ingest``), and writes its
-  accepted rows, sorted and cut by account-id range, as one run per range, and its problems;
+  accepted rows, sorted and cut by placement range, as one run per range, and its problems;
 - ``merge`` r: merges every chunk's run for range r with the stored accounts of that range
   (step 2), writing changes; each segment's duplicates and absent accounts go to work files;
 - ``withdraw`` r (only when the whole snapshot may withdraw, step 3): withdraws them.
@@ -68,7 +69,7 @@ def start(job: Job, portfolio: PortfolioFile, header: Header, file_info: dict[st
     body = files.open_upload(job.bucket, job.key, job.version_id)
     try:
         plan = plan_split(binary_stream(body, 1024 * 1024), portfolio.encoding or "utf-8", portfolio.delimiter or ",",
-                          header.fields.index("account_id"), settings.ingest_chunk_bytes,
+                          header.fields.index("account_id"), settings.ingest_chunk_bytes, order=accounts_repo.placement,
                           header_row=portfolio.header_row, last_chunk_rows=MAX_SUMMARY_ROWS + 1,
                           chunk_rows=settings.ingest_part_rows)
     finally:
@@ -112,16 +113,16 @@ def start_merges(job: Job, entries: Iterator[tuple[Any, ...]], tally: Tally, pro
 
 def _write_ranges(job: Job, entries: Iterator[tuple[Any, ...]], per_range: int) -> list[str]:
     """Writes sorted rows as chunk 0's run of each range, a range about every ``per_range`` rows
-    (a range never splits one account's rows); returns the range boundaries."""
+    (a range never splits one account's rows); returns the range boundaries (placements)."""
     boundaries: list[str] = []
-    out, count, last_id = _JsonLines(), 0, None
-    for account_id, row_number, (row_hash, facts) in entries:
-        if count >= per_range * (len(boundaries) + 1) and account_id != last_id:
+    out, count, last_place = _JsonLines(), 0, None
+    for place, row_number, (row_hash, facts) in entries:
+        if count >= per_range * (len(boundaries) + 1) and place != last_place:
             out.upload(partial(files.put_run, job.bucket, job.tenant_id, job.upload_id, len(boundaries), 0))
-            boundaries.append(account_id)
+            boundaries.append(place)
             out = _JsonLines()
-        out.add([account_id, row_number, row_hash, accounts_repo.to_wire(facts)])
-        count, last_id = count + 1, account_id
+        out.add([place, row_number, row_hash, accounts_repo.to_wire(facts)])
+        count, last_place = count + 1, place
     out.upload(partial(files.put_run, job.bucket, job.tenant_id, job.upload_id, len(boundaries), 0))
     return boundaries
 
@@ -188,17 +189,17 @@ def _chunk(job: Job, plan: dict[str, Any], index: int) -> None:
 
 
 def _write_runs(job: Job, plan: dict[str, Any], chunk: int, entries: Iterator[tuple[Any, ...]]) -> None:
-    """Writes a chunk's sorted accepted rows as one object per account-id range."""
+    """Writes a chunk's sorted accepted rows as one object per placement range."""
     boundaries = plan["boundaries"]
     current, out = -1, None
-    for account_id, row_number, (row_hash, facts) in entries:
-        part = range_of(account_id, boundaries)
+    for place, row_number, (row_hash, facts) in entries:
+        part = range_of(place, boundaries)
         if part != current:
             if out is not None:
                 out.upload(partial(files.put_run, job.bucket, job.tenant_id, job.upload_id, current, chunk))
             current, out = part, _JsonLines()
         assert out is not None  # nosec B101  # type narrowing: ranges start at 0, current at -1: the first entry opened one
-        out.add([account_id, row_number, row_hash, accounts_repo.to_wire(facts)])
+        out.add([place, row_number, row_hash, accounts_repo.to_wire(facts)])
     if out is not None:
         out.upload(partial(files.put_run, job.bucket, job.tenant_id, job.upload_id, current, chunk))
 
@@ -236,17 +237,15 @@ def _read_lines(key: str, bucket: str) -> Iterator[Any]:
 
 
 def _read_run(key: str, bucket: str) -> Iterator[tuple[Any, ...]]:
-    for account_id, row_number, row_hash, wire in _read_lines(key, bucket):
-        yield account_id, row_number, (row_hash, accounts_repo.from_wire(wire))
+    for place, row_number, row_hash, wire in _read_lines(key, bucket):
+        yield place, row_number, (row_hash, accounts_repo.from_wire(wire))
 
 
 def _merge(job: Job, plan: dict[str, Any], index: int, time_left: Callable[[], float]) -> None:
     """Merges range ``index`` in segments of SEGMENT accounts, each written and checkpointed
     before the next: a part that times out resumes after its last checkpoint, and one that is
     running out of time hands the rest of its range on to a new message instead of timing out."""
-    progress = uploads_repo.progress_of(job.tenant_id, job.upload_id, "merge", index) or {"segment": 0, "after": None}
-    segment, after = int(progress["segment"]), progress["after"]
-    tally = Tally.from_dict(progress["tally"]) if "tally" in progress else Tally()
+    segment, after, tally, reads_stored = _resume(job, index)
     runs = [_read_run(key, job.bucket) for key in files.run_keys(job.bucket, job.tenant_id, job.upload_id, index)]
     incoming = _Peekable(heapq.merge(*runs, key=lambda entry: (entry[0], entry[1])))
     if after is not None:
@@ -259,7 +258,7 @@ def _merge(job: Job, plan: dict[str, Any], index: int, time_left: Callable[[], f
             return
         entries = incoming.take_accounts(SEGMENT)
         final = incoming.exhausted()
-        stored = _stored_after(job.tenant_id, after, low, high)
+        stored = _stored_after(job.tenant_id, after, low, high) if reads_stored else iter(())
         duplicates: list[Problem] = []
         absent = _JsonLines()
         with accounts_repo.BatchWriter() as writer:
@@ -276,6 +275,26 @@ def _merge(job: Job, plan: dict[str, Any], index: int, time_left: Callable[[], f
         segment, after = segment + 1, entries[-1][0]
         uploads_repo.save_progress(job.tenant_id, job.upload_id, "merge", index,
                                    {"segment": segment, "after": after, "tally": tally.to_dict()})
+    _merged(job, plan, index, tally)
+
+
+def _resume(job: Job, index: int) -> tuple[int, str | None, Tally, bool]:
+    """Where merge part ``index`` starts: its segment, the placement it ends after, its tally so
+    far, and whether it reads the stored accounts. A tenant's first upload reads none back, on
+    its part's first attempt only: the checkpoint saved first makes any retry read what the
+    attempt wrote (and what others wrote since)."""
+    progress = uploads_repo.progress_of(job.tenant_id, job.upload_id, "merge", index)
+    reads_stored = progress is not None or not job.tenant_had_no_accounts
+    if progress is None:
+        progress = {"segment": 0, "after": None}
+        if not reads_stored:
+            uploads_repo.save_progress(job.tenant_id, job.upload_id, "merge", index, progress)
+    tally = Tally.from_dict(progress["tally"]) if "tally" in progress else Tally()
+    return int(progress["segment"]), progress["after"], tally, reads_stored
+
+
+def _merged(job: Job, plan: dict[str, Any], index: int, tally: Tally) -> None:
+    """Records merge part ``index``; the last part to end starts the withdrawals, or finishes."""
     merged = uploads_repo.record_part(job.tenant_id, job.upload_id, "merge", index, tally.to_dict())
     if merged is None:
         return
@@ -291,9 +310,9 @@ def _merge(job: Job, plan: dict[str, Any], index: int, time_left: Callable[[], f
 
 
 def _stored_after(tenant_id: str, after: str | None, low: str | None, high: str | None) -> Iterator[dict[str, Any]]:
-    """The range's stored accounts after ``after`` (from its start when None)."""
+    """The range's stored accounts placed after ``after`` (from its start when None)."""
     for account in accounts_repo.iter_tenant_accounts(tenant_id, after if after is not None else low, high):
-        if after is None or account["account_id"] > after:
+        if after is None or accounts_repo.placement(account["account_id"]) > after:
             yield account
 
 
@@ -307,8 +326,8 @@ class _Peekable:
     def exhausted(self) -> bool:
         return self._next is None
 
-    def skip_through(self, account_id: str) -> None:
-        while self._next is not None and self._next[0] <= account_id:
+    def skip_through(self, place: str) -> None:
+        while self._next is not None and self._next[0] <= place:
             self._next = next(self._entries, None)
 
     def take_accounts(self, accounts: int) -> list[tuple[Any, ...]]:

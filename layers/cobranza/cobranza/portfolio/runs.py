@@ -1,6 +1,6 @@
 """External sort: items spill to sorted runs on local disk and come back merged.
 
-Ingestion sorts a file's accounts by account_id with this so it can merge them with the
+Ingestion sorts a file's accounts by placement (accounts.store) with this so it can merge them with the
 tenant's stored accounts (which DynamoDB returns in the same order) in constant memory.
 """
 from __future__ import annotations

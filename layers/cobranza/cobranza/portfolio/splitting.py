@@ -6,9 +6,10 @@ never straddles two chunks, and each chunk knows the spreadsheet row number of i
 record. A chunk worker then reads ``bytes=start-(end-1)`` and parses it exactly as the whole
 file would have been parsed, numbering rows from ``first_row``.
 
-While it reads, the splitter keeps a bounded sample of account ids; their quantiles cut the
-account-id space into ranges so that the merge with the stored accounts (which DynamoDB returns
-in account-id order) can also run in parallel, one range per worker.
+While it reads, the splitter keeps a bounded sample of account ids, in the order the merge reads
+the stored accounts in (``order``: ``accounts.store.placement``); their quantiles cut that order
+into ranges so that the merge with the stored accounts can also run in parallel, one range per
+worker.
 
 Only single-byte-safe encodings split this way (UTF-8 and Windows-1252: a ``\\n`` byte is always
 a line end); gzip, XLSX, UTF-16 and files with bare ``\\r`` line ends are processed whole.
@@ -19,7 +20,7 @@ import csv
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from .readers import FileRejected
 
@@ -40,7 +41,7 @@ class SplitPlan:
     header: list[str]
     header_row: int
     chunks: list[Chunk]
-    boundaries: list[str]   # account-id range boundaries: range r is [boundaries[r-1], boundaries[r])
+    boundaries: list[str]   # range boundaries (placements): range r is [boundaries[r-1], boundaries[r])
     records: int            # physical records after the header (blank lines included)
 
     @property
@@ -80,7 +81,8 @@ class _Lines:
 
 
 def plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int | None, chunk_bytes: int,
-               header_row: int = 0, last_chunk_rows: int = 0, chunk_rows: int = 0) -> SplitPlan:
+               header_row: int = 0, last_chunk_rows: int = 0, chunk_rows: int = 0,
+               order: Callable[[str], str] = str) -> SplitPlan:
     """Reads the whole stream once and returns the chunks (about ``chunk_bytes`` each, and at
     most ``chunk_rows`` non-blank records each when given) and as many account-id ranges.
 
@@ -89,16 +91,18 @@ def plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int |
     header's row number as the reader found it (rows above it are a title, skipped); 0 takes the
     first non-blank row. The last chunk holds at least ``last_chunk_rows`` non-blank records (or
     the whole file), so that a trailing summary block is never cut between two parts. A file
-    the csv module cannot parse raises FileRejected, before any part is queued.
+    the csv module cannot parse raises FileRejected, before any part is queued. The ranges cut
+    the accounts in the order ``order`` gives their ids (the order the merges read them in).
     """
     try:
-        return _plan_split(stream, encoding, delimiter, id_column, chunk_bytes, header_row, last_chunk_rows, chunk_rows)
+        return _plan_split(stream, encoding, delimiter, id_column, chunk_bytes, header_row, last_chunk_rows, chunk_rows,
+                           order)
     except csv.Error as exc:
         raise FileRejected("malformed_csv", f"the file cannot be parsed: {exc}") from None
 
 
 def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int | None, chunk_bytes: int,
-                header_row: int, last_chunk_rows: int, chunk_rows: int) -> SplitPlan:
+                header_row: int, last_chunk_rows: int, chunk_rows: int, order: Callable[[str], str]) -> SplitPlan:
     lines = _Lines(stream, encoding)
     reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
     header, row = _find_header(reader, header_row)
@@ -119,7 +123,7 @@ def _plan_split(stream: BinaryIO, encoding: str, delimiter: str, id_column: int 
         if id_column is not None and records % stride == 0 and len(record) > id_column:
             value = record[id_column].strip()
             if value:
-                sample.append(value)
+                sample.append(order(value))
                 if len(sample) >= MAX_SAMPLE:
                     sample = sample[::2]
                     stride *= 2
@@ -159,7 +163,7 @@ def _keep_last_rows_together(chunks: list[Chunk], filled: list[int], last_chunk_
 
 
 def range_boundaries(sample: list[str], ranges: int) -> list[str]:
-    """``ranges - 1`` increasing account ids cutting the sample into parts of equal size."""
+    """``ranges - 1`` increasing sample values cutting the sample into parts of equal size."""
     if ranges <= 1 or not sample:
         return []
     ordered = sorted(set(sample))

@@ -15,6 +15,7 @@ from ..accounts import alarms as alarms_repo
 from ..accounts import segmentation
 from ..accounts import status as account_status
 from ..accounts.service import refresh_derived
+from ..accounts.store import placement
 from ..core import clock
 from ..core.instants import utc_stamp
 from ..core.observability import logger, metrics
@@ -52,6 +53,8 @@ class Job:
     started_at: str   # ISO UTC; also the stamp on every account written
     as_of: str = ""   # a full snapshot's as-of date (portfolio.snapshots); "" for a delta
     as_of_source: str = ""
+    #: The tenant had no account when the upload started: its first attempt reads none back.
+    tenant_had_no_accounts: bool = False
 
     @property
     def day(self) -> date:
@@ -116,7 +119,8 @@ def validate_rows(
     date_epoch: date | None = None,
     ends_file: bool = True,
 ) -> None:
-    """Validates every record; accepted rows go to ``accept((account_id, row_number), (row_hash, facts))``.
+    """Validates every record; accepted rows go to ``accept((placement, row_number), (row_hash, facts))``
+    (``placement``: the account's position in the order the tenant's accounts are stored).
 
     When the records run to the end of the file (``ends_file``; for a split file only the last
     part does), a trailing block of summary rows (TOTAL, ...) is skipped and counted in
@@ -136,7 +140,7 @@ def validate_rows(
         else:
             tally.warnings += len(row_problems)
             facts = account_facts(job.tenant_id, row)
-            accept((row.account_id, row_number), (facts_hash(facts), facts))
+            accept((placement(row.account_id), row_number), (facts_hash(facts), facts))
         if not tally.rows_total % 1000:
             progress.tick()
     if trailing is not None:
@@ -192,8 +196,8 @@ def merge_accounts(
     add_absent: Callable[[dict[str, Any]], None],
     drain: bool = True,
 ) -> None:
-    """Merges the file's accounts (sorted by account_id, row_number) with the stored ones
-    (sorted by account_id); writes the new ones through ``writer.put`` and the changed ones
+    """Merges the file's accounts (sorted by placement, row_number) with the stored ones (in
+    placement order: accounts.store.iter_tenant_accounts); writes the new ones through ``writer.put`` and the changed ones
     through ``writer.update`` (only what the file changed, derived again if another writer wrote
     the account meanwhile: accounts.store).
 
@@ -203,7 +207,8 @@ def merge_accounts(
     """
     policy, today, upload_id, stamp = job.policy, job.day, job.upload_id, job.started_at
     current = next(stored, None)
-    last_id = None
+    current_place = placement(current["account_id"]) if current is not None else None
+    last_place = None
 
     def absent(account: dict[str, Any]) -> None:
         if _worked(account, upload_id):
@@ -212,28 +217,34 @@ def merge_accounts(
                 tally.accounts_absent += 1
                 add_absent(account)
 
-    for account_id, row_number, (row_hash, facts) in incoming:
-        if account_id == last_id:
+    def advance() -> None:
+        nonlocal current, current_place
+        current = next(stored, None)
+        current_place = placement(current["account_id"]) if current is not None else None
+
+    for place, row_number, (row_hash, facts) in incoming:
+        if place == last_place:
+            account_id = facts["account_id"]
             tally.rows_rejected += 1
             add_problem(Problem(row_number, "error", account_id, "account_id", "duplicate_account_id",
                                 "account_id repeated in this file; the first row was kept", account_id))
             continue
-        last_id = account_id
+        last_place = place
         tally.rows_accepted += 1
-        while current is not None and current["account_id"] < account_id:
+        while current is not None and current_place is not None and current_place < place:
             absent(current)
-            current = next(stored, None)
+            advance()
         existing = None
-        if current is not None and current["account_id"] == account_id:
+        if current is not None and current_place == place:
             existing = current
             tally.active_before += _worked(current, upload_id)
-            current = next(stored, None)
+            advance()
         item, outcome = _upsert(existing, facts, row_hash, upload_id, policy, today, stamp)
         _count(tally, item, outcome)
         _write(writer, existing, item, _redo_upsert(facts, row_hash, job))
     while drain and current is not None:
         absent(current)
-        current = next(stored, None)
+        advance()
 
 
 def _write(writer: Any, existing: dict[str, Any] | None, item: dict[str, Any],

@@ -132,6 +132,14 @@ def save_policy(tenant: TenantModel, document: dict[str, Any], expected_version:
     return current + 1
 
 
+def mark_accounts_since(tenant_id: str, stamp: str) -> None:
+    """Records (once: a later stamp never replaces it) that an upload set out to write the
+    tenant's accounts; until then ingestion knows there is no stored account to read."""
+    bind_models()
+    TenantModel(tenant_id).update(actions=[TenantModel.accounts_since.set(TenantModel.accounts_since | stamp)],
+                                  condition=TenantModel.tenant_id.exists())
+
+
 def record_snapshot_as_of(tenant_id: str, as_of: str) -> bool:
     """Moves the tenant's newest applied snapshot date forward to ``as_of`` (never back: a
     concurrent older snapshot does not overwrite a newer one); False when it was already newer."""
