@@ -255,11 +255,30 @@ def test_a_tenants_first_upload_reads_nothing_back_and_the_next_reads_every_shar
     aws.request_counts.clear()
     first = upload("portfolios/acme/a.csv", csv_bytes(rows))
     assert first["accounts_created"] == 200 and aws.request_counts["dynamodb.Query"] == 0
-    assert get_tenant("acme").accounts_since is not None
+    assert not get_tenant("acme").no_accounts_yet
     aws.request_counts.clear()
     again = upload("portfolios/acme/b.csv", csv_bytes(rows))
     assert again["accounts_unchanged"] == 200
     assert aws.request_counts["dynamodb.Query"] == ACCOUNT_SHARDS
+
+
+def test_only_one_upload_takes_a_new_tenants_mark_and_a_tenant_without_it_reads_back(tenant, upload):
+    """Tenants created before the mark existed (and copied by the key migration) have none: their
+    uploads read their accounts back like any later upload; two first uploads at once: one skips."""
+    import boto3
+
+    from cobranza.accounts.store import ACCOUNT_SHARDS
+    from cobranza.core import aws
+    from cobranza.core.settings import get_settings
+    from cobranza.tenants.store import claim_first_upload, create_tenant
+
+    create_tenant("nueva", "Nueva", "America/Mexico_City", [])
+    assert [claim_first_upload("nueva"), claim_first_upload("nueva")] == [True, False]
+    boto3.client("dynamodb").update_item(TableName=get_settings().tenants_table, Key={"tenant_id": {"S": "acme"}},
+                                         UpdateExpression="REMOVE no_accounts_yet")  # as an older tenant
+    aws.request_counts.clear()
+    first = upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "100", "2026-10-01", "")]))
+    assert first["accounts_created"] == 1 and aws.request_counts["dynamodb.Query"] == ACCOUNT_SHARDS
 
 
 def test_a_first_upload_retried_after_a_crash_reads_back_what_it_wrote(tenant, bucket, read_report, monkeypatch):

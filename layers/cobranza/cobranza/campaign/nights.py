@@ -78,7 +78,7 @@ def run_part(message: Mapping[str, Any]) -> dict[str, Any]:
     if state is None or state["status"] not in OPEN or state["recorded"]:
         logger.info("night part dropped", extra={"tenant_id": tenant_id, "night": night, "part": part,
                                                  "reason": "unknown_night" if state is None else "already_planned"})
-        if state is not None and state["parts_done"] >= state["parts_total"]:
+        if state is not None and state["status"] in OPEN and state["parts_done"] >= state["parts_total"]:
             _finish(tenant_id, night)  # the part that completed it may have died before
         return {"tenant_id": tenant_id, "night": night, "part": part, "dropped": True}
     counts = planner.run_for_tenant(tenant_id, parse_instant(message["event_time"]), parse_instant(message["real_now"]),

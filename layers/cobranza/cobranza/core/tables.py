@@ -169,7 +169,7 @@ class TenantModel(Model):
     created_at = UTCDateTimeAttribute()
     #: The as-of date (ISO) of the newest full snapshot applied (portfolio.snapshots).
     snapshot_as_of = UnicodeAttribute(null=True)
-    accounts_since = UnicodeAttribute(null=True)  # when an upload first set out to write accounts
+    no_accounts_yet = BooleanAttribute(null=True)  # set at creation; its first upload removes it
 
 
 class ApiKeyModel(Model):

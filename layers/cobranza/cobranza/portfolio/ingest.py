@@ -146,9 +146,8 @@ def _tenant_of(job: Job, now: datetime) -> TenantModel:
     job.policy = effective_policy(tenant.policy)
     job.tenant_timezone = tenant.timezone
     job.today = local_date(now, tenant.timezone).isoformat()
-    if tenant.accounts_since is None:  # marked before any account is written: a retry reads them back
-        tenants_repo.mark_accounts_since(job.tenant_id, job.started_at)
-        job.tenant_had_no_accounts = True
+    if tenant.no_accounts_yet:  # taken before any account is written: a retry reads them back
+        job.tenant_had_no_accounts = tenants_repo.claim_first_upload(job.tenant_id)
     return tenant
 
 

@@ -287,8 +287,8 @@ def _resume(job: Job, index: int) -> tuple[int, str | None, Tally, bool]:
     reads_stored = progress is not None or not job.tenant_had_no_accounts
     if progress is None:
         progress = {"segment": 0, "after": None}
-        if not reads_stored:
-            uploads_repo.save_progress(job.tenant_id, job.upload_id, "merge", index, progress)
+        if not reads_stored:  # a copy of this part delivered at the same moment reads
+            reads_stored = not uploads_repo.start_progress(job.tenant_id, job.upload_id, "merge", index, progress)
     tally = Tally.from_dict(progress["tally"]) if "tally" in progress else Tally()
     return int(progress["segment"]), progress["after"], tally, reads_stored
 

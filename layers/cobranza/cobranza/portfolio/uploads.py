@@ -133,6 +133,24 @@ def save_progress(tenant_id: str, upload_id: str, phase: str, part: int, progres
     )
 
 
+def start_progress(tenant_id: str, upload_id: str, phase: str, part: int, progress: dict[str, Any]) -> bool:
+    """A part's first checkpoint, saved only if the part has none yet: False when another
+    attempt of the part saved one first."""
+    client = aws.client("dynamodb")
+    try:
+        client.update_item(
+            TableName=get_settings().uploads_table,
+            Key={"tenant_id": {"S": tenant_id}, "upload_id": {"S": upload_id}},
+            UpdateExpression="SET part_progress.#part = :progress",
+            ConditionExpression="attribute_not_exists(part_progress.#part)",
+            ExpressionAttributeNames={"#part": f"{phase}-{part:05d}"},
+            ExpressionAttributeValues={":progress": {"S": json.dumps(progress, separators=(",", ":"))}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
 def progress_of(tenant_id: str, upload_id: str, phase: str, part: int) -> dict[str, Any] | None:
     """The part's last checkpoint (None before the first)."""
     name = f"{phase}-{part:05d}"

@@ -36,6 +36,7 @@ def create_tenant(tenant_id: str, name: str, timezone_name: str, notify: list[st
         notify_emails=set(notify) or None,
         policy_version=0,
         created_at=clock.utcnow(),
+        no_accounts_yet=True,
     )
     try:
         tenant.save(condition=TenantModel.tenant_id.does_not_exist())
@@ -132,12 +133,22 @@ def save_policy(tenant: TenantModel, document: dict[str, Any], expected_version:
     return current + 1
 
 
-def mark_accounts_since(tenant_id: str, stamp: str) -> None:
-    """Records (once: a later stamp never replaces it) that an upload set out to write the
-    tenant's accounts; until then ingestion knows there is no stored account to read."""
+def claim_first_upload(tenant_id: str) -> bool:
+    """Takes the tenant's "no account yet" mark (set when it was created), before any account is
+    written: True for the one upload that took it, which has no stored account to read back.
+    Every later upload, a retry of that one, a concurrent one and every tenant created before the
+    mark existed read their accounts back."""
+    from pynamodb.exceptions import UpdateError
+
     bind_models()
-    TenantModel(tenant_id).update(actions=[TenantModel.accounts_since.set(TenantModel.accounts_since | stamp)],
-                                  condition=TenantModel.tenant_id.exists())
+    try:
+        TenantModel(tenant_id).update(actions=[TenantModel.no_accounts_yet.remove()],
+                                      condition=TenantModel.no_accounts_yet.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def record_snapshot_as_of(tenant_id: str, as_of: str) -> bool:
