@@ -69,7 +69,7 @@ def reindex_accounts(target: Target, tenant_id: str | None) -> dict[str, Any]:
 
 def copy_accounts(target: Target, source_table: str, segment: int, total_segments: int) -> dict[str, Any]:
     """Every account of an accounts table of an earlier key schema, copied into the stack's
-    (docs/deploy.md, "Migrating the accounts table")."""
+    (docs/deploy.md, "Upgrading a deployed stack")."""
     _bind(target)
     if not 0 <= segment < total_segments:
         raise AdminError("invalid_segment", "--segment must be 0 to --total-segments - 1")

@@ -168,7 +168,7 @@ def test_no_partition_key_holds_more_than_a_small_share_of_the_tenant(portfolio)
 
 
 def test_accounts_of_a_table_of_the_old_key_schema_are_copied_with_todays_keys(api, portfolio):
-    """docs/deploy.md, "Migrating the accounts table": `python -m infra.admin accounts copy --from-table OLD`."""
+    """docs/deploy.md, "Upgrading a deployed stack": `python -m infra.admin accounts copy --from-table OLD`."""
     import boto3
 
     from cobranza.accounts import store

@@ -88,8 +88,13 @@ def shard_key(tenant_id: str, shard: int) -> str:
     return f"{tenant_id}#{shard:02d}"
 
 
+def partition_of(tenant_id: str, account_id: str) -> str:
+    """The account's partition key value (also its due-index shard)."""
+    return shard_key(tenant_id, account_shard(account_id))
+
+
 def wire_key(tenant_id: str, account_id: str) -> dict[str, Any]:
-    return {PARTITION: {"S": shard_key(tenant_id, account_shard(account_id))}, "account_id": {"S": account_id}}
+    return {PARTITION: {"S": partition_of(tenant_id, account_id)}, "account_id": {"S": account_id}}
 
 
 def placement(account_id: str) -> str:
@@ -367,9 +372,6 @@ LIST_INDEXES = {"status": ("by_status", "status-index"), "stage": ("by_stage", "
                 "segment": ("by_segment", "segment-index"), "aging_bucket": ("by_bucket", "bucket-index")}
 #: The order in which filters pick the index when a query has several (the others filter the page).
 LIST_INDEX_ORDER = ("status", "stage", "segment", "aging_bucket")
-LIST_SHARDS = ACCOUNT_SHARDS
-
-
 def list_key(tenant_id: str, value: str, shard: int) -> str:
     return f"{tenant_id}#{value}#{shard:02d}"
 
@@ -389,7 +391,7 @@ def list_keys(tenant_id: str, account_id: str, fields: Mapping[str, Any]) -> dic
 def with_keys(item: Mapping[str, Any]) -> dict[str, Any]:
     """The account item with its partition key and the list-index attributes of its current values."""
     tenant_id, account_id = item["tenant_id"], item["account_id"]
-    return {**item, PARTITION: shard_key(tenant_id, account_shard(account_id)),
+    return {**item, PARTITION: partition_of(tenant_id, account_id),
             **list_keys(tenant_id, account_id, {"status": None, **item})}
 
 
@@ -479,7 +481,7 @@ class _ListPage:
 
     def read(self, start: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         shard, position = self._start(start)
-        while shard < LIST_SHARDS:
+        while shard < ACCOUNT_SHARDS:
             wanted = self.limit - len(self.items) if len(self.filters) == 1 else KEY_BATCH
             keys, last = self._keys(shard, position, wanted)
             filled_at = self._fetch(keys)
@@ -542,7 +544,7 @@ DUE_SHARDS = ACCOUNT_SHARDS
 
 def due_shard(tenant_id: str, account_id: str) -> str:
     """Spreads a tenant's due accounts over DUE_SHARDS index partitions."""
-    return shard_key(tenant_id, account_shard(account_id))
+    return partition_of(tenant_id, account_id)
 
 
 def due_accounts(tenant_id: str, today: Any, shards: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
