@@ -1,0 +1,107 @@
+"""What a payment and a promise do to an account (SPEC §6b). Pure: no I/O, no clock.
+
+- ``apply``: a payment lowers the balance, never below zero; the excess is kept as ``credit``.
+- ``reverse``: a reversal restores the amount: first out of the credit it may have created, the
+  rest back onto the balance.
+- ``promise_state``: a promise (one amount, or a plan of installments) is ``kept`` when the
+  payments since it was made reach each amount by its date plus the grace days, ``broken`` at its
+  first missed date, else ``open``.
+- ``fingerprint``: what makes two submissions of one ``payment_id`` the same payment
+  (``duplicate``) or not (``conflict``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+CENTS = Decimal("0.01")
+METHODS = ("spei", "oxxo", "card", "cash", "transfer", "other")
+
+
+@dataclass(frozen=True)
+class Payment:
+    payment_id: str
+    account_id: str
+    amount: Decimal
+    paid_at: datetime  # aware, UTC
+    method: str | None = None
+    reverses: str | None = None
+
+
+@dataclass(frozen=True)
+class Money:
+    """An account's balance and credit (both >= 0; at most one of them is above zero after a payment)."""
+
+    balance: Decimal
+    credit: Decimal = Decimal(0)
+
+
+def apply(money: Money, amount: Decimal) -> Money:
+    """The balance after a payment of ``amount`` (>= 0): never below zero, the excess as credit."""
+    covered = min(money.balance, amount)
+    return Money((money.balance - covered).quantize(CENTS), (money.credit + amount - covered).quantize(CENTS))
+
+
+def reverse(money: Money, amount: Decimal) -> Money:
+    """The balance after reversing a payment of ``amount``: the credit it may have left goes
+    first, the rest is owed again."""
+    from_credit = min(money.credit, amount)
+    return Money((money.balance + amount - from_credit).quantize(CENTS), (money.credit - from_credit).quantize(CENTS))
+
+
+def fingerprint(payment: Payment) -> str:
+    """The payment's content (everything but its id), for telling a resubmission (same) from a
+    conflicting reuse of the id (different)."""
+    content = [payment.account_id, str(payment.amount.quantize(CENTS)), payment.paid_at.isoformat(),
+               payment.method or "", payment.reverses or ""]
+    return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Installment:
+    amount: Decimal
+    due_on: date
+
+
+@dataclass(frozen=True)
+class Promise:
+    """A promise to pay: ``installments`` in date order (a single promise is one installment)."""
+
+    made_on: date
+    installments: tuple[Installment, ...]
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((i.amount for i in self.installments), Decimal(0))
+
+    @property
+    def due_on(self) -> date:
+        return self.installments[-1].due_on
+
+
+def promise_of(made_on: date, amount: Decimal, due_on: date, installments: Sequence[Installment] = ()) -> Promise:
+    """A promise as the API takes it: one amount and date, or a plan whose installments add up
+    to the amount and whose last date is the due date (callers validate that)."""
+    plan = tuple(sorted(installments, key=lambda i: i.due_on)) or (Installment(amount, due_on),)
+    return Promise(made_on, plan)
+
+
+def promise_state(promise: Promise, paid: Iterable[tuple[date, Decimal]], today: date, grace_days: int) -> str:
+    """``kept``, ``broken`` or ``open``, as of ``today``, from the payments (local date, amount;
+    reversals as negative amounts) since the promise was made. Each installment is met when the
+    payments up to its date plus the grace reach the installments due by then; the first one
+    missed once its grace is over breaks the promise."""
+    payments = sorted((on, amount) for on, amount in paid if on >= promise.made_on)
+    owed = Decimal(0)
+    for installment in promise.installments:
+        owed += installment.amount
+        deadline = installment.due_on + timedelta(days=grace_days)
+        by_deadline = sum((a for on, a in payments if on <= deadline), Decimal(0))
+        if by_deadline >= owed:
+            continue
+        return "broken" if today > deadline else "open"
+    return "kept"
