@@ -46,11 +46,35 @@ FIELDS: dict[str, tuple[bool, tuple[str, ...]]] = {
 }
 REQUIRED = tuple(name for name, (required, _) in FIELDS.items() if required)
 
-_ALIAS_TO_FIELD: dict[str, str] = {}
-for _name, (_req, _aliases) in FIELDS.items():
-    _ALIAS_TO_FIELD[_name] = _name
-    for _alias in _aliases:
-        _ALIAS_TO_FIELD[_alias] = _name
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one table of aliases each
+class Columns:
+    """A kind of file's columns: canonical field -> (required, header aliases after normalize_key).
+    Portfolio files have FIELDS; payment files theirs (``payments.rows``)."""
+
+    fields: dict[str, tuple[bool, tuple[str, ...]]]
+    what: str = "SPEC §3"  # where the aliases are listed, for the missing-column message
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(name for name, (required, _) in self.fields.items() if required)
+
+    def field_of(self, key: str) -> str | None:
+        """The canonical field a normalised header name stands for (None: an extra column)."""
+        return _alias_table(self).get(key)
+
+
+@lru_cache(maxsize=8)
+def _alias_table(columns: Columns) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for name, (_required, aliases) in columns.fields.items():
+        table[name] = name
+        for alias in aliases:
+            table[alias] = name
+    return table
+
+
+PORTFOLIO = Columns(FIELDS)
 
 
 class HeaderError(ValueError):
@@ -68,7 +92,7 @@ class Header:
         return len(self.names)
 
 
-def parse_header(raw: Sequence[Any]) -> Header:
+def parse_header(raw: Sequence[Any], columns: Columns = PORTFOLIO) -> Header:
     names = tuple("" if v is None else str(v).strip() for v in raw)
     while names and names[-1] == "":
         names = names[:-1]
@@ -77,7 +101,7 @@ def parse_header(raw: Sequence[Any]) -> Header:
     seen: set[str] = set()
     for name in names:
         key = normalize_key(name)
-        canonical = _ALIAS_TO_FIELD.get(key)
+        canonical = columns.field_of(key)
         if canonical and canonical not in seen:
             seen.add(canonical)
             fields_.append(canonical)
@@ -85,29 +109,27 @@ def parse_header(raw: Sequence[Any]) -> Header:
         else:
             fields_.append(None)
             attrs.append(key or None)
-    missing = [f for f in REQUIRED if f not in seen]
+    missing = [f for f in columns.required if f not in seen]
     if missing:
         raise HeaderError(
             "missing required column(s): " + ", ".join(missing)
-            + " (aliases accepted: see SPEC §3; found: " + ", ".join(n for n in names if n) + ")"
+            + f" (aliases accepted: see {columns.what}; found: " + ", ".join(n for n in names if n) + ")"
         )
     return Header(names, tuple(fields_), tuple(attrs))
 
 
-_REQUIRED_SET = frozenset(REQUIRED)
-
-
-def is_header_row(cells: Sequence[Any]) -> bool:
+def is_header_row(cells: Sequence[Any], columns: Columns = PORTFOLIO) -> bool:
     """Whether a row is the header: its text cells name every required field, after the
     normalisation of SPEC §3 (case, accents, spaces, punctuation, connecting words, aliases).
     The readers look for it among a file's first rows (``portfolio.readers.HEADER_SEARCH_ROWS``)."""
+    required = set(columns.required)
     found: set[str] = set()
     for cell in cells:
         if isinstance(cell, str) and cell.strip():
-            name = _ALIAS_TO_FIELD.get(normalize_key(cell))
-            if name in _REQUIRED_SET:
+            name = columns.field_of(normalize_key(cell))
+            if name in required:
                 found.add(name)
-    return len(found) == len(_REQUIRED_SET)
+    return found == required
 
 
 @dataclass(frozen=True)

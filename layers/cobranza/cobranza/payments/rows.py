@@ -1,0 +1,115 @@
+"""Payment rows (SPEC §6b): the columns of a payments file, and one validation for a file's row
+and an API item alike. Pure: nothing here reads files or talks to AWS."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from ..core.text import normalize_key
+from ..portfolio.rows import FIELDS as PORTFOLIO_FIELDS
+from ..portfolio.rows import Columns, FieldError, Header, Problem, parse_amount, parse_date
+from .rules import METHODS, Payment
+
+#: canonical field -> (required, header aliases after normalize_key)
+PAYMENT_COLUMNS = Columns({
+    "payment_id": (True, ("folio", "id_pago", "referencia_pago", "folio_pago", "numero_pago")),
+    "account_id": (True, PORTFOLIO_FIELDS["account_id"][1]),
+    "amount": (True, ("monto", "importe", "pago", "monto_pago", "importe_pago")),
+    "paid_at": (True, ("fecha_pago", "fecha", "fecha_de_pago", "fecha_hora_pago")),
+    "method": (False, ("forma_pago", "metodo_pago", "medio_pago", "forma_de_pago")),
+    "reverses": (False, ("reversa", "cancela", "reverses_payment_id")),
+}, what="SPEC §6b")
+
+#: What a lender writes for a method, after normalize_key -> the method.
+_METHOD_ALIASES = {"spei": "spei", "transferencia_spei": "spei", "oxxo": "oxxo", "oxxo_pay": "oxxo",
+                   "tarjeta": "card", "card": "card", "tarjeta_credito": "card", "tarjeta_debito": "card",
+                   "efectivo": "cash", "cash": "cash", "transferencia": "transfer", "transfer": "transfer",
+                   "deposito": "transfer", "otro": "other", "other": "other"}
+_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+
+
+def parse_paid_at(raw: Any, zone: str, epoch: date | None = None) -> datetime:
+    """A date or a date-time, in UTC: with an offset as given, else in the tenant's ``zone``; a
+    date alone is noon there (the day stays the same in any zone of the Americas)."""
+    if isinstance(raw, datetime):
+        moment = raw if raw.tzinfo else raw.replace(tzinfo=ZoneInfo(zone))
+        return moment.astimezone(timezone.utc)
+    text = str(raw).strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is not None and (moment.tzinfo is not None or _TIME.search(text)):
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+        return moment.astimezone(timezone.utc)
+    day = parse_date(raw, epoch)
+    clock = _TIME.search(text.split(" ", 1)[1]) if " " in text else None
+    at = time(int(clock[1]), int(clock[2]), int(clock[3] or 0)) if clock and int(clock[1]) < 24 else time(12)
+    return datetime.combine(day, at, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+def parse_method(raw: Any) -> str:
+    key = normalize_key(str(raw))
+    method = _METHOD_ALIASES.get(key, key)
+    if method not in METHODS:
+        raise FieldError("invalid_method", "method must be one of " + ", ".join(METHODS))
+    return method
+
+
+def parse_id(raw: Any, what: str) -> str:
+    text = str(raw).strip() if raw is not None else ""
+    if not text:
+        raise FieldError("required", f"{what} is required")
+    if not _ID.fullmatch(text):
+        raise FieldError("invalid_id", f"{what}: at most 128 printable characters")
+    return text
+
+
+def to_payment(fields: Mapping[str, Any], zone: str, epoch: date | None = None) -> tuple[Payment | None, list[tuple[str, FieldError]]]:
+    """The payment of one row or API item (its values by canonical field), or the errors of
+    each field that broke a rule (all of them, so the lender fixes a row once)."""
+    errors: list[tuple[str, FieldError]] = []
+    values: dict[str, Any] = {}
+    parsers = {"payment_id": lambda v: parse_id(v, "payment_id"), "account_id": lambda v: parse_id(v, "account_id"),
+               "amount": _positive_amount, "paid_at": lambda v: parse_paid_at(v, zone, epoch)}
+    for name, parse in parsers.items():
+        raw = fields.get(name)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            errors.append((name, FieldError("required", f"{name} is required")))
+            continue
+        try:
+            values[name] = parse(raw)
+        except FieldError as exc:
+            errors.append((name, exc))
+    for name, parse in (("method", parse_method), ("reverses", lambda v: parse_id(v, "reverses"))):
+        raw = fields.get(name)
+        if raw is not None and str(raw).strip():
+            try:
+                values[name] = parse(raw)
+            except FieldError as exc:
+                errors.append((name, exc))
+    if errors:
+        return None, errors
+    return Payment(values["payment_id"], values["account_id"], values["amount"], values["paid_at"],
+                   values.get("method"), values.get("reverses")), []
+
+
+def _positive_amount(raw: Any) -> Decimal:
+    amount = parse_amount(raw)
+    if amount <= 0:
+        raise FieldError("not_positive", "amount must be more than zero")
+    return amount
+
+
+def validate_row(header: Header, row_number: int, values: Sequence[Any], zone: str,
+                 epoch: date | None = None) -> tuple[Payment | None, list[Problem]]:
+    """One row of a payments file: its payment, or its problems (rows numbered as in the file)."""
+    fields = {name: value for name, value in zip(header.fields, values) if name}
+    payment, errors = to_payment(fields, zone, epoch)
+    account = str(fields.get("account_id") or "").strip()
+    return payment, [Problem(row_number, "error", account, name, exc.code, exc.message, str(fields.get(name) or ""))
+                     for name, exc in errors]
