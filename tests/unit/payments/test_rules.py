@@ -60,3 +60,15 @@ def test_an_installment_plan_breaks_at_its_first_missed_installment():
     assert promise_state(plan, all_paid, date(2027, 1, 10), grace_days=0) == "kept"
     ahead = [(date(2026, 11, 10), D("600.00"))]  # two installments paid at once, ahead of time
     assert promise_state(plan, ahead, date(2026, 12, 20), grace_days=0) == "open"
+
+
+def test_the_file_balance_less_the_payments_since_the_file_is_what_is_owed():
+    from cobranza.payments.rules import money_of, status_after
+
+    account = {"balance": D("1000.00"), "paid_total": D("700.00"), "paid_seen": D("400.00"), "credit": D("0")}
+    assert money_of(account) == Money(D("700.00"), D("0.00"))
+    assert money_of({"balance": D("100")}) == Money(D("100.00"), D("0.00"))
+    assert status_after("active", Money(D("10")), Money(D("0"), D("5"))) == "paid"
+    assert status_after("disputed", Money(D("10")), Money(D("0"))) == "disputed"
+    assert status_after("paid", Money(D("0")), Money(D("10"))) == "active"
+    assert status_after("promised", Money(D("10")), Money(D("4"))) == "promised"

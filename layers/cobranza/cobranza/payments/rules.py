@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 CENTS = Decimal("0.01")
 METHODS = ("spei", "oxxo", "card", "cash", "transfer", "other")
@@ -105,3 +105,26 @@ def promise_state(promise: Promise, paid: Iterable[tuple[date, Decimal]], today:
             continue
         return "broken" if today > deadline else "open"
     return "kept"
+
+
+def money_of(account: Mapping[str, Any]) -> Money:
+    """What the account owes now and its credit: the file's balance less the payments recorded
+    since the file last wrote it (``paid_total`` - ``paid_seen``; see docs/design-issue-15.md)."""
+    balance = Decimal(str(account.get("balance") or 0))
+    since_file = Decimal(str(account.get("paid_total") or 0)) - Decimal(str(account.get("paid_seen") or 0))
+    owed = balance - since_file
+    return Money(max(owed, Decimal(0)).quantize(CENTS), Decimal(str(account.get("credit") or 0)).quantize(CENTS))
+
+
+#: Statuses a payment that clears the balance turns into ``paid`` (a dispute or a lawyer's file
+#: stays as it is: the payment is recorded, the status is theirs).
+PAYABLE = frozenset({"active", "promised", "payment_reported"})
+
+
+def status_after(status: str, before: Money, after: Money) -> str:
+    """The account's status after a payment or a reversal moved its money from ``before`` to ``after``."""
+    if after.balance == 0 and before.balance > 0 and status in PAYABLE:
+        return "paid"
+    if after.balance > 0 and status == "paid":
+        return "active"
+    return status

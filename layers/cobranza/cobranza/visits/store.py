@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from ..accounts import status as account_status
 from ..accounts import store as accounts_store
 from ..accounts.store import from_wire, owned_start, to_wire, wire_value
-from ..core import aws
+from ..core import aws, transactions
 from ..core.settings import get_settings
 from . import agents
 
@@ -126,32 +126,9 @@ def agent_day(tenant_id: str, agent_id: str, day: str) -> list[dict[str, Any]]:
     return items
 
 
-class WriteConflict(Exception):
-    """A transaction was cancelled; ``reasons`` has one code per item ("None" for items that were fine)."""
-
-    def __init__(self, reasons: list[str]):
-        super().__init__(", ".join(reasons))
-        self.reasons = reasons
-
-    def failed(self, roles: Sequence[str]) -> set[str]:
-        """The roles (one per item of the transaction, in order) whose item was refused."""
-        return {role for role, reason in zip(roles, self.reasons) if reason not in ("None", "")}
-
-
-def write_together(items: list[dict[str, Any]]) -> None:
-    """One TransactWriteItems: every write happens, or none (WriteConflict says which condition failed)."""
-    client = aws.client("dynamodb")
-    try:
-        client.transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons") or []]
-        if not reasons:  # moto puts them in the message only
-            message = exc.response["Error"].get("Message", "")
-            inside = message[message.find("[") + 1:message.rfind("]")]
-            reasons = [r.strip() for r in inside.split(",")] if inside else []
-        raise WriteConflict(reasons) from None
+# one TransactWriteItems for several stores: core.transactions
+WriteConflict = transactions.WriteConflict
+write_together = transactions.write_together
 
 
 # ---------------------------------------------------------------- reads of the check-in and the result
