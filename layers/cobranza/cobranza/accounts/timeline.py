@@ -56,6 +56,20 @@ def visit_entry_put(tenant_id: str, account_id: str, visit_id: str, fields: Mapp
     })}}
 
 
+def payment_entry_id(paid_at: str, payment_id: str) -> str:
+    return f"{paid_at}#payment#{payment_id}"
+
+
+def payment_entry_put(tenant_id: str, account_id: str, payment_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The transaction item that stores a payment (or a reversal: kind ``payment_reversal``) on
+    the account's timeline; ``fields`` are the entry's other attributes, ``paid_at`` among them."""
+    kind = "payment_reversal" if fields.get("reverses") else "payment"
+    return {"Put": {"TableName": _table(), "Item": to_wire({
+        "account_key": account_key(tenant_id, account_id), "entry_id": payment_entry_id(fields["paid_at"], payment_id),
+        "kind": kind, "tenant_id": tenant_id, "account_id": account_id, "payment_id": payment_id, **fields,
+    })}}
+
+
 def get_entry(tenant_id: str, account_id: str, entry_id: str) -> dict[str, Any] | None:
     response = aws.client("dynamodb").get_item(
         TableName=_table(), ConsistentRead=True,

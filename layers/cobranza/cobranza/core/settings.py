@@ -34,6 +34,8 @@ class Settings:
     stage: str = "cobranza"
     #: The nights of the campaign (one item per tenant and night) and the queue of their parts.
     nights_table: str = ""
+    #: Payments by tenant and payment id (SPEC §6b).
+    payments_table: str = ""
     night_queue_url: str | None = None
     #: The ingest pipeline's task queue (ingest functions only); without it every file is
     #: processed in one invocation.
@@ -79,6 +81,7 @@ class Settings:
         "region": "AWS_REGION",
         "stage": "COBRANZA_STAGE",
         "nights_table": "NIGHTS_TABLE",
+        "payments_table": "PAYMENTS_TABLE",
         "night_queue_url": "NIGHT_QUEUE_URL",
         "ingest_queue_url": "INGEST_QUEUE_URL",
         "ingest_chunk_bytes": "INGEST_CHUNK_BYTES",
