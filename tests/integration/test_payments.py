@@ -1,0 +1,48 @@
+"""SPEC §6b: payments recorded on their accounts, once per payment id."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal as D
+
+from tests.integration.test_ingest import accounts, csv_bytes
+
+AT = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
+NOW = "2026-11-24T18:00:00Z"
+
+
+def pay(payment_id, account_id, amount, reverses=None):
+    from cobranza.payments.rules import Payment
+
+    return Payment(payment_id, account_id, D(amount), AT, "spei", reverses)
+
+
+def test_payments_lower_the_balance_clear_it_and_keep_the_excess_and_a_repeat_changes_nothing(tenant, upload):
+    from cobranza.payments.service import record
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", ""), ("A2", "Beto", "300", "2026-10-01", "")]))
+    out = [o.to_dict() for o in record("acme", [pay("F-1", "A1", "400"), pay("F-2", "A2", "350"),
+                                                pay("F-3", "NOPE", "10")], "api", NOW)]
+    assert out == [
+        {"payment_id": "F-1", "status": "applied", "account_status": "active", "balance": "600.00", "credit": "0.00"},
+        {"payment_id": "F-2", "status": "applied", "account_status": "paid", "balance": "0.00", "credit": "50.00"},
+        {"payment_id": "F-3", "status": "rejected", "reason": "unknown_account"}]
+    stored = accounts()
+    assert stored["A1"]["paid_total"] == 400 and stored["A2"]["status"] == "paid" and stored["A2"]["credit"] == 50
+    again = [o.to_dict() for o in record("acme", [pay("F-1", "A1", "400"), pay("F-1", "A1", "401")], "api", NOW)]
+    assert again == [{"payment_id": "F-1", "status": "duplicate"},
+                     {"payment_id": "F-1", "status": "conflict", "reason": "payment_id_reused_with_other_content"}]
+    assert accounts()["A1"]["paid_total"] == 400
+
+
+def test_a_reversal_restores_the_balance_and_reopens_a_paid_account_once(tenant, upload):
+    from cobranza.payments.service import record
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A2", "Beto", "300", "2026-10-01", "")]))
+    record("acme", [pay("F-2", "A2", "350")], "api", NOW)
+    out = [o.to_dict() for o in record("acme", [pay("R-2", "A2", "350", reverses="F-2"),
+                                                pay("R-3", "A2", "350", reverses="F-2")], "api", NOW)]
+    assert out[0] == {"payment_id": "R-2", "status": "applied", "account_status": "active", "balance": "300.00",
+                      "credit": "0.00"}
+    assert out[1] == {"payment_id": "R-3", "status": "rejected", "reason": "already_reversed"}
+    stored = accounts()["A2"]
+    assert stored["status"] == "active" and stored["paid_total"] == 0 and stored["credit"] == 0
