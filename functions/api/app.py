@@ -134,6 +134,15 @@ def create_opt_out(account_id: str) -> Any:
     return _created(service.opt_out(tenant, account_id, _body()))
 
 
+# ---------------------------------------------------------------- payments
+@app.route("/v1/payments", methods=["POST"])
+@view
+def record_payments() -> Any:
+    tenant = _tenant()
+    _query()
+    return service.record_payments(tenant, _body())
+
+
 # ---------------------------------------------------------------- the debtor's link (signed token, no key)
 @app.route("/v1/self/{token}", methods=["GET"])
 @view

@@ -46,3 +46,24 @@ def test_a_reversal_restores_the_balance_and_reopens_a_paid_account_once(tenant,
     assert out[1] == {"payment_id": "R-3", "status": "rejected", "reason": "already_reversed"}
     stored = accounts()["A2"]
     assert stored["status"] == "active" and stored["paid_total"] == 0 and stored["credit"] == 0
+
+
+def test_post_payments_answers_each_item_and_a_bad_one_alone_is_rejected(tenant, upload):
+    from chalice.test import Client
+
+    from tests.helpers import load_function
+    from tests.integration.test_api import call
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", "")]))
+    with Client(load_function("api").app) as client:
+        status, body = call(client.http, "post", "/v1/payments", tenant["api_key"], {"payments": [
+            {"payment_id": "F-1", "account_id": "A1", "amount": "1,000.00", "paid_at": "2026-11-24", "method": "efectivo"},
+            {"payment_id": "F-2", "account_id": "A1", "amount": "-5", "paid_at": "2026-11-24"},
+            {"payment_id": "F-1", "account_id": "A1", "amount": "1000", "paid_at": "2026-11-24", "method": "cash"}]})
+        assert status == 200, body
+        assert body["results"] == [
+            {"payment_id": "F-1", "status": "applied", "account_status": "paid", "balance": "0.00", "credit": "0.00"},
+            {"payment_id": "F-2", "status": "rejected", "reason": "amount: negative"},
+            {"payment_id": "F-1", "status": "duplicate"}]
+        status, _ = call(client.http, "post", "/v1/payments", tenant["api_key"], {"payments": [{}] * 501})
+        assert status == 422  # more than 500 payments in one call

@@ -19,6 +19,8 @@ from ..core.pagination import parse_limit
 from ..core.settings import get_settings
 from ..core.tables import TenantModel
 from ..debtor import selfservice
+from ..payments import rows as payment_rows
+from ..payments import service as payments_service
 from ..portfolio import files as portfolio_files
 from ..portfolio import uploads as uploads_repo
 from ..tenants import store as tenants_repo
@@ -199,6 +201,24 @@ def get_timeline(tenant: TenantModel, account_id: str, query: Mapping[str, str])
     entries, last = timeline_repo.list_entries(tenant.tenant_id, account_id, limit, start)
     return {"account_id": account_id, "items": [timeline_view(e) for e in entries],
             "next_token": pagination.next_token(scope, last)}
+
+
+def record_payments(tenant: TenantModel, body: Any) -> dict[str, Any]:
+    """POST /v1/payments: each item validated on its own (a broken one is ``rejected``), the rest recorded in order."""
+    now = utc_stamp(clock.utcnow())
+    results: list[dict[str, Any] | None] = []
+    valid = []
+    for raw in body["payments"]:
+        payment, errors = payment_rows.to_payment(raw if isinstance(raw, dict) else {}, tenant.timezone)
+        if payment is None:
+            field, error = errors[0]
+            results.append({"payment_id": str((raw or {}).get("payment_id") or "") if isinstance(raw, dict) else "",
+                            "status": "rejected", "reason": f"{field}: {error.code}"})
+        else:
+            results.append(None)
+            valid.append(payment)
+    recorded = iter(payments_service.record(tenant.tenant_id, valid, "api", now))
+    return {"results": [r if r is not None else next(recorded).to_dict() for r in results]}
 
 
 def opt_out(tenant: TenantModel, account_id: str, body: Any) -> dict[str, Any]:
