@@ -51,41 +51,51 @@ def _record_one(tenant_id: str, payment: rules.Payment, source: str, now: str,
     fingerprint = rules.fingerprint(payment)
     if payment.payment_id in known:
         return _repeat(payment, fingerprint, known[payment.payment_id])
-    reversed_payment = None
+    reversed_payment = known.get(payment.reverses) if payment.reverses else None
     if payment.reverses:
-        reversed_payment = known.get(payment.reverses)
         problem = _reversal_problem(payment, reversed_payment)
         if problem:
             return Outcome(payment.payment_id, "rejected", problem)
     for _ in range(MAX_TRIES):
-        account = accounts_repo.read_account(tenant_id, payment.account_id)
-        if account is None:
-            return Outcome(payment.payment_id, "rejected", "unknown_account")
-        before = rules.money_of(account)
-        amount = Decimal(str(reversed_payment["amount"])) if reversed_payment else payment.amount
-        after = rules.reverse(before, amount) if reversed_payment else rules.apply(before, amount)
-        current = account_status.of(account)
-        status = rules.status_after(current, before, after)
-        items, roles = _items(tenant_id, payment, fingerprint, source, now, reversed_payment is not None, amount,
-                              after, status if status != current else None, account.get(accounts_repo.REV))
-        try:
-            transactions.write_together(items)
-        except transactions.WriteConflict as conflict:
-            failed = conflict.failed(roles)
-            if "payment" in failed:
-                stored = payments_repo.get_payments(tenant_id, [payment.payment_id]).get(payment.payment_id)
-                if stored is not None:
-                    return _repeat(payment, fingerprint, stored)
-            if "reversed" in failed:
-                return Outcome(payment.payment_id, "rejected", "already_reversed")
+        outcome = _try(tenant_id, payment, fingerprint, source, now, reversed_payment)
+        if outcome is None:
             continue  # the account changed meanwhile: read it again
-        known[payment.payment_id] = {"payment_id": payment.payment_id, "fingerprint": fingerprint,
-                                     "account_id": payment.account_id, "amount": payment.amount, "status": "applied",
-                                     "reverses": payment.reverses}
-        if reversed_payment:
-            known[payment.reverses or ""] = {**reversed_payment, "status": "reversed"}
-        return Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit)
+        if outcome.status == "applied":
+            known[payment.payment_id] = {"payment_id": payment.payment_id, "fingerprint": fingerprint,
+                                         "account_id": payment.account_id, "amount": payment.amount,
+                                         "status": "applied", "reverses": payment.reverses}
+            if reversed_payment is not None:
+                known[payment.reverses or ""] = {**reversed_payment, "status": "reversed"}
+        return outcome
     raise RuntimeError(f"account kept changing while payment {payment.payment_id} was recorded")
+
+
+def _try(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str,
+         reversed_payment: dict[str, Any] | None) -> Outcome | None:
+    """One attempt at recording the payment against the account as read now; None when the
+    account changed between the read and the write."""
+    account = accounts_repo.read_account(tenant_id, payment.account_id)
+    if account is None:
+        return Outcome(payment.payment_id, "rejected", "unknown_account")
+    before = rules.money_of(account)
+    amount = Decimal(str(reversed_payment["amount"])) if reversed_payment else payment.amount
+    after = rules.reverse(before, amount) if reversed_payment else rules.apply(before, amount)
+    current = account_status.of(account)
+    status = rules.status_after(current, before, after)
+    items, roles = _items(tenant_id, payment, fingerprint, source, now, reversed_payment is not None, amount,
+                          after, status if status != current else None, account.get(accounts_repo.REV))
+    try:
+        transactions.write_together(items)
+    except transactions.WriteConflict as conflict:
+        failed = conflict.failed(roles)
+        if "payment" in failed:
+            stored = payments_repo.get_payments(tenant_id, [payment.payment_id]).get(payment.payment_id)
+            if stored is not None:
+                return _repeat(payment, fingerprint, stored)
+        if "reversed" in failed:
+            return Outcome(payment.payment_id, "rejected", "already_reversed")
+        return None
+    return Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit)
 
 
 def _items(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str, reversal: bool,
