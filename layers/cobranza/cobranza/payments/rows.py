@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from ..core.text import normalize_key
@@ -39,6 +39,7 @@ def parse_paid_at(raw: Any, zone: str, epoch: date | None = None) -> datetime:
         moment = raw if raw.tzinfo else raw.replace(tzinfo=ZoneInfo(zone))
         return moment.astimezone(timezone.utc)
     text = str(raw).strip()
+    moment: datetime | None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -74,8 +75,9 @@ def to_payment(fields: Mapping[str, Any], zone: str, epoch: date | None = None) 
     each field that broke a rule (all of them, so the lender fixes a row once)."""
     errors: list[tuple[str, FieldError]] = []
     values: dict[str, Any] = {}
-    parsers = {"payment_id": lambda v: parse_id(v, "payment_id"), "account_id": lambda v: parse_id(v, "account_id"),
-               "amount": _positive_amount, "paid_at": lambda v: parse_paid_at(v, zone, epoch)}
+    parsers: dict[str, Callable[[Any], Any]] = {
+        "payment_id": lambda v: parse_id(v, "payment_id"), "account_id": lambda v: parse_id(v, "account_id"),
+        "amount": _positive_amount, "paid_at": lambda v: parse_paid_at(v, zone, epoch)}
     for name, parse in parsers.items():
         raw = fields.get(name)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -85,7 +87,9 @@ def to_payment(fields: Mapping[str, Any], zone: str, epoch: date | None = None) 
             values[name] = parse(raw)
         except FieldError as exc:
             errors.append((name, exc))
-    for name, parse in (("method", parse_method), ("reverses", lambda v: parse_id(v, "reverses"))):
+    optional: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+        ("method", parse_method), ("reverses", lambda v: parse_id(v, "reverses")))
+    for name, parse in optional:
         raw = fields.get(name)
         if raw is not None and str(raw).strip():
             try:
