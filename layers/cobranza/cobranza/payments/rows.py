@@ -36,17 +36,15 @@ def parse_paid_at(raw: Any, zone: str, epoch: date | None = None) -> datetime:
     """A date or a date-time, in UTC: with an offset as given, else in the tenant's ``zone``; a
     date alone is noon there (the day stays the same in any zone of the Americas)."""
     if isinstance(raw, datetime):
-        moment = raw if raw.tzinfo else raw.replace(tzinfo=ZoneInfo(zone))
-        return moment.astimezone(timezone.utc)
+        return (raw if raw.tzinfo else raw.replace(tzinfo=ZoneInfo(zone))).astimezone(timezone.utc)
     text = str(raw).strip()
-    moment: datetime | None
+    parsed: datetime | None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        moment = None
-    if moment is not None and (moment.tzinfo is not None or _TIME.search(text)):
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
-        return moment.astimezone(timezone.utc)
+        parsed = None
+    if parsed is not None and (parsed.tzinfo is not None or _TIME.search(text)):
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(zone))).astimezone(timezone.utc)
     day = parse_date(raw, epoch)
     clock = _TIME.search(text.split(" ", 1)[1]) if " " in text else None
     at = time(int(clock[1]), int(clock[2]), int(clock[3] or 0)) if clock and int(clock[1]) < 24 else time(12)
