@@ -67,3 +67,19 @@ def test_post_payments_answers_each_item_and_a_bad_one_alone_is_rejected(tenant,
             {"payment_id": "F-1", "status": "duplicate"}]
         status, _ = call(client.http, "post", "/v1/payments", tenant["api_key"], {"payments": [{}] * 501})
         assert status == 422  # more than 500 payments in one call
+
+
+def test_the_next_file_s_balance_takes_in_the_payments_and_a_stale_file_keeps_them_applied(tenant, upload):
+    from cobranza.payments.rules import money_of
+    from cobranza.payments.service import record
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", ""), ("A2", "Beto", "300", "2026-10-01", "")]))
+    record("acme", [pay("F-1", "A1", "400"), pay("F-2", "A2", "300")], "api", NOW)
+    assert accounts()["A2"]["status"] == "paid"
+    upload("portfolios/acme/b.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", ""), ("A2", "Beto", "300", "2026-10-01", "")]))
+    stored = accounts()  # exported before the lender booked the payments: they stay applied
+    assert money_of(stored["A1"]).balance == 600 and stored["A2"]["status"] == "paid"
+    upload("portfolios/acme/c.csv", csv_bytes([("A1", "Ana", "610", "2026-10-01", ""), ("A2", "Beto", "50", "2026-10-01", "")]))
+    stored = accounts()  # the lender's new balances take them in (with interest, a new charge)
+    assert money_of(stored["A1"]).balance == 610 and stored["A1"]["paid_seen"] == 400
+    assert money_of(stored["A2"]).balance == 50 and stored["A2"]["status"] == "active"

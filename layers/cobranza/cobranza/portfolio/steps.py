@@ -301,6 +301,8 @@ def _upsert(
             return existing, "accounts_created" if existing.get("created_by") == upload_id else "accounts_updated"
         current = account_status.of(existing)
         new_status = account_status.after_file(current, settled)
+        if current == "paid" and not settled and facts["balance"] != existing.get("balance"):
+            new_status = account_status.DEFAULT  # a new balance owed after the payments that cleared it
         if existing.get("row_hash") == row_hash and new_status == current:
             refresh_derived(existing, policy, today)
             return existing, "accounts_unchanged"
@@ -308,6 +310,9 @@ def _upsert(
         if facts.get("lat") is None and existing.get("geo_source") == "visit":
             facts = dict(facts, lat=existing.get("lat"), lon=existing.get("lon"))
         item.update(facts, status=new_status, row_hash=row_hash, source_upload_id=upload_id, updated_at=stamp)
+        if facts["balance"] != existing.get("balance") and existing.get("paid_total"):
+            # the lender's new balance takes in the payments recorded so far (payments.rules.money_of)
+            item["paid_seen"] = existing["paid_total"]
         outcome = "accounts_updated"
     if item.get("lat") is not None and not item.get("geo_source"):
         item["geo_source"] = "file"
