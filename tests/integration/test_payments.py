@@ -83,3 +83,19 @@ def test_the_next_file_s_balance_takes_in_the_payments_and_a_stale_file_keeps_th
     stored = accounts()  # the lender's new balances take them in (with interest, a new charge)
     assert money_of(stored["A1"]).balance == 610 and stored["A1"]["paid_seen"] == 400
     assert money_of(stored["A2"]).balance == 50 and stored["A2"]["status"] == "active"
+
+
+def test_the_account_shows_what_is_owed_now_and_the_credit(tenant, upload):
+    from chalice.test import Client
+
+    from cobranza.payments.service import record
+    from tests.helpers import load_function
+    from tests.integration.test_api import call
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", ""), ("A2", "Beto", "300", "2026-10-01", "")]))
+    record("acme", [pay("F-1", "A1", "400"), pay("F-2", "A2", "350")], "api", NOW)
+    with Client(load_function("api").app) as client:
+        _, one = call(client.http, "get", "/v1/accounts/A1", tenant["api_key"])
+        _, two = call(client.http, "get", "/v1/accounts/A2", tenant["api_key"])
+    assert (one["balance"], one["credit"], one["status"]) == ("600.00", "0.00", "active")
+    assert (two["balance"], two["credit"], two["status"]) == ("0.00", "50.00", "paid")

@@ -20,6 +20,7 @@ from ..core.settings import get_settings
 from ..core.tables import TenantModel
 from ..debtor import selfservice
 from ..payments import rows as payment_rows
+from ..payments import rules as payment_rules
 from ..payments import service as payments_service
 from ..portfolio import files as portfolio_files
 from ..portfolio import uploads as uploads_repo
@@ -47,11 +48,13 @@ def account_view(item: Mapping[str, Any], policy: Mapping[str, Any], today: date
     """The API shape of an account, with its derived fields as of ``today``."""
     derived = derive_for_item(item, policy, today)
     lat, lon = item.get("lat"), item.get("lon")
+    money = payment_rules.money_of(item)
     return {
         "account_id": item["account_id"],
         "debtor_name": item["debtor_name"],
         "status": account_status.of(item),
-        "balance": _money(item["balance"]),
+        "balance": _money(money.balance),
+        "credit": _money(money.credit),
         "original_amount": _money(item.get("original_amount")),
         "currency": item["currency"],
         "due_date": item["due_date"],

@@ -129,6 +129,9 @@ class AccountModel(Model):
     status = UnicodeAttribute(default="active")
     opted_out_channels = UnicodeSetAttribute(null=True)
     unusable_channels = UnicodeSetAttribute(null=True)  # a provider refused the address for good
+    paid_total = DecimalAttribute(null=True)  # payments (payments.rules.money_of)
+    paid_seen = DecimalAttribute(null=True)  # the paid_total the file's balance takes in
+    credit = DecimalAttribute(null=True)
     promise_date = UnicodeAttribute(null=True)
     promise_amount = DecimalAttribute(null=True)
     contact_log = ListAttribute(of=UnicodeAttribute, null=True)  # "<utc>|<channel>|<attempt id>", last 8 days
