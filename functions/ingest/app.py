@@ -10,7 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cobranza.core.observability import logger, metrics
 from cobranza.core.settings import get_settings
+from cobranza.payments.files import PaymentsFile
 from cobranza.portfolio.ingest import S3Object, ingest_object
+
+#: The other kinds of file under portfolios/<tenant_id>/ by folder (SPEC §6b).
+OTHER_FILES = {"payments": PaymentsFile()}
 
 get_settings()  # fail the cold start on a bad environment
 
@@ -33,6 +37,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
                     version_id=obj.version_id or "",
                 ),
                 holding=timedelta(milliseconds=context.get_remaining_time_in_millis()),
+                others=OTHER_FILES,
             )
         )
     return {"uploads": [{k: r.get(k) for k in ("upload_id", "status", "rows_total", "rows_rejected")} for r in results]}

@@ -99,3 +99,26 @@ def test_the_account_shows_what_is_owed_now_and_the_credit(tenant, upload):
         _, two = call(client.http, "get", "/v1/accounts/A2", tenant["api_key"])
     assert (one["balance"], one["credit"], one["status"]) == ("600.00", "0.00", "active")
     assert (two["balance"], two["credit"], two["status"]) == ("0.00", "50.00", "paid")
+
+
+def test_a_payments_file_records_each_row_and_reports_the_rest(tenant, upload, read_report):
+    import csv
+    import io
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", ""), ("A2", "Beto", "300", "2026-10-01", "")]))
+    rows = [("F-1", "A1", "$400.00", "24/11/2026", "SPEI", ""), ("F-2", "A2", "300", "2026-11-24 10:00", "efectivo", ""),
+            ("F-3", "NOPE", "10", "2026-11-24", "", ""), ("F-4", "A1", "abc", "2026-11-24", "", ""),
+            ("R-1", "A1", "400", "2026-11-25", "", "F-1")]
+    header = ("Folio", "Cuenta", "Importe", "Fecha de pago", "Forma de pago", "Reversa")
+    summary = upload("portfolios/acme/payments/pagos-20261124.csv", csv_bytes(rows, header=header))
+    assert summary["mode"] == "payments" and summary["status"] == "succeeded"
+    assert (summary["rows_total"], summary["rows_accepted"], summary["rows_rejected"]) == (5, 3, 2)
+    assert (summary["payments_applied"], summary["payments_reversed"], summary["payments_duplicate"]) == (2, 1, 0)
+    assert summary["amount_applied"] == "700.00"
+    rejects = list(csv.DictReader(io.StringIO(read_report("acme", summary["upload_id"], "rejects.csv"))))
+    assert [(r["row_number"], r["field"], r["code"]) for r in rejects] == [("4", "account_id", "unknown_account"),
+                                                                        ("5", "amount", "not_a_number")]
+    stored = accounts()
+    assert stored["A1"]["paid_total"] == 0 and stored["A2"]["status"] == "paid"
+    again = upload("portfolios/acme/payments/pagos-20261124-bis.csv", csv_bytes(rows[:2], header=header))
+    assert again["payments_duplicate"] == 2 and again["payments_applied"] == 0

@@ -37,7 +37,7 @@ class NotAPortfolioKey(ValueError):
 @dataclass(frozen=True)
 class PortfolioKey:
     tenant_id: str
-    mode: str  # snapshot | delta
+    mode: str  # snapshot | delta | payments
     name: str
 
 
@@ -59,9 +59,12 @@ def upload_key(tenant_id: str, mode: str, upload_id: str, filename: str) -> str:
 
 
 def upload_mode(key: str) -> str:
-    """``delta`` for an object in ``portfolios/<tenant>/delta/``, else ``snapshot``."""
+    """``delta`` for an object in ``portfolios/<tenant>/delta/``, ``payments`` in
+    ``portfolios/<tenant>/payments/`` (SPEC §6b), else ``snapshot``."""
     parts = key.split("/")
-    return "delta" if len(parts) >= 4 and parts[2] == "delta" else "snapshot"
+    if len(parts) >= 4 and parts[2] in ("delta", "payments"):
+        return parts[2]
+    return "snapshot"
 
 
 def parse_portfolio_key(key: str) -> PortfolioKey:

@@ -22,7 +22,8 @@ import hashlib
 import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from functools import partial
+from typing import Any, Iterable, Mapping, Protocol
 
 from ..accounts import store as accounts_repo
 from ..core import clock
@@ -36,7 +37,7 @@ from . import files, pipeline, snapshots
 from . import uploads as uploads_repo
 from .readers import FileRejected, PortfolioFile, open_portfolio
 from .reports import ProblemLog
-from .rows import Header, HeaderError, parse_header
+from .rows import PORTFOLIO, Columns, Header, HeaderError, is_header_row, parse_header
 from .runs import ItemSpool, SortedRuns
 from .splitting import splittable
 from .steps import (
@@ -70,12 +71,24 @@ def upload_id_for(obj: S3Object) -> str:
 
 
 # ---------------------------------------------------------------- entry point
-def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta = timedelta(minutes=15)) -> dict[str, Any]:
+class OtherFile(Protocol):
+    """Another kind of file under ``portfolios/<tenant>/<mode>/`` (payments): read like a
+    portfolio (formats, header search, row numbers, reports), its rows applied by its own use case."""
+
+    columns: Columns
+
+    def apply(self, job: Job, header: Header, records: Iterable[tuple[int, Any]], tally: Tally,
+              problems: ProblemLog, date_epoch: date | None) -> None: ...
+
+
+def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta = timedelta(minutes=15),
+                  others: Mapping[str, OtherFile] | None = None) -> dict[str, Any]:
     """Processes one portfolio object and returns its summary (also written to S3); a large CSV
     is handed to the parallel pipeline and ``{"status": "processing"}`` returned.
 
     ``holding``: how long this invocation may work on it (its time left): the upload's lease, so
-    a duplicate event meanwhile is a no-op, and a retry after a timeout may take over."""
+    a duplicate event meanwhile is a no-op, and a retry after a timeout may take over.
+    ``others``: the other kinds of file by mode (the function composes them: payments)."""
     now = now or clock.utcnow()
     try:
         pkey = files.parse_portfolio_key(obj.key)
@@ -98,19 +111,10 @@ def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta
 
     job = Job(pkey.tenant_id, upload_id, obj.bucket, obj.key, obj.version_id, pkey.mode,
               "America/Mexico_City", {}, now.date().isoformat(), started)
-    tally, problems, file_info = Tally(), ProblemLog(), {}
+    tally, problems = Tally(), ProblemLog()
+    file_info: dict[str, Any] = {}
     try:
-        tenant = _tenant_of(job, now)
-        portfolio = open_portfolio(incoming.body, obj.key)
-        header = header_of(portfolio)
-        file_info = {"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter,
-                     "rows_skipped_before_header": portfolio.rows_skipped_before_header}
-        if job.mode == "snapshot":
-            _check_snapshot_order(job, tenant, portfolio, header, pkey.name, incoming.last_modified or now)
-        if _worth_splitting(portfolio, size):
-            incoming.body.close()
-            return pipeline.start(job, portfolio, header, file_info)
-        handed_off = _ingest_whole(job, header, portfolio.records, tally, problems, portfolio.date_epoch, file_info)
+        handed_off = _read_and_apply(job, incoming, obj, pkey.name, size, now, others or {}, tally, problems, file_info)
         if handed_off is not None:
             return handed_off
         error = None
@@ -124,6 +128,31 @@ def ingest_object(obj: S3Object, now: datetime | None = None, holding: timedelta
         incoming.body.close()
     with problems.rejects_csv() as rejects:
         return complete(job, tally, rejects, file_info, error)
+
+
+def _read_and_apply(job: Job, incoming: files.IncomingFile, obj: S3Object, name: str, size: int, now: datetime,
+                    others: Mapping[str, OtherFile], tally: Tally, problems: ProblemLog,
+                    file_info: dict[str, Any]) -> dict[str, Any] | None:
+    """Reads the file (its kind by mode) and applies its rows: in this invocation, or hands a
+    large portfolio to the pipeline (returns its ``processing`` answer then). Fills ``file_info``."""
+    tenant = _tenant_of(job, now)
+    other = others.get(job.mode)
+    columns = other.columns if other is not None else PORTFOLIO
+    portfolio = open_portfolio(incoming.body, obj.key, partial(is_header_row, columns=columns))
+    header = header_of(portfolio, columns)
+    file_info.update({"format": portfolio.format, "encoding": portfolio.encoding, "delimiter": portfolio.delimiter,
+                      "rows_skipped_before_header": portfolio.rows_skipped_before_header})
+    if other is not None:
+        other.apply(job, header, portfolio.records, tally, problems, portfolio.date_epoch)
+        if tally.rows_total == 0:
+            raise FileRejected("no_rows", "the file has a header but no data rows")
+        return None
+    if job.mode == "snapshot":
+        _check_snapshot_order(job, tenant, portfolio, header, name, incoming.last_modified or now)
+    if _worth_splitting(portfolio, size):
+        incoming.body.close()
+        return pipeline.start(job, portfolio, header, file_info)
+    return _ingest_whole(job, header, portfolio.records, tally, problems, portfolio.date_epoch, file_info)
 
 
 def _claimed_elsewhere(tenant_id: str, upload_id: str) -> dict[str, Any]:
@@ -169,9 +198,9 @@ def _check_snapshot_order(job: Job, tenant: Any, portfolio: PortfolioFile, heade
                                              f"a newer one, as of {tenant.snapshot_as_of}, was already applied")
 
 
-def header_of(portfolio: PortfolioFile) -> Header:
+def header_of(portfolio: PortfolioFile, columns: Columns = PORTFOLIO) -> Header:
     try:
-        return parse_header(portfolio.header)
+        return parse_header(portfolio.header, columns)
     except HeaderError as exc:
         raise FileRejected("missing_columns", str(exc)) from None
 

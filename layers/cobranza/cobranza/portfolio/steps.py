@@ -79,6 +79,10 @@ class Tally:
     accounts_withdrawn: int = 0
     accounts_absent: int = 0     # stored, still worked, missing from a snapshot
     active_before: int = 0       # stored and still worked before this upload
+    payments_applied: int = 0    # a payments file (mode ``payments``): payments recorded
+    payments_reversed: int = 0   # reversals recorded
+    payments_duplicate: int = 0  # sent before with the same content: nothing changed
+    amount_applied_cents: int = 0
     by_stage: Counter[str] = field(default_factory=Counter)
     by_aging_bucket: Counter[str] = field(default_factory=Counter)
     by_segment: Counter[str] = field(default_factory=Counter)
@@ -368,14 +372,7 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
         "rows_skipped_before_header": skipped_before_header,
         "rows_skipped_summary": tally.rows_skipped_summary,
         "warnings": tally.warnings,
-        "accounts_created": tally.accounts_created,
-        "accounts_updated": tally.accounts_updated,
-        "accounts_unchanged": tally.accounts_unchanged,
-        "accounts_withdrawn": tally.accounts_withdrawn,
-        "withdrawals_held_back": held_back,
-        "by_stage": dict(sorted(tally.by_stage.items())),
-        "by_aging_bucket": {b: tally.by_aging_bucket[b] for b in segmentation.AGING_BUCKETS if tally.by_aging_bucket[b]},
-        "by_segment": dict(sorted(tally.by_segment.items())),
+        **(_payment_counts(tally) if job.mode == "payments" else _account_counts(tally, held_back)),
         "started_at": job.started_at,
         "finished_at": utc_stamp(clock.utcnow()),
     }
@@ -401,6 +398,24 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
         logger.warning("snapshot withdrawals held back", extra={"absent": held_back, "active": tally.active_before})
     logger.info("upload finished", extra={k: summary[k] for k in ("status", "rows_total", "rows_accepted", "rows_rejected")})
     return summary
+
+
+def _account_counts(tally: Tally, held_back: int) -> dict[str, Any]:
+    return {
+        "accounts_created": tally.accounts_created,
+        "accounts_updated": tally.accounts_updated,
+        "accounts_unchanged": tally.accounts_unchanged,
+        "accounts_withdrawn": tally.accounts_withdrawn,
+        "withdrawals_held_back": held_back,
+        "by_stage": dict(sorted(tally.by_stage.items())),
+        "by_aging_bucket": {b: tally.by_aging_bucket[b] for b in segmentation.AGING_BUCKETS if tally.by_aging_bucket[b]},
+        "by_segment": dict(sorted(tally.by_segment.items())),
+    }
+
+
+def _payment_counts(tally: Tally) -> dict[str, Any]:
+    return {"payments_applied": tally.payments_applied, "payments_reversed": tally.payments_reversed,
+            "payments_duplicate": tally.payments_duplicate, "amount_applied": f"{tally.amount_applied_cents / 100:.2f}"}
 
 
 def upload_alarms(job: Job, tally: Tally, held_back: int) -> list[dict[str, str]]:
