@@ -46,6 +46,10 @@ def test_a_reversal_restores_the_balance_and_reopens_a_paid_account_once(tenant,
     assert out[1] == {"payment_id": "R-3", "status": "rejected", "reason": "already_reversed"}
     stored = accounts()["A2"]
     assert stored["status"] == "active" and stored["paid_total"] == 0 and stored["credit"] == 0
+    from cobranza.accounts.alarms import list_alarms
+
+    raised = [(a.code, a.subject) for a in list_alarms("acme")]
+    assert raised == [("payment_reversed", "payment#F-2")]
 
 
 def test_post_payments_answers_each_item_and_a_bad_one_alone_is_rejected(tenant, upload):
@@ -122,3 +126,21 @@ def test_a_payments_file_records_each_row_and_reports_the_rest(tenant, upload, r
     assert stored["A1"]["paid_total"] == 0 and stored["A2"]["status"] == "paid"
     again = upload("portfolios/acme/payments/pagos-20261124-bis.csv", csv_bytes(rows[:2], header=header))
     assert again["payments_duplicate"] == 2 and again["payments_applied"] == 0
+
+
+def test_payments_toward_an_open_promise_keep_it_once_they_reach_its_amount(tenant, upload):
+    from datetime import date
+
+    from cobranza.accounts import store
+    from cobranza.accounts.timeline import list_entries
+    from cobranza.debtor.selfservice import record_promise
+    from cobranza.payments.service import record
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", "")]))
+    record_promise("acme", store.read_account("acme", "A1"), D("500"), date(2026, 11, 30), "api", AT)
+    first = record("acme", [pay("F-1", "A1", "200")], "api", NOW)[0].to_dict()
+    assert first["account_status"] == "promised" and accounts()["A1"]["promise_paid"] == 200
+    second = record("acme", [pay("F-2", "A1", "300")], "api", NOW)[0].to_dict()
+    assert (second["account_status"], second["balance"]) == ("active", "500.00")
+    kinds = [e["kind"] for e in list_entries("acme", "A1", 100, None)[0]]
+    assert kinds.count("promise_kept") == 1 and kinds.count("payment") == 2

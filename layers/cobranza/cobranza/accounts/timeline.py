@@ -70,6 +70,14 @@ def payment_entry_put(tenant_id: str, account_id: str, payment_id: str, fields: 
     })}}
 
 
+def promise_kept_put(tenant_id: str, account_id: str, at: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The transaction item that records, on the account's timeline, that its promise was kept."""
+    return {"Put": {"TableName": _table(), "Item": to_wire({
+        "account_key": account_key(tenant_id, account_id), "entry_id": f"{at}#promise_kept",
+        "kind": "promise_kept", "tenant_id": tenant_id, "account_id": account_id, **fields,
+    })}}
+
+
 def get_entry(tenant_id: str, account_id: str, entry_id: str) -> dict[str, Any] | None:
     response = aws.client("dynamodb").get_item(
         TableName=_table(), ConsistentRead=True,

@@ -171,7 +171,8 @@ def parse_promise(body: Mapping[str, Any], balance: Decimal, today: date,
 def record_promise(tenant_id: str, account: Mapping[str, Any], amount: Decimal, on: date, source: str,
                    now: datetime) -> dict[str, Any]:
     stamp = utc_stamp(now)
-    fields = {"status": "promised", "promise_date": on.isoformat(), "promise_amount": amount, "updated_at": stamp}
+    fields = {"status": "promised", "promise_date": on.isoformat(), "promise_amount": amount,
+              "promise_paid": Decimal(0), "updated_at": stamp}  # a new promise: nothing paid toward it yet
     allowed = {":s" + str(i): {"S": s} for i, s in enumerate(sorted(BLOCKED_FOR_PROMISE))}
     if not accounts_repo.update_fields(tenant_id, account["account_id"], fields,
                                        condition="NOT #status IN (" + ", ".join(allowed) + ")",

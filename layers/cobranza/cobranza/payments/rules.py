@@ -128,3 +128,12 @@ def status_after(status: str, before: Money, after: Money) -> str:
     if after.balance > 0 and status == "paid":
         return "active"
     return status
+
+
+def toward_promise(account: Mapping[str, Any], amount: Decimal) -> tuple[Decimal | None, bool]:
+    """A payment on a ``promised`` account counts toward its open promise: the amount paid toward
+    it after this payment, and whether that keeps it (None, False when no promise is open)."""
+    if account.get("status") != "promised" or account.get("promise_amount") is None:
+        return None, False
+    paid = Decimal(str(account.get("promise_paid") or 0)) + amount
+    return paid, paid >= Decimal(str(account["promise_amount"]))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
+from ..accounts import alarms as alarms_repo
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
@@ -96,8 +97,16 @@ def _try(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, 
     after = rules.reverse(before, amount) if reversed_payment else rules.apply(before, amount)
     current = account_status.of(account)
     status = rules.status_after(current, before, after)
+    promise_paid, kept = (None, False) if reversed_payment else rules.toward_promise(account, amount)
+    if kept:  # the open promise is kept: back to the cadence, or paid
+        status = "paid" if after.balance == 0 else account_status.DEFAULT
     items, roles = _items(tenant_id, payment, fingerprint, source, now, reversed_payment is not None, amount,
-                          after, status if status != current else None, account.get(accounts_repo.REV))
+                          after, status if status != current else None, account.get(accounts_repo.REV), promise_paid)
+    if kept:
+        items.append(timeline_repo.promise_kept_put(tenant_id, payment.account_id, now, {
+            "amount": account.get("promise_amount"), "promise_date": account.get("promise_date"),
+            "paid": promise_paid, "payment_id": payment.payment_id}))
+        roles.append("promise")
     try:
         transactions.write_together(items)
     except transactions.WriteConflict as conflict:
@@ -113,7 +122,8 @@ def _try(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, 
 
 
 def _items(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str, reversal: bool,
-           amount: Decimal, after: rules.Money, new_status: str | None, seen_rev: Any) -> tuple[list[dict[str, Any]], list[str]]:
+           amount: Decimal, after: rules.Money, new_status: str | None, seen_rev: Any,
+           promise_paid: Decimal | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The transaction of one payment (or reversal) and the role of each of its items."""
     items = [payments_repo.payment_put(tenant_id, payment, fingerprint, source, now)]
     roles = ["payment"]
@@ -122,12 +132,19 @@ def _items(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str
                                                    payment.payment_id, now))
         roles.append("reversed")
     items.append(payments_repo.account_money_update(tenant_id, payment.account_id, -amount if reversal else amount,
-                                                    after, new_status, seen_rev, now))
+                                                    after, new_status, seen_rev, now, promise_paid))
+    roles.append("account")
+    if reversal:  # SPEC §8: raised with the reversal, once (its id names the reversed payment)
+        items.append(alarms_repo.alarm_put(
+            tenant_id, "payment_reversed", f"payment#{payment.reverses}",
+            f"payment {payment.reverses} of account {payment.account_id} was reversed by {payment.payment_id}", now,
+            {"account_id": payment.account_id, "payment_id": payment.payment_id, "amount": str(amount)}))
+        roles.append("alarm")
     items.append(timeline_repo.payment_entry_put(tenant_id, payment.account_id, payment.payment_id, {
         "paid_at": payment.paid_at.isoformat().replace("+00:00", "Z"), "amount": payment.amount,
         "method": payment.method, "reverses": payment.reverses, "source": source, "recorded_at": now,
         "balance_after": after.balance, "credit_after": after.credit, "status_after": new_status}))
-    return items, roles + ["account", "timeline"]
+    return items, roles + ["timeline"]
 
 
 def _repeat(payment: rules.Payment, fingerprint: str, stored: dict[str, Any]) -> Outcome:

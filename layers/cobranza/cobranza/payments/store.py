@@ -62,15 +62,18 @@ def reversal_update(tenant_id: str, reversed_id: str, account_id: str, by_paymen
 
 
 def account_money_update(tenant_id: str, account_id: str, paid_delta: Decimal, after: Money, status: str | None,
-                         seen_rev: Any, updated_at: str) -> dict[str, Any]:
+                         seen_rev: Any, updated_at: str, promise_paid: Decimal | None = None) -> dict[str, Any]:
     """The transaction item that records a payment (``paid_delta`` > 0) or a reversal (< 0) on
-    the account: the payments' own attributes only (``paid_total``, ``credit``), the status when
+    the account: the payments' own attributes only (``paid_total``, ``credit``, ``promise_paid``), the status when
     it changes (with its list key), one more on the revision; on the condition that nobody wrote
     the account since it was read (``seen_rev``), as every derived write (accounts.store)."""
     names = {"#rev": accounts_store.REV}
     values: dict[str, Any] = {":delta": wire_value(paid_delta), ":credit": wire_value(after.credit),
                               ":now": {"S": updated_at}, ":one": {"N": "1"}}
     sets = ["credit = :credit", "updated_at = :now"]
+    if promise_paid is not None:  # paid toward the open promise so far
+        sets.append("promise_paid = :pp")
+        values[":pp"] = wire_value(promise_paid)
     if status is not None:
         names["#st"] = "status"
         sets += ["#st = :status", "by_status = :bys"]

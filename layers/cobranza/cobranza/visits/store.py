@@ -261,8 +261,9 @@ def _result_sets(captured_at: str, outcome: str, superseded: bool, new_status: s
         sets.append("#st = :new")
         values[":new"] = wire_value(new_status)
     if promise:
-        sets += ["promise_date = :pd", "promise_amount = :pa"]
+        sets += ["promise_date = :pd", "promise_amount = :pa", "promise_paid = :pp"]  # a new promise: nothing paid toward it yet
         values[":pd"], values[":pa"] = wire_value(promise["date"]), wire_value(promise["amount"])
+        values[":pp"] = {"N": "0"}
     if geo_reference:
         sets += ["lat = :glat", "lon = :glon", "geo_source = :gs"]
         values.update({":glat": wire_value(geo_reference[0]), ":glon": wire_value(geo_reference[1]),
