@@ -20,9 +20,10 @@ import json
 from typing import Any
 
 #: Operations whose answers are attribute values and counts (no timestamps, no nested shapes
-#: that the serializer would transform).
+#: that the serializer would transform). moto answers BatchWriteItem and TransactWriteItems
+#: through other result classes; their answers are small.
 FAST_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
-                             "BatchWriteItem", "TransactGetItems", "TransactWriteItems"})
+                             "TransactGetItems"})
 _ORIGINAL: dict[str, Any] = {}
 
 

@@ -37,7 +37,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import ClosingIterator
 
-from infra.local import moto_transactions
+from infra.local import moto_fast_json, moto_transactions
 from infra.local.events import Sequencer, s3_event_key
 from infra.local.net import HttpServer
 from infra.local.post_policy import PostForm, PostRefusal, check_post
@@ -79,6 +79,7 @@ class MotoServer:
     def start(self) -> None:
         hook_s3_notifications()
         moto_transactions.install()
+        moto_fast_json.install()
         self._hooked = True
         self._http.open()
 
@@ -87,6 +88,7 @@ class MotoServer:
         if self._hooked:
             unhook_s3_notifications()
             moto_transactions.uninstall()
+            moto_fast_json.uninstall()
             self._hooked = False
 
 
