@@ -39,6 +39,7 @@ from infra.local.activity import Activity
 from infra.local.api import ApiServer, RouteTable
 from infra.local.async_invoke import AsyncInvoker, Destinations
 from infra.local.clock import Clock, ScheduleTarget, schedule_targets
+from infra.local.heap import HeapSettler
 from infra.local.logs import STACK_LOG, LogEcho
 from infra.local.moto_server import MotoServer
 from infra.local.net import bind_socket
@@ -124,6 +125,7 @@ class LocalStack:
         self._async: AsyncInvoker | None = None
         self._clock: Clock | None = None
         self._echo: LogEcho | None = None
+        self._heap: HeapSettler | None = None
         self._whatsapp: WhatsAppRecorder | None = None
         self._log_handler: logging.Handler | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -279,6 +281,8 @@ class LocalStack:
             self._echo.start()
 
         self._wait_for_workers(spawned + self._ready_timeout)
+        self._heap = HeapSettler(self._activity)
+        self._heap.start()
         self._go_live(prepare)
 
     def _apply_moto_env(self) -> None:
@@ -357,6 +361,9 @@ class LocalStack:
         self._stop_event_sources()
         self._stop_workers()
         self._stop_servers()
+        if self._heap is not None:
+            self._heap.stop()
+            self._heap = None
         self._restore_env()
         self._remove_log_handler()
         self._pools.clear()
