@@ -134,6 +134,14 @@ def create_opt_out(account_id: str) -> Any:
     return _created(service.opt_out(tenant, account_id, _body()))
 
 
+@app.route("/v1/accounts/{account_id}/promises", methods=["POST"])
+@view
+def create_promise(account_id: str) -> Any:
+    tenant = _tenant()
+    _query()
+    return _created(service.make_promise(tenant, account_id, _body()))
+
+
 # ---------------------------------------------------------------- payments
 @app.route("/v1/payments", methods=["POST"])
 @view

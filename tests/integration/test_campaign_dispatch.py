@@ -289,6 +289,36 @@ def test_an_account_missing_from_the_newest_snapshot_is_withdrawn_and_not_contac
     assert timeline("acme", "C3")[0]["reason"] == "status_withdrawn"
 
 
+def test_a_partial_payment_recorded_after_planning_stops_the_queued_reminder(stack, tenant, upload, clock, queues):
+    from decimal import Decimal
+
+    from cobranza.payments.rules import Payment
+    from cobranza.payments.service import record
+
+    upload("portfolios/acme/a.csv", rows(2))
+    plan()
+    messages = drain(queues["email"])
+    paid = record("acme", [Payment("F-1", "C0", Decimal("100"), MORNING, "spei")], "api", "2026-11-23T15:00:00Z")
+    assert paid[0].status == "applied" and paid[0].account_status == "active"  # 900 still owed
+    send(messages)
+    assert [m["To"] for m in sent_emails()] == ["deudor@ejemplo.mx"]  # C1's only
+    entry = next(e for e in timeline("acme", "C0") if e["kind"] == "contact")
+    assert (entry["status"], entry["reason"]) == ("skipped", "payment_recorded")
+
+
+def test_a_payment_recorded_before_the_night_does_not_stop_that_nights_reminder(stack, tenant, upload, clock, queues):
+    from decimal import Decimal
+
+    from cobranza.payments.rules import Payment
+    from cobranza.payments.service import record
+
+    upload("portfolios/acme/a.csv", rows(1))
+    record("acme", [Payment("F-1", "C0", Decimal("100"), MORNING, "spei")], "api", "2026-11-23T07:00:00Z")
+    plan()
+    send(drain(queues["email"]))
+    assert len(sent_emails()) == 1
+
+
 def test_an_opt_out_through_the_api_stops_the_next_send(stack, tenant, upload, clock, queues):
     from chalice.test import Client
 

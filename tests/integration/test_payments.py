@@ -133,11 +133,13 @@ def test_payments_toward_an_open_promise_keep_it_once_they_reach_its_amount(tena
 
     from cobranza.accounts import store
     from cobranza.accounts.timeline import list_entries
-    from cobranza.debtor.selfservice import record_promise
+    from cobranza.payments import promises
+    from cobranza.payments.rules import promise_of
     from cobranza.payments.service import record
 
     upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", "")]))
-    record_promise("acme", store.read_account("acme", "A1"), D("500"), date(2026, 11, 30), "api", AT)
+    promises.record("acme", store.read_account("acme", "A1"), promise_of(date(2026, 11, 24), D("500"), date(2026, 11, 30)),
+                    "api", AT, 2)
     first = record("acme", [pay("F-1", "A1", "200")], "api", NOW)[0].to_dict()
     assert first["account_status"] == "promised" and accounts()["A1"]["promise_paid"] == 200
     second = record("acme", [pay("F-2", "A1", "300")], "api", NOW)[0].to_dict()

@@ -33,11 +33,12 @@ def _claim():
 
 
 def _promise():
-    from cobranza.debtor import selfservice
+    from cobranza.payments import promises
+    from cobranza.payments.rules import promise_of
 
     account = accounts()["A1"]
-    selfservice.record_promise("acme", account, Decimal("50"), date(2026, 11, 30), "debtor_link",
-                               datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc))
+    promises.record("acme", account, promise_of(date(2026, 11, 23), Decimal("50"), date(2026, 11, 30)), "debtor_link",
+                    datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc), 2)
 
 
 def _dispute():

@@ -240,6 +240,14 @@ def next_action_on(due_date: date, on_or_after: date, policy: Mapping[str, Any],
     return due_date + timedelta(days=offsets[position]) if position < len(offsets) else None
 
 
+def promise_check_on(account: Mapping[str, Any], grace_days: int) -> date | None:
+    """The first day a ``promised`` account's promise is broken if nothing more is paid: the day
+    after its next installment's date plus the grace days (None when no promise is open)."""
+    if account.get("status") != "promised" or not account.get("promise_date"):
+        return None
+    return date.fromisoformat(str(account["promise_date"])) + timedelta(days=grace_days + 1)
+
+
 @dataclass(frozen=True)
 class Step:
     """One cadence step due on a given day."""

@@ -51,6 +51,10 @@ def refresh_derived(
         derived_on=today.isoformat(),
     )
     next_on = segmentation.next_action_on(due, next_from or today, policy, current)
+    promise_check = segmentation.promise_check_on(item, int(policy["contact_rules"]["promise_grace_days"]))
+    if promise_check is not None:  # the night that breaks the promise if it is not paid
+        promise_check = max(promise_check, next_from or today)
+        next_on = min(next_on, promise_check) if next_on else promise_check
     if needs_legal_handoff(item):
         next_on = next_from or today  # the planner hands it off on its next run
     if next_on is None:

@@ -625,13 +625,15 @@ def read_account(tenant_id: str, account_id: str) -> dict[str, Any] | None:
 
 
 def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: list[str],
-                     channel: str | None = None, promise_cutoff: str | None = None) -> bool:
+                     channel: str | None = None, promise_cutoff: str | None = None,
+                     planned_at: str | None = None) -> bool:
     """Replaces the account's contact log if nobody changed it since ``seen_version`` was read.
 
     With ``channel`` (a claim before sending), only while the account may still be contacted on
     it: status active, or promised with a promise dated before ``promise_cutoff`` (its grace
-    is over), and the channel not opted out. That makes the claim the send-time guard against a
-    payment, a promise or an opt-out recorded a moment before.
+    is over), the channel not opted out, and no payment recorded since the reminder was planned
+    (``planned_at``). That makes the claim the send-time guard against a payment, a promise or an
+    opt-out recorded a moment before.
     """
     names = {"#v": "contact_version", "#rev": REV}
     values: dict[str, Any] = {":log": {"L": [{"S": e} for e in log]}, ":next": {"N": str(seen_version + 1)},
@@ -647,6 +649,10 @@ def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: li
         names.update({"#st": "status", "#oo": "opted_out_channels", "#pd": "promise_date"})
         values.update({":active": {"S": "active"}, ":promised": {"S": "promised"}, ":ch": {"S": channel},
                        ":all": {"S": "all"}, ":cutoff": {"S": promise_cutoff or "0000-00-00"}})
+    if channel is not None and planned_at:
+        condition += " AND (attribute_not_exists(#paid) OR #paid < :planned)"
+        names["#paid"] = "payment_recorded_at"
+        values[":planned"] = {"S": planned_at}
     try:
         aws.client("dynamodb").update_item(
             TableName=get_settings().accounts_table, Key=wire_key(tenant_id, account_id),

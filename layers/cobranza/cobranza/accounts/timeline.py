@@ -70,11 +70,12 @@ def payment_entry_put(tenant_id: str, account_id: str, payment_id: str, fields: 
     })}}
 
 
-def promise_kept_put(tenant_id: str, account_id: str, at: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The transaction item that records, on the account's timeline, that its promise was kept."""
+def promise_event_put(tenant_id: str, account_id: str, at: str, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The transaction item that records, on the account's timeline, what became of its promise
+    (``kind``: ``promise_kept`` or ``promise_broken``)."""
     return {"Put": {"TableName": _table(), "Item": to_wire({
-        "account_key": account_key(tenant_id, account_id), "entry_id": f"{at}#promise_kept",
-        "kind": "promise_kept", "tenant_id": tenant_id, "account_id": account_id, **fields,
+        "account_key": account_key(tenant_id, account_id), "entry_id": f"{at}#{kind}",
+        "kind": kind, "tenant_id": tenant_id, "account_id": account_id, **fields,
     })}}
 
 

@@ -19,6 +19,7 @@ from ..core.pagination import parse_limit
 from ..core.settings import get_settings
 from ..core.tables import TenantModel
 from ..debtor import selfservice
+from ..payments import promises
 from ..payments import rows as payment_rows
 from ..payments import rules as payment_rules
 from ..payments import service as payments_service
@@ -222,6 +223,13 @@ def record_payments(tenant: TenantModel, body: Any) -> dict[str, Any]:
             valid.append(payment)
     recorded = iter(payments_service.record(tenant.tenant_id, valid, "api", now))
     return {"results": [r if r is not None else next(recorded).to_dict() for r in results]}
+
+
+def make_promise(tenant: TenantModel, account_id: str, body: Any) -> dict[str, Any]:
+    """POST /v1/accounts/{account_id}/promises: the account's open promise (replacing any other)."""
+    now = clock.utcnow()
+    return promises.record_for(tenant.tenant_id, account_id, body, tenant_today(tenant, now), now,
+                               promises.grace_days(tenant.policy))
 
 
 def opt_out(tenant: TenantModel, account_id: str, body: Any) -> dict[str, Any]:

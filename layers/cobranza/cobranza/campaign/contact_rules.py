@@ -115,6 +115,13 @@ def status_stop_reason(account: Mapping[str, Any], today: date, rules: Rules) ->
     return None
 
 
+def paid_since(account: Mapping[str, Any], planned: str) -> bool:
+    """True when a payment was recorded on the account at or after ``planned`` (the instant a
+    reminder was planned): the reminder speaks of a debt the debtor has just paid toward, so it is not sent (SPEC §6b)."""
+    recorded = account.get("payment_recorded_at")
+    return bool(recorded) and str(recorded) >= planned
+
+
 def promise_cutoff(today: date, rules: Rules) -> str:
     """Promises dated before this ISO date are past their grace days today."""
     return (today - timedelta(days=rules.promise_grace_days)).isoformat()

@@ -33,6 +33,8 @@ from ..core import clock, queues
 from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger, metrics
 from ..core.settings import get_settings
+from ..payments import promises
+from ..payments import rules as promise_rules
 from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy
 from ..visits import store as visits_repo
@@ -148,7 +150,7 @@ class _Planner:
         self._ready: list[Callable[[], None]] = []
         self.counts: Counter[str] = Counter({"accounts_due": 0, "accounts_moved": 0, "attempts": 0,
                                              "messages_queued": 0, "visits_created": 0, "visits_assigned": 0,
-                                             "legal_handoffs": 0})
+                                             "legal_handoffs": 0, "promises_broken": 0})
         self.by_channel: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
         self.by_stage: Counter[str] = Counter()
@@ -188,6 +190,10 @@ class _Planner:
     # ------------------------------------------------------------ per account
     def _plan(self, item: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], Callable[[], None]]:
         self.counts["accounts_due"] += 1
+        promised = dict(item) if promise_rules.is_broken(item, self.today, self.rules.promise_grace_days) else None
+        if promised is not None:  # broken tonight: the cadence resumes from where the account stands
+            self.counts["promises_broken"] += 1
+            item["status"] = account_status.DEFAULT
         before = {name: item.get(name) for name in accounts_repo.PLANNER_FIELDS}
         previous = (item.get("stage"), item.get("aging_bucket"))
         since = date.fromisoformat(item["next_action_on"]) if item.get("next_action_on") else self.today
@@ -212,6 +218,8 @@ class _Planner:
         planned_from = item.get("row_hash")
 
         def update() -> None:
+            if promised is not None:  # before the derived fields: their write then sees the new status
+                promises.break_if_due(tenant_id, promised, self.today, self.rules.promise_grace_days, self.event_time)
             if handoff:  # before the account records it: a failed alarm write is retried by the rerun
                 alarms_repo.raise_alarm(tenant_id, "judicial_handoff", f"account#{account_id}",
                                         f"account {account_id} reached the judicial stage and joins the legal "

@@ -9,9 +9,10 @@ The steps, for every message, whatever the number of deliveries:
    an older claim died before recording its outcome, which is marked ``failed:
    outcome_unknown`` and never sent again (never twice beats maybe twice);
 3. the contact rules are evaluated again on the fresh account (payment, opt-out, promise,
-   caps): a stop marks the attempt ``skipped`` with the reason; outside the debtor's contact
-   hours the message is held in SQS until the window opens (``Hold``: the handler sets its
-   visibility, at most 12 h at a time);
+   caps; a payment recorded after the reminder was planned stops it, even a partial one): a
+   stop marks the attempt ``skipped`` with the reason; outside the debtor's contact hours the
+   message is held in SQS until the window opens (``Hold``: the handler sets its visibility,
+   at most 12 h at a time);
 4. the contact is claimed: one conditional write appends it to the account's contact log if
    nobody else changed the log meanwhile and the account is still contactable on the channel;
 5. the channel sends; the outcome is written to the attempt. A permanent provider refusal marks
@@ -103,7 +104,7 @@ def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime 
     send_at = parse_instant(message["send_at"]) if message.get("send_at") else now
     if now > send_at + EXPIRES_AFTER:
         return _finish(message, "skipped", reason="expired", now=now)
-    account = _claim_contact(message, account, log, rules, now, receive_count)
+    account = _claim_contact(message, account, log, rules, now, receive_count, str(attempt.get("planned_at") or ""))
     reminder = Reminder(channel=message["channel"], to=_address(account, message["channel"]),
                         locale=policy.get("locale", "es-MX"), attempt_id=message["attempt_id"],
                         context=_context(tenant.name if tenant else tenant_id, account, message, now))
@@ -118,12 +119,15 @@ def _check_message(message: Mapping[str, Any]) -> None:
 
 
 def _claim_contact(message: Mapping[str, Any], account: dict[str, Any], log: list[str], rules: contact_rules.Rules,
-                   now: datetime, receive_count: int) -> dict[str, Any]:
+                   now: datetime, receive_count: int, planned_at: str) -> dict[str, Any]:
     """Decides on the fresh account and claims the contact (step 3 and 4); returns the account as
-    claimed. A stop settles the attempt (``_Settled``), a closed window raises Hold, a contact log
+    claimed. ``planned_at`` is when the night planned the attempt: a payment recorded since stops
+    it. A stop settles the attempt (``_Settled``), a closed window raises Hold, a contact log
     changed by others ``CLAIM_TRIES`` times in a row RetryLater."""
     tenant_id, account_id, channel = message["tenant_id"], message["account_id"], message["channel"]
     for _ in range(CLAIM_TRIES):
+        if planned_at and contact_rules.paid_since(account, planned_at):
+            raise _Settled(_finish(message, "skipped", reason="payment_recorded", now=now))
         decision = contact_rules.decide(account, channel, now, contact_rules.parse_contacts(log), rules)
         if decision.action == "skip":
             raise _Settled(_finish(message, "skipped", reason=decision.reason, now=now))
@@ -133,7 +137,7 @@ def _claim_contact(message: Mapping[str, Any], account: dict[str, Any], log: lis
         new_log = contact_rules.trim_log(log, now) + [contact_rules.log_entry(now, channel, message["attempt_id"])]
         version = int(account.get("contact_version") or 0)
         cutoff = contact_rules.promise_cutoff(decision.send_at.astimezone(ZoneInfo(account["timezone"])).date(), rules)
-        if accounts_repo.swap_contact_log(tenant_id, account_id, version, new_log, channel, cutoff):
+        if accounts_repo.swap_contact_log(tenant_id, account_id, version, new_log, channel, cutoff, planned_at or None):
             return account
         fresh = accounts_repo.read_account(tenant_id, account_id)  # changed meanwhile: decide again
         if fresh is None:

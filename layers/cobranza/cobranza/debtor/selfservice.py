@@ -17,10 +17,11 @@ from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..accounts.channels import AUTOMATED_CHANNELS
 from ..core import clock
-from ..core.errors import Conflict, Invalid, NotFound, Unauthenticated, Unprocessable
+from ..core.errors import Invalid, NotFound, Unauthenticated, Unprocessable
 from ..core.instants import local_date, utc_stamp
 from ..core.settings import get_settings
 from ..core.signing import link_key
+from ..payments import promises
 from ..tenants import store as tenants_repo
 from . import links
 
@@ -130,20 +131,11 @@ def self_opt_out(token: str, channels: Any, now: datetime | None = None) -> dict
 def self_promise(token: str, body: Mapping[str, Any] | None, now: datetime | None = None) -> dict[str, Any]:
     now = now or clock.utcnow()
     tenant, account = _from_token(token, now)
-    today = local_date(now, tenant.timezone)
-    amount, on = validate_promise(body, account, today)
-    return record_promise(tenant.tenant_id, account, amount, on, "debtor_link", now)
-
-
-def validate_promise(body: Any, account: Mapping[str, Any], today: date) -> tuple[Decimal, date]:
-    if not isinstance(body, dict):
-        raise Invalid("bad_request", "the body must be a JSON object with amount and date")
-    amount, on, problems = parse_promise(body, Decimal(account["balance"]), today)
-    if problems:
-        raise Unprocessable("validation_failed", "the promise is not valid", problems)
-    if account_status.of(account) in BLOCKED_FOR_PROMISE:
-        raise Conflict("conflict", f"the account is {account.get('status')}; no promise can be recorded")
-    return amount, on
+    promise = promises.parse(body, account, local_date(now, tenant.timezone))
+    recorded = promises.record(tenant.tenant_id, account, promise, "debtor_link", now, promises.grace_days(tenant.policy))
+    return {"status": "promised", "promise": {"amount": recorded["promise"]["amount"],
+                                              "date": recorded["promise"]["due_on"]},
+            "recorded_at": recorded["recorded_at"]}
 
 
 def parse_promise(body: Mapping[str, Any], balance: Decimal, today: date,
@@ -166,22 +158,3 @@ def parse_promise(body: Mapping[str, Any], balance: Decimal, today: date,
         on = today
         problems.append({"field": field + "date", "message": f"an ISO date from today to {MAX_PROMISE_DAYS} days ahead"})
     return amount, on, problems
-
-
-def record_promise(tenant_id: str, account: Mapping[str, Any], amount: Decimal, on: date, source: str,
-                   now: datetime) -> dict[str, Any]:
-    stamp = utc_stamp(now)
-    fields = {"status": "promised", "promise_date": on.isoformat(), "promise_amount": amount,
-              "promise_paid": Decimal(0), "updated_at": stamp}  # a new promise: nothing paid toward it yet
-    allowed = {":s" + str(i): {"S": s} for i, s in enumerate(sorted(BLOCKED_FOR_PROMISE))}
-    if not accounts_repo.update_fields(tenant_id, account["account_id"], fields,
-                                       condition="NOT #status IN (" + ", ".join(allowed) + ")",
-                                       names={"#status": "status"}, values=allowed):
-        raise Conflict("conflict", "the account changed; no promise was recorded")
-    timeline_repo.put_new({
-        "account_key": timeline_repo.account_key(tenant_id, account["account_id"]),
-        "entry_id": f"{stamp}#promise", "kind": "promise", "tenant_id": tenant_id,
-        "account_id": account["account_id"], "amount": amount, "promise_date": on.isoformat(), "source": source,
-        "status": "recorded", "created_at": stamp,
-    })
-    return {"status": "promised", "promise": {"amount": f"{amount:.2f}", "date": on.isoformat()}, "recorded_at": stamp}

@@ -3,7 +3,7 @@ and an API item alike. Pure: nothing here reads files or talks to AWS."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ..core.text import normalize_key
 from ..portfolio.rows import FIELDS as PORTFOLIO_FIELDS
 from ..portfolio.rows import Columns, FieldError, Header, Problem, parse_amount, parse_date
-from .rules import METHODS, Payment
+from .rules import METHODS, Installment, Payment, Promise, promise_of
 
 #: canonical field -> (required, header aliases after normalize_key)
 PAYMENT_COLUMNS = Columns({
@@ -115,3 +115,89 @@ def validate_row(header: Header, row_number: int, values: Sequence[Any], zone: s
     account = str(fields.get("account_id") or "").strip()
     return payment, [Problem(row_number, "error", account, name, exc.code, exc.message, str(fields.get(name) or ""))
                      for name, exc in errors]
+
+
+# ---------------------------------------------------------------- promises (SPEC §6b)
+#: A single promise is due within a month; an installment plan (convenio) within a year.
+MAX_PROMISE_DAYS = 30
+MAX_PLAN_DAYS = 366
+MAX_INSTALLMENTS = 24
+PROMISE_SOURCES = ("api", "phone", "visit", "debtor_link", "agent", "branch", "email", "sms", "whatsapp", "other")
+
+
+def to_promise(body: Mapping[str, Any], owed: Decimal, today: date,
+               field: str = "") -> tuple[Promise | None, list[dict[str, str]]]:
+    """A promise from an API body (``amount``, ``due_on`` (or ``date``), ``installments``?), made
+    ``today`` on an account that owes ``owed``, or every problem found (``field`` prefixes their
+    names). The amount is positive and at most what is owed; a single promise is due from today
+    to MAX_PROMISE_DAYS ahead; a plan's installments are positive, on distinct dates from today to
+    MAX_PLAN_DAYS ahead, add up to the amount and end on the due date (either may be left out:
+    the plan gives it)."""
+    problems: list[dict[str, str]] = []
+
+    def problem(name: str, message: str) -> None:
+        problems.append({"field": field + name, "message": message})
+
+    plan = _plan(body.get("installments"), today, problem)
+    due_name = "date" if "date" in body and "due_on" not in body else "due_on"  # the debtor's form says date
+    amount = _promise_amount(body.get("amount"))
+    due_on = _promise_day(body.get(due_name), today, MAX_PLAN_DAYS if plan else MAX_PROMISE_DAYS)
+    if amount is None and (body.get("amount") is not None or plan is None):
+        problem("amount", "a positive amount, at most the balance")
+    if due_on is None and (body.get(due_name) is not None or plan is None):
+        problem(due_name, f"an ISO date from today to {MAX_PLAN_DAYS if plan else MAX_PROMISE_DAYS} days ahead")
+    if plan:
+        total, last = sum((i.amount for i in plan), Decimal(0)), plan[-1].due_on
+        if amount is not None and amount != total:
+            problem("amount", f"the installments add up to {total:.2f}")
+        if due_on is not None and due_on != last:
+            problem(due_name, f"the last installment is due on {last.isoformat()}")
+        amount, due_on = total, last
+    if amount is not None and amount > owed:
+        problem("amount", f"at most the balance ({owed:.2f})")
+    if problems or amount is None or due_on is None:
+        return None, problems
+    return promise_of(today, amount, due_on, plan or ()), []
+
+
+def _plan(raw: Any, today: date, problem: Callable[[str, str], None]) -> list[Installment] | None:
+    """A plan's installments in date order (None: no plan given; [] when it has problems)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_INSTALLMENTS:
+        problem("installments", f"a list of 1 to {MAX_INSTALLMENTS} installments {{amount, due_on}}")
+        return []
+    plan, broken = [], False
+    for n, item in enumerate(entry if isinstance(entry, dict) else {} for entry in raw):
+        amount, on = _promise_amount(item.get("amount")), _promise_day(item.get("due_on"), today, MAX_PLAN_DAYS)
+        if amount is None:
+            problem(f"installments[{n}].amount", "a positive amount")
+        if on is None:
+            problem(f"installments[{n}].due_on", f"an ISO date from today to {MAX_PLAN_DAYS} days ahead")
+        if amount is None or on is None:
+            broken = True
+        else:
+            plan.append(Installment(amount, on))
+    if len({i.due_on for i in plan}) != len(plan):
+        problem("installments", "one installment per date")
+    return [] if broken else sorted(plan, key=lambda i: i.due_on)
+
+
+def _promise_amount(raw: Any) -> Decimal | None:
+    if raw is None:
+        return None
+    try:
+        amount = parse_amount(raw)
+    except FieldError:
+        return None
+    return amount if amount > 0 else None
+
+
+def _promise_day(raw: Any, today: date, max_days: int) -> date | None:
+    if raw is None:
+        return None
+    try:
+        on = date.fromisoformat(str(raw))
+    except ValueError:
+        return None
+    return on if today <= on <= today + timedelta(days=max_days) else None

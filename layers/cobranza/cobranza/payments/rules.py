@@ -18,6 +18,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..accounts.segmentation import promise_check_on
+
 CENTS = Decimal("0.01")
 METHODS = ("spei", "oxxo", "card", "cash", "transfer", "other")
 
@@ -130,10 +132,46 @@ def status_after(status: str, before: Money, after: Money) -> str:
     return status
 
 
-def toward_promise(account: Mapping[str, Any], amount: Decimal) -> tuple[Decimal | None, bool]:
+def plan_to_wire(promise: Promise) -> list[str]:
+    """A promise's installments as the account keeps them: ``YYYY-MM-DD=amount`` in date order."""
+    return [f"{i.due_on.isoformat()}={i.amount.quantize(CENTS)}" for i in promise.installments]
+
+
+def plan_of(account: Mapping[str, Any]) -> tuple[Installment, ...]:
+    """The open promise's installments: its plan, or its one amount and date."""
+    plan = account.get("promise_plan")
+    if plan:
+        pairs = (str(entry).split("=", 1) for entry in plan)
+        return tuple(Installment(Decimal(amount), date.fromisoformat(on)) for on, amount in pairs)
+    if account.get("promise_amount") is None or not account.get("promise_date"):
+        return ()
+    return (Installment(Decimal(str(account["promise_amount"])), date.fromisoformat(str(account["promise_date"]))),)
+
+
+def next_due(plan: Sequence[Installment], paid: Decimal) -> date | None:
+    """The date of the first installment that ``paid`` (toward the promise) does not yet cover
+    with the ones before it; None when every installment is covered (the promise is kept)."""
+    owed = Decimal(0)
+    for installment in plan:
+        owed += installment.amount
+        if paid < owed:
+            return installment.due_on
+    return None
+
+
+def toward_promise(account: Mapping[str, Any], amount: Decimal) -> tuple[Decimal | None, bool, date | None]:
     """A payment on a ``promised`` account counts toward its open promise: the amount paid toward
-    it after this payment, and whether that keeps it (None, False when no promise is open)."""
-    if account.get("status") != "promised" or account.get("promise_amount") is None:
-        return None, False
+    it after this payment, whether that keeps it, and the date the promise waits for next (its
+    next installment; None when kept). (None, False, None) when no promise is open."""
+    plan = plan_of(account)
+    if account.get("status") != "promised" or not plan:
+        return None, False, None
     paid = Decimal(str(account.get("promise_paid") or 0)) + amount
-    return paid, paid >= Decimal(str(account["promise_amount"]))
+    upcoming = next_due(plan, paid)
+    return paid, upcoming is None, upcoming
+
+
+def is_broken(account: Mapping[str, Any], today: date, grace_days: int) -> bool:
+    """True when the open promise's next installment went unpaid past its grace days."""
+    check_on = promise_check_on(account, grace_days)
+    return check_on is not None and today >= check_on

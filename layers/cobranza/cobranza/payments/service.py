@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -97,13 +98,14 @@ def _try(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, 
     after = rules.reverse(before, amount) if reversed_payment else rules.apply(before, amount)
     current = account_status.of(account)
     status = rules.status_after(current, before, after)
-    promise_paid, kept = (None, False) if reversed_payment else rules.toward_promise(account, amount)
+    promise_paid, kept, upcoming = (None, False, None) if reversed_payment else rules.toward_promise(account, amount)
     if kept:  # the open promise is kept: back to the cadence, or paid
         status = "paid" if after.balance == 0 else account_status.DEFAULT
     items, roles = _items(tenant_id, payment, fingerprint, source, now, reversed_payment is not None, amount,
-                          after, status if status != current else None, account.get(accounts_repo.REV), promise_paid)
+                          after, status if status != current else None, account.get(accounts_repo.REV), promise_paid,
+                          upcoming)
     if kept:
-        items.append(timeline_repo.promise_kept_put(tenant_id, payment.account_id, now, {
+        items.append(timeline_repo.promise_event_put(tenant_id, payment.account_id, now, "promise_kept", {
             "amount": account.get("promise_amount"), "promise_date": account.get("promise_date"),
             "paid": promise_paid, "payment_id": payment.payment_id}))
         roles.append("promise")
@@ -123,7 +125,7 @@ def _try(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, 
 
 def _items(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str, reversal: bool,
            amount: Decimal, after: rules.Money, new_status: str | None, seen_rev: Any,
-           promise_paid: Decimal | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+           promise_paid: Decimal | None = None, promise_next: date | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The transaction of one payment (or reversal) and the role of each of its items."""
     items = [payments_repo.payment_put(tenant_id, payment, fingerprint, source, now)]
     roles = ["payment"]
@@ -132,7 +134,7 @@ def _items(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str
                                                    payment.payment_id, now))
         roles.append("reversed")
     items.append(payments_repo.account_money_update(tenant_id, payment.account_id, -amount if reversal else amount,
-                                                    after, new_status, seen_rev, now, promise_paid))
+                                                    after, new_status, seen_rev, now, promise_paid, promise_next))
     roles.append("account")
     if reversal:  # SPEC §8: raised with the reversal, once (its id names the reversed payment)
         items.append(alarms_repo.alarm_put(

@@ -7,6 +7,7 @@ condition on its put, which is what makes payments idempotent.
 """
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
@@ -62,18 +63,26 @@ def reversal_update(tenant_id: str, reversed_id: str, account_id: str, by_paymen
 
 
 def account_money_update(tenant_id: str, account_id: str, paid_delta: Decimal, after: Money, status: str | None,
-                         seen_rev: Any, updated_at: str, promise_paid: Decimal | None = None) -> dict[str, Any]:
+                         seen_rev: Any, updated_at: str, promise_paid: Decimal | None = None,
+                         promise_next: date | None = None) -> dict[str, Any]:
     """The transaction item that records a payment (``paid_delta`` > 0) or a reversal (< 0) on
-    the account: the payments' own attributes only (``paid_total``, ``credit``, ``promise_paid``), the status when
-    it changes (with its list key), one more on the revision; on the condition that nobody wrote
-    the account since it was read (``seen_rev``), as every derived write (accounts.store)."""
+    the account: the payments' own attributes only (``paid_total``, ``credit``, ``promise_paid``,
+    the open promise's next date ``promise_next`` once an installment is covered, and
+    ``payment_recorded_at``, which the sender compares with a reminder's planning time), the
+    status when it changes (with its list key), one more on the revision; on the condition that
+    nobody wrote the account since it was read (``seen_rev``), as every derived write (accounts.store)."""
     names = {"#rev": accounts_store.REV}
     values: dict[str, Any] = {":delta": wire_value(paid_delta), ":credit": wire_value(after.credit),
                               ":now": {"S": updated_at}, ":one": {"N": "1"}}
     sets = ["credit = :credit", "updated_at = :now"]
+    if paid_delta > 0:  # a reminder planned before this moment is no longer sent (campaign.sender)
+        sets.append("payment_recorded_at = :now")
     if promise_paid is not None:  # paid toward the open promise so far
         sets.append("promise_paid = :pp")
         values[":pp"] = wire_value(promise_paid)
+    if promise_next is not None:  # the promise now waits for its next installment
+        sets.append("promise_date = :pn")
+        values[":pn"] = {"S": promise_next.isoformat()}
     if status is not None:
         names["#st"] = "status"
         sets += ["#st = :status", "by_status = :bys"]
@@ -96,3 +105,19 @@ def as_stored(item: Mapping[str, Any]) -> dict[str, Any]:
     plain = from_wire(item) if item and isinstance(next(iter(item.values())), dict) else dict(item)
     plain.pop("payment_key", None)
     return plain
+
+
+def account_promise_broken_update(tenant_id: str, account_id: str, promise_date: str, updated_at: str) -> dict[str, Any]:
+    """The transaction item that ends an account's broken promise: status back to ``active``
+    (with its list key), on the condition that the promise is still the one found broken (still
+    ``promised``, still waiting for ``promise_date``: a payment or a new promise meanwhile wins)."""
+    return {"Update": {
+        "TableName": get_settings().accounts_table, "Key": accounts_store.wire_key(tenant_id, account_id),
+        "UpdateExpression": "SET #st = :active, by_status = :bys, updated_at = :now ADD #rev :one",
+        "ConditionExpression": "#st = :promised AND promise_date = :pd",
+        "ExpressionAttributeNames": {"#st": "status", "#rev": accounts_store.REV},
+        "ExpressionAttributeValues": {
+            ":active": {"S": "active"}, ":promised": {"S": "promised"}, ":pd": {"S": promise_date},
+            ":now": {"S": updated_at}, ":one": {"N": "1"},
+            ":bys": wire_value(accounts_store.list_keys(tenant_id, account_id, {"status": "active"})["by_status"])},
+    }}
