@@ -142,6 +142,22 @@ def create_promise(account_id: str) -> Any:
     return _created(service.make_promise(tenant, account_id, _body()))
 
 
+@app.route("/v1/accounts/{account_id}/outcomes", methods=["POST"])
+@view
+def create_outcome(account_id: str) -> Any:
+    tenant = _tenant()
+    _query()
+    return _created(service.record_outcome(tenant, account_id, _body()))
+
+
+# ---------------------------------------------------------------- the phone team
+@app.route("/v1/calls", methods=["GET"])
+@view
+def list_calls() -> Any:
+    tenant = _tenant()
+    return service.list_calls(tenant, _query())
+
+
 # ---------------------------------------------------------------- payments
 @app.route("/v1/payments", methods=["POST"])
 @view

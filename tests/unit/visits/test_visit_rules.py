@@ -40,7 +40,10 @@ def test_each_outcome_has_its_default_next_step(outcome, expected):
 
 
 def test_every_outcome_has_a_default_rule():
-    assert set(DEFAULT_OUTCOME_RULES) == set(OUTCOMES) == set(RULES)
+    """One table for visits and every other channel (SPEC §6b)."""
+    from cobranza.visits.rules import CONTACT_RESULTS
+
+    assert set(DEFAULT_OUTCOME_RULES) == set(OUTCOMES) | set(CONTACT_RESULTS) == set(RULES)
 
 
 @pytest.mark.parametrize("attempt, revisit_on, alarm", [

@@ -617,6 +617,17 @@ def add_to_set(tenant_id: str, account_id: str, field: str, members: list[str], 
     return True
 
 
+def read_accounts(tenant_id: str, account_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The tenant's accounts among ``account_ids``, by id (strongly consistent; a BatchGetItem
+    per 100 ids)."""
+    ids, table = sorted(set(account_ids)), get_settings().accounts_table
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 100):
+        for item in batch_get({table: [wire_key(tenant_id, i) for i in ids[start:start + 100]]})[table]:
+            found[item["account_id"]] = item
+    return found
+
+
 def read_account(tenant_id: str, account_id: str) -> dict[str, Any] | None:
     """The stored account as a plain dict (strongly consistent)."""
     response = aws.client("dynamodb").get_item(TableName=get_settings().accounts_table,
@@ -631,7 +642,7 @@ def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: li
 
     With ``channel`` (a claim before sending), only while the account may still be contacted on
     it: status active, or promised with a promise dated before ``promise_cutoff`` (its grace
-    is over), the channel not opted out, and no payment recorded since the reminder was planned
+    is over), not closed for contact, the channel not opted out, and no payment recorded since the reminder was planned
     (``planned_at``). That makes the claim the send-time guard against a payment, a promise or an
     opt-out recorded a moment before.
     """
@@ -645,7 +656,7 @@ def swap_contact_log(tenant_id: str, account_id: str, seen_version: int, log: li
         condition = "attribute_exists(account_id) AND attribute_not_exists(#v)"
     if channel is not None:
         condition += (" AND (#st = :active OR (#st = :promised AND #pd < :cutoff))"
-                      " AND NOT contains(#oo, :ch) AND NOT contains(#oo, :all)")
+                      " AND NOT contains(#oo, :ch) AND NOT contains(#oo, :all) AND attribute_not_exists(contact_closed)")
         names.update({"#st": "status", "#oo": "opted_out_channels", "#pd": "promise_date"})
         values.update({":active": {"S": "active"}, ":promised": {"S": "promised"}, ":ch": {"S": channel},
                        ":all": {"S": "all"}, ":cutoff": {"S": promise_cutoff or "0000-00-00"}})

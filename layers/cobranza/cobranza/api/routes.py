@@ -12,6 +12,7 @@ from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..accounts.service import derive_for_item
+from ..campaign import calls, outcomes
 from ..core import clock, pagination
 from ..core.errors import Conflict, Invalid, NotFound, Unprocessable
 from ..core.instants import local_date, utc_stamp
@@ -230,6 +231,16 @@ def make_promise(tenant: TenantModel, account_id: str, body: Any) -> dict[str, A
     now = clock.utcnow()
     return promises.record_for(tenant.tenant_id, account_id, body, tenant_today(tenant, now), now,
                                promises.grace_days(tenant.policy))
+
+
+def record_outcome(tenant: TenantModel, account_id: str, body: Any) -> dict[str, Any]:
+    """POST /v1/accounts/{account_id}/outcomes: a call's or contact's result and its next step."""
+    return outcomes.record(tenant, account_id, body, clock.utcnow())
+
+
+def list_calls(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /v1/calls: the day's call list."""
+    return calls.call_list(tenant, query)
 
 
 def opt_out(tenant: TenantModel, account_id: str, body: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from ..accounts import status as account_status
-from ..accounts.channels import ADDRESS_FIELD
+from ..accounts.channels import CONTACT_ADDRESS
 from ..core.instants import parse_instant, utc_stamp
 
 LEGAL_WINDOW = (time(7, 0), time(22, 0))
@@ -106,6 +106,8 @@ def status_stop_reason(account: Mapping[str, Any], today: date, rules: Rules) ->
     current = account_status.of(account)
     if current in STOP_STATUSES:
         return f"status_{current}"
+    if account.get("contact_closed"):  # an outcome closed it for contact (the debtor died)
+        return f"closed_{account['contact_closed']}"
     if current == "promised":
         promised_until = account.get("promise_date")
         if not promised_until or today <= date.fromisoformat(promised_until) + timedelta(days=rules.promise_grace_days):
@@ -138,7 +140,7 @@ def stop_reason(account: Mapping[str, Any], channel: str, today: date, rules: Ru
         return reason
     if channel in (account.get("opted_out_channels") or ()) or "all" in (account.get("opted_out_channels") or ()):
         return "opted_out"
-    field = ADDRESS_FIELD.get(channel)
+    field = CONTACT_ADDRESS.get(channel)
     if field is None:
         return "channel_unknown"
     if not account.get(field):

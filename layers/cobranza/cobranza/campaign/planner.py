@@ -39,7 +39,7 @@ from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy
 from ..visits import store as visits_repo
 from ..visits import tasks as visits
-from . import contact_rules
+from . import calls, contact_rules
 
 REMINDER_CHANNELS = ("email", "sms", "whatsapp")
 SQS_BATCH = 10
@@ -275,6 +275,11 @@ class _Planner:
                 if self.assigner.assign(task)["status"] == "assigned" and visits_repo.save_assignment(task):
                     self.counts["visits_assigned"] += 1
             return dict(entry, status="visit_created", visit_id=task["visit_id"], agent_id=task.get("agent_id"))
+        if step.channel == "call":  # the phone team's list of the day (campaign.calls)
+            stop = contact_rules.stop_reason(item, "call", self.today, self.rules)
+            if stop:
+                return dict(entry, status="skipped", reason=stop)
+            return dict(entry, status="call_listed", task_id=calls.plan_call(item, self.today, step.step_id))
         decision = contact_rules.decide(item, step.channel, self.event_time, contacts, self.rules)
         entry.update(status=decision.status, reason=decision.reason,
                      send_at=utc_stamp(decision.send_at) if decision.send_at else None,

@@ -36,6 +36,8 @@ class Settings:
     nights_table: str = ""
     #: Payments by tenant and payment id (SPEC §6b).
     payments_table: str = ""
+    #: The phone team's call tasks and call statistics (SPEC §6b).
+    calls_table: str = ""
     night_queue_url: str | None = None
     #: The ingest pipeline's task queue (ingest functions only); without it every file is
     #: processed in one invocation.
@@ -82,6 +84,7 @@ class Settings:
         "stage": "COBRANZA_STAGE",
         "nights_table": "NIGHTS_TABLE",
         "payments_table": "PAYMENTS_TABLE",
+        "calls_table": "CALLS_TABLE",
         "night_queue_url": "NIGHT_QUEUE_URL",
         "ingest_queue_url": "INGEST_QUEUE_URL",
         "ingest_chunk_bytes": "INGEST_CHUNK_BYTES",

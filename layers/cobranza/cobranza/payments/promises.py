@@ -123,7 +123,7 @@ def break_if_due(tenant_id: str, account: Mapping[str, Any], today: date, grace_
                "paid": account.get("promise_paid") or 0, "made_at": account.get("promise_made_at")}
     try:
         transactions.write_together([
-            payments_repo.account_promise_broken_update(tenant_id, account_id, promise_date, stamp),
+            payments_repo.account_promise_broken_update(tenant_id, account_id, promise_date, today.isoformat(), stamp),
             alarms_repo.alarm_put(tenant_id, "promise_broken", f"promise#{account_id}#{promise_date}",
                                   f"account {account_id} did not pay its promise due {promise_date}", stamp,
                                   {"account_id": account_id}),

@@ -26,7 +26,7 @@ from ..visits.questionnaires import (
 )
 from ..visits.rules import DEFAULT_OUTCOME_RULES, OUTCOME_RULES_SCHEMA
 
-CHANNELS = ["email", "sms", "whatsapp", "field_visit"]
+CHANNELS = ["email", "sms", "whatsapp", "field_visit", "call"]
 
 DEFAULT_POLICY: dict[str, Any] = {
     "locale": "es-MX",
@@ -86,6 +86,9 @@ DEFAULT_POLICY: dict[str, Any] = {
     "outcome_rules": copy.deepcopy(DEFAULT_OUTCOME_RULES),
     "alarms": {"upload_reject_share": 0.05, "snapshot_max_withdraw_share": 0.5},
     "notifications": {"emails": []},
+    # The phone team's day (call_rules.best_hours): the hours offered until a segment's calls
+    # on a weekday reach min_attempts, then the hours learned from its outcomes.
+    "calls": {"default_best_hours": ["10:00-11:00", "12:00-13:00", "18:00-19:00"], "min_attempts": 30},
 }
 
 #: Amounts in a policy (tiers, balances): up to a trillion in the tenant's currency.
@@ -227,6 +230,16 @@ POLICY_SCHEMA: dict[str, Any] = {
             "properties": {"emails": {"type": "array", "maxItems": 20,
                                       "items": {"type": "string", "format": "email", "maxLength": 254}}},
         },
+        "calls": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "default_best_hours": {"type": "array", "maxItems": 24, "items": {
+                    "type": "string", "maxLength": 11,
+                    "pattern": "^([01][0-9]|2[0-3]):00-([01][0-9]|2[0-4]):00$"}},
+                "min_attempts": {"type": "integer", "minimum": 1, "maximum": 100000},
+            },
+        },
     },
 }
 
@@ -292,7 +305,8 @@ def _questionnaire_problems(document: Mapping[str, Any]) -> list[dict[str, str]]
 #: leaves out keeps the default (and a changed default reaches it). ``outcome_rules`` is merged
 #: by outcome. Every other section (``cadences``, ``segments``, ``questionnaires``, the tiers and
 #: the scalars) is replaced whole: it is a collection the tenant states in full.
-MERGED_BY_KEY = frozenset({"contact_rules", "geo_verification", "visits", "alarms", "notifications", "outcome_rules"})
+MERGED_BY_KEY = frozenset({"contact_rules", "geo_verification", "visits", "alarms", "notifications", "outcome_rules",
+                           "calls"})
 
 
 def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:

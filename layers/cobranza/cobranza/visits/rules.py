@@ -27,6 +27,11 @@ from .geo import haversine_m
 
 OUTCOMES = ("promise_to_pay", "paid_reported", "partial_payment_reported", "not_home", "relative_contacted",
             "refused", "wrong_address", "moved", "abandoned_property", "dispute")
+#: The results of a call, message, letter or office visit (SPEC §6b, campaign.call_rules); the policy's
+#: ``outcome_rules`` is one table for them and for the visit outcomes.
+CONTACT_RESULTS = ("right_party_contact", "third_party_contact", "no_answer", "busy", "voicemail", "wrong_number",
+                   "promise_to_pay", "paid_reported", "refused", "dispute", "callback_requested", "deceased")
+RULED_OUTCOMES = OUTCOMES + tuple(r for r in CONTACT_RESULTS if r not in OUTCOMES)
 
 #: SPEC §4 account statuses (an outcome rule may set any of them).
 ACCOUNT_STATUSES = account_status.ALL
@@ -45,6 +50,14 @@ DEFAULT_OUTCOME_RULES: dict[str, dict[str, Any]] = {
     "moved": {"alarm": "skip_trace"},
     "abandoned_property": {"alarm": "skip_trace"},
     "dispute": {"status": "disputed"},
+    "right_party_contact": {},
+    "third_party_contact": {},
+    "no_answer": {},
+    "busy": {},
+    "voicemail": {},
+    "wrong_number": {"unusable": "phone", "alarm": "skip_trace"},
+    "callback_requested": {"callback": True},
+    "deceased": {"close_contact": True, "alarm": "debtor_deceased"},
 }
 
 _OUTCOME_RULE_SCHEMA: dict[str, Any] = {
@@ -55,13 +68,17 @@ _OUTCOME_RULE_SCHEMA: dict[str, Any] = {
         "revisit_after_days": {"type": "integer", "minimum": 1, "maximum": 60},
         "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
         "alarm": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 64},
+        # for the results of calls and contacts (call_rules.next_step)
+        "unusable": {"type": "string", "enum": ["phone", "email"]},
+        "callback": {"type": "boolean"},
+        "close_contact": {"type": "boolean"},
     },
 }
 #: JSON schema of the policy's ``outcome_rules`` section.
 OUTCOME_RULES_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {outcome: copy.deepcopy(_OUTCOME_RULE_SCHEMA) for outcome in OUTCOMES},
+    "properties": {outcome: copy.deepcopy(_OUTCOME_RULE_SCHEMA) for outcome in RULED_OUTCOMES},
 }
 
 
