@@ -184,3 +184,31 @@ def test_another_tenant_s_calls_and_accounts_are_not_found(stack, tenant, upload
     assert call(api, "get", "/v1/calls?date=2026-11-24", other)[1]["items"] == []
     assert call(api, "get", "/v1/calls?date=2026-11-24", None)[0] == 401
     assert call(api, "get", "/v1/calls?date=2027-13-01", tenant["api_key"])[0] == 400
+
+
+def test_the_timeline_shows_payments_promises_outcomes_and_call_tasks_in_the_documented_shape(
+        stack, tenant, upload, clock, api):
+    import yaml
+
+    from tests.helpers import ROOT
+    from tests.integration.test_promises import pay
+
+    validators = pytest.importorskip("openapi_schema_validator")
+    put_policy(CALL_POLICY)
+    upload("portfolios/acme/a.csv", rows(1))
+    key = tenant["api_key"]
+    plan()  # day +3: a call step
+    outcome(api, key, "C0", result="promise_to_pay", task_id="call-20261123-C0",
+            promise={"installments": [{"amount": "100", "due_on": "2026-11-25"}, {"amount": "100", "due_on": "2026-12-05"}]})
+    pay("F-1", "C0", "200", "2026-11-23T18:00:00Z")  # keeps it
+    status, body = call(api, "get", "/v1/accounts/C0/timeline", key)
+    assert status == 200
+    kinds = sorted(i["kind"] for i in body["items"])
+    assert kinds == ["contact", "outcome", "payment", "promise", "promise_kept"], kinds
+    spec = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    schema = {"$ref": "#/components/schemas/TimelinePage", "components": spec["components"]}
+    validators.validate(body, schema, cls=validators.OAS30Validator)
+    by_kind = {i["kind"]: i for i in body["items"]}
+    assert (by_kind["contact"]["status"], by_kind["contact"]["task_id"]) == ("call_listed", "call-20261123-C0")
+    assert by_kind["promise"]["installments"][1] == {"amount": "100.00", "due_on": "2026-12-05"}
+    assert (by_kind["payment"]["amount"], by_kind["payment"]["balance_after"]) == ("200.00", "800.00")

@@ -75,7 +75,7 @@ def promise_event_put(tenant_id: str, account_id: str, at: str, kind: str, field
     (``kind``: ``promise_kept`` or ``promise_broken``)."""
     return {"Put": {"TableName": _table(), "Item": to_wire({
         "account_key": account_key(tenant_id, account_id), "entry_id": f"{at}#{kind}",
-        "kind": kind, "tenant_id": tenant_id, "account_id": account_id, **fields,
+        "kind": kind, "tenant_id": tenant_id, "account_id": account_id, "created_at": at, **fields,
     })}}
 
 

@@ -184,16 +184,25 @@ def put_policy(tenant: TenantModel, body: Any) -> dict[str, Any]:
 TIMELINE_FIELDS = ("kind", "status", "reason", "channel", "step", "stage", "segment", "attempt_id", "planned_for",
                    "planned_at", "send_at", "sent_at", "updated_at", "provider_message_id", "last_error", "visit_id", "rules",
                    "channels", "source", "amount", "promise_date", "created_at", "outcome", "agent_id", "reasons",
-                   "distance_m", "account_status", "revisit_visit_id", "captured_at")
+                   "distance_m", "account_status", "revisit_visit_id", "captured_at",
+                   # payments, promises, outcomes and call tasks (SPEC §6b)
+                   "payment_id", "paid_at", "method", "reverses", "recorded_at", "balance_after", "credit_after",
+                   "status_after", "paid", "installments", "replaces", "made_at", "result", "occurred_at",
+                   "duration_s", "notes", "task_id")
+_TIMELINE_MONEY = ("amount", "balance_after", "credit_after", "paid")
+_TIMELINE_AT = ("captured_at", "occurred_at", "paid_at", "sent_at", "send_at", "planned_at", "recorded_at", "created_at")
 
 
 def timeline_view(entry: Mapping[str, Any]) -> dict[str, Any]:
     view = {k: entry[k] for k in TIMELINE_FIELDS if entry.get(k) not in (None, "")}
-    if isinstance(view.get("amount"), Decimal):
-        view["amount"] = f"{view['amount']:.2f}"
+    for name in _TIMELINE_MONEY:
+        if isinstance(view.get(name), Decimal):
+            view[name] = f"{view[name]:.2f}"
     if isinstance(view.get("distance_m"), Decimal):
         view["distance_m"] = float(view["distance_m"])
-    view["at"] = entry.get("captured_at") or entry.get("sent_at") or entry.get("send_at") or entry.get("planned_at") or entry.get("created_at")
+    if isinstance(view.get("duration_s"), Decimal):
+        view["duration_s"] = int(view["duration_s"])
+    view["at"] = next((entry[k] for k in _TIMELINE_AT if entry.get(k)), None)
     return view
 
 
