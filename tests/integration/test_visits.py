@@ -145,6 +145,23 @@ def test_a_visit_goes_to_the_nearest_agent_covering_the_zone_and_appears_in_the_
     assert day["route_from"] == "home"
 
 
+def test_a_payment_that_clears_the_balance_cancels_the_open_visit_and_a_partial_one_shows_what_is_owed(api, field):
+    from decimal import Decimal
+
+    from cobranza.payments.rules import Payment
+    from cobranza.payments.service import record
+
+    paid, partly = plan_visit(api, field, "V1"), plan_visit(api, field, "V2")
+    record("acme", [Payment("F-1", "V1", Decimal("25000"), NOW, "spei"),
+                    Payment("F-2", "V2", Decimal("100"), NOW, "spei")], "api", "2026-11-23T16:00:00Z")
+    status, day = call(api, "get", "/v1/me/visits?date=2026-11-23", token=field["ana"]["token"])
+    assert status == 200 and [v["visit_id"] for v in day["items"]] == [partly["visit_id"]]
+    owed = Decimal(account("V2")["balance"]) - 100
+    assert day["items"][0]["account"]["balance"] == f"{owed:.2f}"
+    status, cancelled = call(api, "get", f"/v1/visits/{paid['visit_id']}", key=field["key"])
+    assert status == 200 and cancelled["status"] == "cancelled"
+
+
 def test_the_days_route_starts_at_the_nearest_stop_and_chains_nearest_neighbours(api, field):
     far, near, middle = (plan_visit(api, field, a)["visit_id"] for a in ("V4", "V2", "V1"))
     _, day = call(api, "get", "/v1/me/visits", token=field["ana"]["token"])  # home is 2 km north of the Zócalo

@@ -55,3 +55,12 @@ def test_a_promise_breaks_the_day_after_its_date_plus_the_grace_days():
     assert not is_broken(account, date(2026, 11, 22), 2)
     assert is_broken(account, date(2026, 11, 23), 2)
     assert not is_broken({**account, "status": "active"}, date(2026, 12, 1), 2)
+
+
+def test_a_payment_resolves_a_reported_payment_and_the_status_follows_the_money():
+    from cobranza.payments.rules import Money, status_after
+
+    assert status_after("payment_reported", Money(D("100")), Money(D("40"))) == "active"
+    assert status_after("payment_reported", Money(D("100")), Money(D("0"))) == "paid"
+    assert status_after("paid", Money(D("0")), Money(D("50"))) == "active"  # a reversal
+    assert status_after("disputed", Money(D("100")), Money(D("0"))) == "disputed"

@@ -22,7 +22,6 @@ The steps, for every message, whatever the number of deliveries:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
@@ -34,6 +33,7 @@ from ..core import clock
 from ..core.instants import parse_instant, utc_stamp
 from ..core.observability import logger, metrics
 from ..debtor import selfservice
+from ..payments.rules import money_of
 from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy
 from . import contact_rules
@@ -198,7 +198,7 @@ def _context(lender: str, account: Mapping[str, Any], message: Mapping[str, Any]
     return {
         "debtor_name": account["debtor_name"],
         "lender": lender,
-        "amount": f"{Decimal(account['balance']):,.2f}",
+        "amount": f"{money_of(account).balance:,.2f}",  # what is owed now, after the payments recorded
         "currency": account["currency"],
         "as_of": as_of,
         "due_date": account["due_date"],

@@ -22,6 +22,7 @@ from ..core.instants import local_date, utc_stamp
 from ..core.settings import get_settings
 from ..core.signing import link_key
 from ..payments import promises
+from ..payments.rules import money_of
 from ..tenants import store as tenants_repo
 from . import links
 
@@ -109,7 +110,7 @@ def self_view(token: str, now: datetime | None = None) -> dict[str, Any]:
     tenant, account = _from_token(token, now)
     return {
         "lender": tenant.name,
-        "balance": f"{Decimal(account['balance']):.2f}",
+        "balance": f"{money_of(account).balance:.2f}",
         "currency": account["currency"],
         "due_date": account["due_date"],
         "payment_reference": account.get("payment_reference"),

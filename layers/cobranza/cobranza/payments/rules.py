@@ -129,6 +129,8 @@ def status_after(status: str, before: Money, after: Money) -> str:
         return "paid"
     if after.balance > 0 and status == "paid":
         return "active"
+    if after.balance > 0 and status == "payment_reported" and after.balance < before.balance:
+        return "active"  # the payment a visit or a call announced has arrived: the report is resolved
     return status
 
 

@@ -78,6 +78,25 @@ def save_assignment(task: Mapping[str, Any]) -> bool:
     return True
 
 
+def cancel_open(tenant_id: str, visit_id: str, reason: str, at: str) -> bool:
+    """Cancels a task nobody has checked in to yet (``reason``: why); False when it is no longer
+    assigned or unassigned."""
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=_table(), Key=key(tenant_id, visit_id),
+            UpdateExpression="SET #st = :cancelled, status_key = :sk, cancel_reason = :r, cancelled_at = :at",
+            ConditionExpression="#st IN (:assigned, :unassigned)", ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={":cancelled": {"S": "cancelled"}, ":sk": {"S": f"{tenant_id}#cancelled"},
+                                       ":r": {"S": reason}, ":at": {"S": at}, ":assigned": {"S": "assigned"},
+                                       ":unassigned": {"S": "unassigned"}},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def get_visit(tenant_id: str, visit_id: str) -> dict[str, Any] | None:
     response = aws.client("dynamodb").get_item(TableName=_table(), Key=key(tenant_id, visit_id), ConsistentRead=True)
     return from_wire(response["Item"]) if "Item" in response else None

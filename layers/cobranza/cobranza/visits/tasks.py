@@ -24,6 +24,7 @@ from ..core.observability import logger
 from ..core.settings import get_settings
 from ..core.signing import link_key
 from ..debtor import links
+from ..payments.rules import money_of
 from ..tenants import store as tenants_repo
 from ..tenants.auth import Agent
 from ..tenants.policy import effective_policy, geo_rules, visit_settings
@@ -276,6 +277,7 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
     me = agents_repo.get_agent(agent.tenant_id, agent.agent_id) or {}
     visits = [v for v in visits_repo.agent_day(agent.tenant_id, agent.agent_id, day) if v["status"] != "cancelled"]
     accounts = visits_repo.accounts_by_id(agent.tenant_id, {v["account_id"] for v in visits})
+    visits = [v for v in visits if not _cancelled_for_account(v, accounts.get(v["account_id"]), now)]
     start, start_from = _route_start(me, day, tenant_zone(agent.tenant_id))
     stops = [(v["visit_id"], *_coordinates(v, accounts.get(v["account_id"]))) for v in visits]
     order = {vid: i for i, vid in enumerate(visit_rules.nearest_neighbour_route(start, stops))}
@@ -289,7 +291,7 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
             view["location"] = {"lat": lat_lon[0], "lon": lat_lon[1]} if lat_lon[0] is not None else None
             view["account"] = {
                 "account_id": account["account_id"], "debtor_name": account.get("debtor_name"),
-                "status": account_status.of(account), "balance": f"{Decimal(account['balance']):.2f}",
+                "status": account_status.of(account), "balance": f"{money_of(account).balance:.2f}",
                 "currency": account.get("currency"),
                 "days_past_due": None if account.get("days_past_due") is None else int(account["days_past_due"]),
                 "stage": account.get("stage"), "phone": account.get("phone"),
@@ -302,6 +304,20 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
         items.append(view)
     return {"date": day, "agent_id": agent.agent_id, "route_from": start_from,
             "start": {"lat": start[0], "lon": start[1]} if start else None, "items": items}
+
+
+def _cancelled_for_account(visit: Mapping[str, Any], account: Mapping[str, Any] | None, now: datetime) -> bool:
+    """Cancels a task not yet started whose account owes nothing now or was closed since it was
+    planned (paid by a payment, settled or withdrawn by a file): no visit to a debtor who paid.
+    True when the task is (now) cancelled."""
+    if account is None or visit["status"] not in ("assigned", "unassigned"):
+        return False
+    current = account_status.of(account)
+    if current not in account_status.CLOSED - {"legal"} and money_of(account).balance > 0:
+        return False
+    reason = "account_paid" if current in ("paid", "active", "promised", "payment_reported") else f"account_{current}"
+    visits_repo.cancel_open(visit["tenant_id"], visit["visit_id"], reason, utc_stamp(now))
+    return True
 
 
 def _coordinates(visit: Mapping[str, Any], account: Mapping[str, Any] | None) -> tuple[float | None, float | None]:
