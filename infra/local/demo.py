@@ -6,6 +6,9 @@
 3. read the upload summary and an account through the HTTP API with the tenant's key;
 4. run the nightly campaign for a few consecutive simulated days and let the channel workers
    deliver (SES, SNS SMS, the WhatsApp recorder); print reminders by channel, stage and status;
+   after the first night, a day of feedback (infra.local.demo_feedback): a payments file, API
+   payments, the phone team's outcomes on the day's call list, promises; printed after the
+   nights: the reminders each of them stopped, the promises kept and broken, the next call list;
 5. a day in the field: agents created with the admin command sign in to the local user pool,
    read their day, and post results (most honest, one far from the address, one from a mock
    location, one replayed twice from an offline phone); print verified/flagged/rejected and the
@@ -29,10 +32,11 @@ from cobranza.core import clock
 from infra import sample_data
 from infra.admin import commands
 from infra.admin.target import Target
+from infra.local import demo_feedback
 
 DEMO_TENANT = "demo"
 DEMO_ROWS = int(os.environ.get("DEMO_ROWS", "2000"))
-NIGHTS = 3
+NIGHTS = 4  # the promises of the day of feedback are due that day: broken on the fourth night (2 grace days)
 NOTIFY = "cobranza@demo.example.com"
 AGENT_PASSWORD = "Gestor2026demo"  # nosec B105  # demo agents in the throwaway local user pool
 #: (name, home base, zones): no zones = covers everywhere.
@@ -82,6 +86,10 @@ def run(stack: Any) -> int:
 
     tenant = create_demo_tenant(stack)
     key = tenant["api_key"]
+    policy_status, _ = _call(stack, "PUT", "/v1/policy", demo_feedback.demo_policy(), key=key)
+    if policy_status != 200:
+        print(f"[demo] FAILED: PUT /v1/policy answered {policy_status}")
+        return 1
     agents = _create_agents(stack)
     portfolio = out / "cartera_demo.csv"
     generated = sample_data.write_portfolio(portfolio, DEMO_ROWS, seed=42, as_of=today)
@@ -114,6 +122,10 @@ def run(stack: Any) -> int:
         stack.fire_schedule("CampaignFunction", datetime.combine(day, dtime(16, 0), tzinfo=timezone.utc))
         stack.wait_idle(timeout=600)  # the night's parts run on NightFunction; the last one writes its summary
         nights.append((day, _night_summary(stack, day)))
+        if night == 0:
+            feedback = demo_feedback.day_of_feedback(stack, lambda *a, **k: _call(stack, *a, **k), key, day, out)
+    after = demo_feedback.report(stack, lambda *a, **k: _call(stack, *a, **k), key, feedback,
+                                 [today + timedelta(days=n) for n in range(1, NIGHTS)])
     field = _field_day(stack, key, agents)
     data = stack.moto_data()
     emails = len(data.get("ses", {}).get("RawMessage", []))
@@ -146,6 +158,7 @@ def run(stack: Any) -> int:
                   f"legal hand-offs {result.get('legal_handoffs', 0)}; visit tasks {result.get('visits_created', 0)}")
     print(f"   attempts by final status: {_fmt(outcomes)}")
     print(f"   delivered: email (SES) {emails}, SMS (SNS) {sms}, WhatsApp (provider API recorder) {whatsapp}")
+    demo_feedback.print_report(feedback, after)
     print(f" a day in the field ({len(agents)} agents signed in to the local user pool):")
     print(f"   visit tasks {field['tasks']} (assigned {field['assigned']}, unassigned {field['unassigned']}); "
           f"results posted {field['posted']}")

@@ -1,0 +1,120 @@
+"""Payments file benchmark (issue 15, SPEC §6b): ``python -m bench payments``.
+
+A lender's daily file of 100,000 payments (20,000 accounts, 5 payments each, Spanish headers)
+through the payments path of the ingest function: each row read and validated
+(``payments.rows.validate_row``, the header matched as the function matches it), then recorded by
+``payments.service.record`` on PaymentsFile's threads, every request built and sent by boto3 over
+HTTP to the local DynamoDB echo of ``bench.scale`` (another process: its work is not in the
+figure), which answers each GetItem with an account and counts requests by operation.
+
+- ``payments_us_per_row_with_sdk``: CPU-side cost per payment in this process (wall time, the
+  echo answering at once: a Lambda's figure without DynamoDB's own latency);
+- ``payments_dynamodb_requests_per_payment`` and the breakdown: the account read and the one
+  transaction per payment (the payment, the account's money, the timeline entry), the
+  BatchGetItem of known payment ids per 100;
+- ``payments_file_lambda_seconds_estimate``: the requests of the file at a 10 ms DynamoDB
+  round trip on PaymentsFile.THREADS threads, plus the CPU figure: what one invocation spends.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = 100_000
+ACCOUNTS = 20_000
+ROUND_TRIP_S = 0.010
+
+
+def _write_file(path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Folio", "Cuenta", "Importe", "Fecha de pago", "Forma de pago"])
+        for n in range(ROWS):
+            writer.writerow([f"BANCO-{n:07d}", f"CTA{n % ACCOUNTS:06d}", f"{100 + n % 900:,}.50",
+                             f"{1 + n % 28:02d}/11/2026", ("SPEI", "OXXO", "Efectivo", "Tarjeta")[n % 4]])
+
+
+def _account_item() -> dict:
+    from cobranza.accounts.store import to_wire, wire_key
+
+    return {**wire_key("bench", "CTA000001"), **to_wire({
+        "tenant_id": "bench", "account_id": "CTA000001", "balance": 1_000_000, "status": "active", "rev": 3,
+        "currency": "MXN", "due_date": "2026-10-01", "timezone": "America/Mexico_City"})}
+
+
+def _measure(path: str, endpoint: str) -> dict:
+    """In a fresh process: read, validate and record every payment of ``path`` against ``endpoint``."""
+    from infra.local.template import LocalTemplate
+
+    os.environ.update(LocalTemplate(ROOT / "template.yaml").function_environment("IngestFunction"))
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
+                      AWS_REGION="us-east-1", AWS_ENDPOINT_URL_DYNAMODB=endpoint, POWERTOOLS_LOG_LEVEL="WARNING")
+    from cobranza.payments import files, rows, service
+    from cobranza.portfolio.rows import parse_header
+
+    started = time.perf_counter()
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = parse_header(next(reader), rows.PAYMENT_COLUMNS)
+        accepted = []
+        for number, values in enumerate(reader, start=2):
+            payment, problems = rows.validate_row(header, number, values, "America/Mexico_City", date(2026, 11, 24))
+            if payment is not None:
+                accepted.append(payment)
+    validated = time.perf_counter()
+    outcomes = service.record("bench", accepted, "file:bench", "2026-11-24T12:00:00Z", threads=files.THREADS)
+    done = time.perf_counter()
+    return {"rows": len(accepted), "applied": sum(1 for o in outcomes if o.status == "applied"),
+            "validate_seconds": validated - started, "seconds": done - started}
+
+
+def run() -> dict:
+    from bench.scale import _counts, _free_port, _wait_for
+
+    out = ROOT / "bench" / ".data"
+    out.mkdir(parents=True, exist_ok=True)
+    path, data = out / "pagos_100k.csv", out / "payments_echo.json"
+    _write_file(path)
+    data.write_text(json.dumps({"due": {}, "item": _account_item_in_process()}))
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.scale", "echo", str(port), str(data)], cwd=ROOT,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        _wait_for(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'layers' / 'cobranza'}", POWERTOOLS_LOG_LEVEL="WARNING")
+        result = subprocess.run([sys.executable, "-m", "bench.payments", "measure", str(path), endpoint], cwd=ROOT,
+                                env=env, capture_output=True, text=True, check=True)
+        measured = json.loads(result.stdout.strip().splitlines()[-1])
+        counts = _counts(endpoint)
+    finally:
+        server.terminate()
+    requests = sum(counts.values())
+    from cobranza.payments.files import THREADS
+
+    return {
+        "payments_rows": measured["rows"],
+        "payments_applied": measured["applied"],
+        "payments_us_per_row_with_sdk": round(measured["seconds"] / measured["rows"] * 1e6, 1),
+        "payments_validate_us_per_row": round(measured["validate_seconds"] / measured["rows"] * 1e6, 1),
+        "payments_dynamodb_requests_per_payment": round(requests / measured["rows"], 3),
+        "payments_requests_breakdown": counts,
+        "payments_file_lambda_seconds_estimate": round(measured["seconds"] + requests * ROUND_TRIP_S / THREADS, 1),
+    }
+
+
+def _account_item_in_process() -> dict:
+    sys.path[:0] = [str(ROOT / "layers" / "cobranza")]
+    return _account_item()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "measure":
+        print(json.dumps(_measure(sys.argv[2], sys.argv[3])))
