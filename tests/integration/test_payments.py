@@ -146,3 +146,32 @@ def test_payments_toward_an_open_promise_keep_it_once_they_reach_its_amount(tena
     assert (second["account_status"], second["balance"]) == ("active", "500.00")
     kinds = [e["kind"] for e in list_entries("acme", "A1", 100, None)[0]]
     assert kinds.count("promise_kept") == 1 and kinds.count("payment") == 2
+
+
+def test_a_shared_transaction_refused_by_one_changed_account_records_each_payment_alone(tenant, upload, monkeypatch):
+    from cobranza.accounts import store
+    from cobranza.payments import service
+
+    upload("portfolios/acme/a.csv", csv_bytes([(f"A{i}", "Ana", "1000", "2026-10-01", "") for i in range(5)]))
+    stale = store.read_accounts("acme", ["A3"])["A3"]
+    store.update_fields("acme", "A3", {"status": "disputed"})  # written after the batch's read
+    real = store.read_accounts
+    monkeypatch.setattr(service.accounts_repo, "read_accounts",
+                        lambda tenant_id, ids: {**real(tenant_id, ids), "A3": stale})
+    out = record_all(service, [pay(f"F-{i}", f"A{i}", "1000") for i in range(5)])
+    assert [o["status"] for o in out] == ["applied"] * 5
+    assert [o["account_status"] for o in out] == ["paid", "paid", "paid", "disputed", "paid"]  # A3 as it is now
+    assert accounts()["A3"]["paid_total"] == 1000
+
+
+def test_one_payment_id_twice_in_a_file_is_applied_once_and_the_other_is_a_duplicate_or_conflict(tenant, upload):
+    from cobranza.payments import service
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", ""), ("A2", "Beto", "300", "2026-10-01", "")]))
+    out = record_all(service, [pay("F-1", "A1", "100"), pay("F-1", "A2", "100"), pay("F-1", "A1", "100")])
+    assert [o["status"] for o in out] == ["applied", "conflict", "duplicate"]
+    assert "paid_total" not in accounts()["A2"] and accounts()["A1"]["paid_total"] == 100
+
+
+def record_all(service, payments):
+    return [o.to_dict() for o in service.record("acme", payments, "file:test", NOW, threads=4)]

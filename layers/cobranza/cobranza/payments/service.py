@@ -38,32 +38,99 @@ class Outcome:
         return out
 
 
+#: TransactWriteItems takes at most 100 items: a chunk holds whole payments up to that.
+MAX_ITEMS = 100
+
+
+@dataclass
+class _Planned:
+    """One payment's transaction, decided from its account as read (``outcome`` once written)."""
+
+    index: int
+    items: list[dict[str, Any]]
+    roles: list[str]
+    outcome: Outcome
+
+
 def record(tenant_id: str, payments: Iterable[rules.Payment], source: str, now: str, threads: int = 1) -> list[Outcome]:
-    """Records each payment; the outcomes in the order given. The payments of one account are
-    recorded in their order (a payment and its reversal in one batch apply in that order);
-    different accounts side by side on ``threads`` threads (a payments file)."""
+    """Records each payment; the outcomes in the order given.
+
+    The payments go in rounds: a round takes the next payment of each account (so an account's
+    payments, a payment and its reversal among them, apply in their order) and never one
+    payment id twice. A round reads its accounts together (a BatchGetItem per 100), decides each
+    payment from its account, and writes the payments in shared transactions of up to 100 items
+    (about 30 payments each; ``threads`` of them at once). A transaction refused because one of
+    its accounts changed since the read, or a payment id was taken meanwhile, is not lost: each
+    of its payments is then recorded alone, reading its account again. A file of 100,000
+    payments costs a few thousand requests (bench/payments.py)."""
     batch = list(payments)
     known = payments_repo.get_payments(tenant_id, [p.payment_id for p in batch] + [p.reverses for p in batch if p.reverses])
-    by_account: dict[str, list[int]] = {}
-    for index, payment in enumerate(batch):
-        by_account.setdefault(payment.account_id, []).append(index)
     outcomes: list[Outcome | None] = [None] * len(batch)
-
-    def account_payments(indexes: list[int]) -> None:
-        for index in indexes:
-            outcomes[index] = _record_one(tenant_id, batch[index], source, now, known)
-
-    if threads <= 1 or len(by_account) <= 1:
-        for indexes in by_account.values():
-            account_payments(indexes)
-    else:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="payments") as pool:
-            list(pool.map(account_payments, by_account.values()))
+    pending = list(range(len(batch)))
+    while pending:
+        this_round, later = [], []
+        taken: set[tuple[str, str | None]] = set()
+        for index in pending:
+            payment = batch[index]
+            names = {("account", payment.account_id), ("payment", payment.payment_id), ("payment", payment.reverses)}
+            if names & taken:
+                later.append(index)
+            else:
+                this_round.append(index)
+            taken |= names
+        _record_round(tenant_id, batch, this_round, source, now, known, outcomes, threads)
+        pending = later
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _record_one(tenant_id: str, payment: rules.Payment, source: str, now: str,
-                known: dict[str, dict[str, Any]]) -> Outcome:
+def _record_round(tenant_id: str, batch: list[rules.Payment], indexes: list[int], source: str, now: str,
+                  known: dict[str, dict[str, Any]], outcomes: list[Outcome | None], threads: int) -> None:
+    accounts = accounts_repo.read_accounts(tenant_id, {batch[i].account_id for i in indexes})
+    planned: list[_Planned] = []
+    for index in indexes:
+        decided = _decide(tenant_id, batch[index], source, now, known, accounts.get(batch[index].account_id))
+        if isinstance(decided, Outcome):
+            outcomes[index] = decided
+        else:
+            planned.append(_Planned(index, *decided))
+    chunks = _chunks(planned)
+
+    def write(chunk: list[_Planned]) -> None:
+        try:
+            transactions.write_together([item for plan in chunk for item in plan.items])
+        except transactions.WriteConflict:
+            for plan in chunk:  # one account changed or one id was taken meanwhile: each one alone
+                outcomes[plan.index] = _record_one(tenant_id, batch[plan.index], source, now, known)
+            return
+        for plan in chunk:
+            outcomes[plan.index] = plan.outcome
+            _remember(known, batch[plan.index])
+
+    if threads <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            write(chunk)
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="payments") as pool:
+            list(pool.map(write, chunks))
+
+
+def _chunks(planned: list[_Planned]) -> list[list[_Planned]]:
+    """Whole payments in transactions of at most MAX_ITEMS items."""
+    chunks: list[list[_Planned]] = []
+    size = 0
+    for plan in planned:
+        if not chunks or size + len(plan.items) > MAX_ITEMS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(plan)
+        size += len(plan.items)
+    return chunks
+
+
+def _decide(tenant_id: str, payment: rules.Payment, source: str, now: str, known: dict[str, dict[str, Any]],
+            account: dict[str, Any] | None) -> Outcome | tuple[list[dict[str, Any]], list[str], Outcome]:
+    """What to do with one payment given its account as read: an outcome at once (a repeat, a
+    refusal), or its transaction and the outcome it has once written."""
     fingerprint = rules.fingerprint(payment)
     if payment.payment_id in known:
         return _repeat(payment, fingerprint, known[payment.payment_id])
@@ -72,27 +139,48 @@ def _record_one(tenant_id: str, payment: rules.Payment, source: str, now: str,
         problem = _reversal_problem(payment, reversed_payment)
         if problem:
             return Outcome(payment.payment_id, "rejected", problem)
+    if account is None:
+        return Outcome(payment.payment_id, "rejected", "unknown_account")
+    return _plan(tenant_id, payment, fingerprint, source, now, reversed_payment, account)
+
+
+def _remember(known: dict[str, dict[str, Any]], payment: rules.Payment) -> None:
+    """A payment just applied is known to the rest of the batch (a repeat, a reversal of it)."""
+    known[payment.payment_id] = {"payment_id": payment.payment_id, "fingerprint": rules.fingerprint(payment),
+                                 "account_id": payment.account_id, "amount": payment.amount, "status": "applied",
+                                 "reverses": payment.reverses}
+    if payment.reverses and payment.reverses in known:
+        known[payment.reverses] = {**known[payment.reverses], "status": "reversed"}
+
+
+def _record_one(tenant_id: str, payment: rules.Payment, source: str, now: str,
+                known: dict[str, dict[str, Any]]) -> Outcome:
+    """One payment alone, reading its account again as long as others keep writing it."""
     for _ in range(MAX_TRIES):
-        outcome = _try(tenant_id, payment, fingerprint, source, now, reversed_payment)
-        if outcome is None:
+        decided = _decide(tenant_id, payment, source, now, known, accounts_repo.read_account(tenant_id, payment.account_id))
+        if isinstance(decided, Outcome):
+            return decided
+        items, roles, outcome = decided
+        try:
+            transactions.write_together(items)
+        except transactions.WriteConflict as conflict:
+            failed = conflict.failed(roles)
+            if "payment" in failed:
+                stored = payments_repo.get_payments(tenant_id, [payment.payment_id]).get(payment.payment_id)
+                if stored is not None:
+                    return _repeat(payment, rules.fingerprint(payment), stored)
+            if "reversed" in failed:
+                return Outcome(payment.payment_id, "rejected", "already_reversed")
             continue  # the account changed meanwhile: read it again
-        if outcome.status == "applied":
-            known[payment.payment_id] = {"payment_id": payment.payment_id, "fingerprint": fingerprint,
-                                         "account_id": payment.account_id, "amount": payment.amount,
-                                         "status": "applied", "reverses": payment.reverses}
-            if reversed_payment is not None:
-                known[payment.reverses or ""] = {**reversed_payment, "status": "reversed"}
+        _remember(known, payment)
         return outcome
     raise RuntimeError(f"account kept changing while payment {payment.payment_id} was recorded")
 
 
-def _try(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str,
-         reversed_payment: dict[str, Any] | None) -> Outcome | None:
-    """One attempt at recording the payment against the account as read now; None when the
-    account changed between the read and the write."""
-    account = accounts_repo.read_account(tenant_id, payment.account_id)
-    if account is None:
-        return Outcome(payment.payment_id, "rejected", "unknown_account")
+def _plan(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str,
+          reversed_payment: dict[str, Any] | None, account: dict[str, Any]
+          ) -> tuple[list[dict[str, Any]], list[str], Outcome]:
+    """The transaction of one payment against its account as read, and its outcome once written."""
     before = rules.money_of(account)
     amount = Decimal(str(reversed_payment["amount"])) if reversed_payment else payment.amount
     after = rules.reverse(before, amount) if reversed_payment else rules.apply(before, amount)
@@ -109,18 +197,7 @@ def _try(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, 
             "amount": account.get("promise_amount"), "promise_date": account.get("promise_date"),
             "paid": promise_paid, "payment_id": payment.payment_id}))
         roles.append("promise")
-    try:
-        transactions.write_together(items)
-    except transactions.WriteConflict as conflict:
-        failed = conflict.failed(roles)
-        if "payment" in failed:
-            stored = payments_repo.get_payments(tenant_id, [payment.payment_id]).get(payment.payment_id)
-            if stored is not None:
-                return _repeat(payment, fingerprint, stored)
-        if "reversed" in failed:
-            return Outcome(payment.payment_id, "rejected", "already_reversed")
-        return None
-    return Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit)
+    return items, roles, Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit)
 
 
 def _items(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str, reversal: bool,
