@@ -14,6 +14,14 @@ figure), which answers each GetItem with an account and counts requests by opera
   BatchGetItem of known payment ids per 100;
 - ``payments_file_lambda_seconds_estimate``: the requests of the file at a 10 ms DynamoDB
   round trip on PaymentsFile.THREADS threads, plus the CPU figure: what one invocation spends.
+
+In moto, through the use cases the API calls (every request counted by ``core.aws``):
+
+- ``api_requests_per_payment``: ``POST /v1/payments`` with 100 payments of 100 accounts
+  (``api.routes.record_payments``), all AWS requests over the payments applied;
+- ``calls_dynamodb_requests_first_page_<n>_accounts``: the DynamoDB requests of the first page
+  (limit 50) of ``GET /v1/calls`` with 200 call tasks listed, for portfolios of 10,000 and
+  100,000 accounts (the page token's signing secret is read once per container besides).
 """
 from __future__ import annotations
 
@@ -27,8 +35,8 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ROWS = 100_000
-ACCOUNTS = 20_000
+ROWS = int(os.environ.get("BENCH_PAYMENT_ROWS", "100000"))
+ACCOUNTS = ROWS // 5
 ROUND_TRIP_S = 0.010
 
 
@@ -82,7 +90,7 @@ def run() -> dict:
     out.mkdir(parents=True, exist_ok=True)
     path, data = out / "pagos_100k.csv", out / "payments_echo.json"
     _write_file(path)
-    data.write_text(json.dumps({"due": {}, "item": _account_item_in_process()}))
+    data.write_text(json.dumps({"due": {}, "item": _account_item_in_process(), "batch_table": _accounts_table()}))
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "bench.scale", "echo", str(port), str(data)], cwd=ROOT,
                               env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -99,15 +107,74 @@ def run() -> dict:
     requests = sum(counts.values())
     from cobranza.payments.files import THREADS
 
-    return {
+    moto_figures = json.loads(subprocess.run(
+        [sys.executable, "-m", "bench.payments", "moto"], cwd=ROOT, capture_output=True, text=True, check=True,
+        env=dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'layers' / 'cobranza'}")).stdout.strip().splitlines()[-1])
+    return {**moto_figures,
         "payments_rows": measured["rows"],
         "payments_applied": measured["applied"],
         "payments_us_per_row_with_sdk": round(measured["seconds"] / measured["rows"] * 1e6, 1),
+        "payments_per_second_per_worker_with_sdk": round(measured["rows"] / measured["seconds"]),
         "payments_validate_us_per_row": round(measured["validate_seconds"] / measured["rows"] * 1e6, 1),
         "payments_dynamodb_requests_per_payment": round(requests / measured["rows"], 3),
         "payments_requests_breakdown": counts,
         "payments_file_lambda_seconds_estimate": round(measured["seconds"] + requests * ROUND_TRIP_S / THREADS, 1),
     }
+
+
+def _seed(count: int, start: int = 0) -> None:
+    from cobranza.accounts import store
+
+    with store.BatchWriter() as writer:
+        for i in range(start, count):
+            writer.put({"tenant_id": "bench", "account_id": f"{4_000_000 + i}", "debtor_name": "x", "balance": 1000,
+                        "currency": "MXN", "due_date": "2026-10-01", "timezone": "America/Mexico_City",
+                        "status": "active", "stage": "administrative", "aging_bucket": "31-60", "segment": "early",
+                        "phone": "+525512345678", "risk_score": 500})
+
+
+def _in_moto() -> dict:
+    from datetime import datetime, timezone
+
+    from bench.campaign import moto_stack
+
+    figures: dict = {}
+    with moto_stack():
+        from cobranza.accounts import store
+        from cobranza.api import routes
+        from cobranza.campaign import calls
+        from cobranza.core import aws, clock
+        from cobranza.tenants import store as tenants
+
+        clock.utcnow = lambda: datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)  # type: ignore[assignment]
+        tenants.create_tenant("bench", "Bench", "America/Mexico_City", [])
+        tenant = tenants.get_tenant("bench")
+        _seed(10_000)
+        body = {"payments": [{"payment_id": f"API-{i}", "account_id": f"{4_000_000 + i}", "amount": "100",
+                              "paid_at": "2026-11-23"} for i in range(100)]}
+        aws.request_counts.clear()
+        answered = routes.record_payments(tenant, body)
+        applied = sum(1 for r in answered["results"] if r["status"] == "applied")
+        figures["api_requests_per_payment"] = round(sum(aws.request_counts.values()) / applied, 3)
+        figures["api_requests_breakdown"] = dict(aws.request_counts)
+        day = date(2026, 11, 23)
+        for account in store.read_accounts("bench", [f"{4_000_000 + i}" for i in range(200, 400)]).values():
+            calls.plan_call(account, day, "call+5")
+        for size in (10_000, 100_000):
+            if size > 10_000:
+                _seed(size, 10_000)
+            aws.request_counts.clear()
+            page = calls.call_list(tenant, {"date": day.isoformat(), "limit": "50"})
+            figures[f"calls_dynamodb_requests_first_page_{size}_accounts"] = sum(
+                n for name, n in aws.request_counts.items() if name.startswith("dynamodb."))
+            figures[f"calls_first_page_items_{size}_accounts"] = len(page["items"])
+    return figures
+
+
+def _accounts_table() -> str:
+    from infra.local.template import LocalTemplate
+
+    return str(LocalTemplate(ROOT / "template.yaml").function_environment("IngestFunction")["ACCOUNTS_TABLE"])
 
 
 def _account_item_in_process() -> dict:
@@ -118,3 +185,5 @@ def _account_item_in_process() -> dict:
 if __name__ == "__main__":
     if sys.argv[1] == "measure":
         print(json.dumps(_measure(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "moto":
+        print(json.dumps(_in_moto()))

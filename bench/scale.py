@@ -70,6 +70,12 @@ class _Echo(BaseHTTPRequestHandler):
             return json.dumps({"Items": items, "Count": len(items), "ScannedCount": len(items)}).encode()
         if operation == "GetItem" and self.data["item"]:
             return json.dumps({"Item": self.data["item"]}).encode()
+        asked = json.loads(request).get("RequestItems", {}) if operation == "BatchGetItem" else {}
+        if self.data.get("batch_table") in asked:  # the item, under each key asked of that table
+            table = self.data["batch_table"]
+            keys = asked[table].get("Keys", [])
+            return json.dumps({"Responses": {table: [{**self.data["item"], **key, "account_id": key["account_id"]}
+                                                     for key in keys]}, "UnprocessedKeys": {}}).encode()
         if operation in ("SendMessageBatch", "SendMessage"):
             entries = json.loads(request).get("Entries", [])
             return json.dumps({"Successful": [{"Id": e["Id"], "MessageId": e["Id"], "MD5OfMessageBody": "0"}

@@ -47,14 +47,14 @@ def demo_policy() -> dict[str, Any]:
 def _reminded(api: Call, key: str, limit: int) -> list[dict[str, Any]]:
     """Active accounts with a phone and an email, most overdue first among the first pages."""
     found: list[dict[str, Any]] = []
-    token = ""
+    next_page = ""
     while len(found) < limit:
-        _, page = api("GET", f"/v1/accounts?status=active&limit=100{token}", key=key)
+        _, page = api("GET", f"/v1/accounts?status=active&limit=100{next_page}", key=key)
         found += [a for a in page.get("items", []) if a["contact"].get("email") and a["contact"].get("phone")
                   and a["days_past_due"] > 0]
         if not page.get("next_token"):
             break
-        token = f"&next_token={page['next_token']}"
+        next_page = f"&next_token={page['next_token']}"
     return found[:limit]
 
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal as D
 
+import pytest
+
 from tests.integration.test_ingest import accounts, csv_bytes
 
 AT = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
 NOW = "2026-11-24T18:00:00Z"
+
+
+@pytest.fixture
+def now():
+    return datetime(2026, 11, 24, 18, 0, tzinfo=timezone.utc)  # the platform's clock: NOW
 
 
 def pay(payment_id, account_id, amount, reverses=None):
@@ -63,12 +70,14 @@ def test_post_payments_answers_each_item_and_a_bad_one_alone_is_rejected(tenant,
         status, body = call(client.http, "post", "/v1/payments", tenant["api_key"], {"payments": [
             {"payment_id": "F-1", "account_id": "A1", "amount": "1,000.00", "paid_at": "2026-11-24", "method": "efectivo"},
             {"payment_id": "F-2", "account_id": "A1", "amount": "-5", "paid_at": "2026-11-24"},
-            {"payment_id": "F-1", "account_id": "A1", "amount": "1000", "paid_at": "2026-11-24", "method": "cash"}]})
+            {"payment_id": "F-1", "account_id": "A1", "amount": "1000", "paid_at": "2026-11-24", "method": "cash"},
+            {"payment_id": "F-3", "account_id": "A1", "amount": "5", "paid_at": "2026-11-25"}]})
         assert status == 200, body
         assert body["results"] == [
             {"payment_id": "F-1", "status": "applied", "account_status": "paid", "balance": "0.00", "credit": "0.00"},
             {"payment_id": "F-2", "status": "rejected", "reason": "amount: negative"},
-            {"payment_id": "F-1", "status": "duplicate"}]
+            {"payment_id": "F-1", "status": "duplicate"},
+            {"payment_id": "F-3", "status": "rejected", "reason": "paid_at: in_future"}]
         status, _ = call(client.http, "post", "/v1/payments", tenant["api_key"], {"payments": [{}] * 501})
         assert status == 422  # more than 500 payments in one call
 
@@ -112,7 +121,7 @@ def test_a_payments_file_records_each_row_and_reports_the_rest(tenant, upload, r
     upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", ""), ("A2", "Beto", "300", "2026-10-01", "")]))
     rows = [("F-1", "A1", "$400.00", "24/11/2026", "SPEI", ""), ("F-2", "A2", "300", "2026-11-24 10:00", "efectivo", ""),
             ("F-3", "NOPE", "10", "2026-11-24", "", ""), ("F-4", "A1", "abc", "2026-11-24", "", ""),
-            ("R-1", "A1", "400", "2026-11-25", "", "F-1")]
+            ("R-1", "A1", "400", "2026-11-24 18:00", "", "F-1")]
     header = ("Folio", "Cuenta", "Importe", "Fecha de pago", "Forma de pago", "Reversa")
     summary = upload("portfolios/acme/payments/pagos-20261124.csv", csv_bytes(rows, header=header))
     assert summary["mode"] == "payments" and summary["status"] == "succeeded"

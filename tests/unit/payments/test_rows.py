@@ -53,3 +53,13 @@ def test_a_file_row_gives_its_problems_with_the_row_number_and_the_raw_value():
         (7, "A2", "amount", "negative", "-10")]
     payment, problems = validate_row(header, 8, ["F-10", "A2", "10", "2026-11-23", "F-1"], ZONE)
     assert problems == [] and payment is not None and payment.reverses == "F-1"
+
+
+def test_a_payment_dated_after_the_tenant_s_today_is_refused():
+    from datetime import date
+
+    fields = {"payment_id": "F-1", "account_id": "A1", "amount": "10"}
+    _, errors = to_payment({**fields, "paid_at": "2026-11-25"}, ZONE, today=date(2026, 11, 24))
+    assert [(name, error.code) for name, error in errors] == [("paid_at", "in_future")]
+    payment, errors = to_payment({**fields, "paid_at": "2026-11-24T23:30:00-06:00"}, ZONE, today=date(2026, 11, 24))
+    assert errors == [] and payment is not None  # later today is today

@@ -219,11 +219,12 @@ def get_timeline(tenant: TenantModel, account_id: str, query: Mapping[str, str])
 
 def record_payments(tenant: TenantModel, body: Any) -> dict[str, Any]:
     """POST /v1/payments: each item validated on its own (a broken one is ``rejected``), the rest recorded in order."""
-    now = utc_stamp(clock.utcnow())
+    moment = clock.utcnow()
+    now, today = utc_stamp(moment), tenant_today(tenant, moment)
     results: list[dict[str, Any] | None] = []
     valid = []
     for raw in body["payments"]:
-        payment, errors = payment_rows.to_payment(raw if isinstance(raw, dict) else {}, tenant.timezone)
+        payment, errors = payment_rows.to_payment(raw if isinstance(raw, dict) else {}, tenant.timezone, today=today)
         if payment is None:
             field, error = errors[0]
             results.append({"payment_id": str((raw or {}).get("payment_id") or "") if isinstance(raw, dict) else "",

@@ -25,7 +25,8 @@ class PaymentsFile:
         accepted: list[tuple[int, Payment]] = []
         for row_number, values in records:
             tally.rows_total += 1
-            payment, row_problems = rows.validate_row(header, row_number, values, job.tenant_timezone, date_epoch)
+            payment, row_problems = rows.validate_row(header, row_number, values, job.tenant_timezone, date_epoch,
+                                                      job.day)
             if payment is None:
                 tally.rows_rejected += 1
                 problems.add(row_problems)

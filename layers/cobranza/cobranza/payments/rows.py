@@ -68,14 +68,16 @@ def parse_id(raw: Any, what: str) -> str:
     return text
 
 
-def to_payment(fields: Mapping[str, Any], zone: str, epoch: date | None = None) -> tuple[Payment | None, list[tuple[str, FieldError]]]:
+def to_payment(fields: Mapping[str, Any], zone: str, epoch: date | None = None,
+               today: date | None = None) -> tuple[Payment | None, list[tuple[str, FieldError]]]:
     """The payment of one row or API item (its values by canonical field), or the errors of
-    each field that broke a rule (all of them, so the lender fixes a row once)."""
+    each field that broke a rule (all of them, so the lender fixes a row once). ``today`` (the
+    tenant's date) refuses a payment dated after it."""
     errors: list[tuple[str, FieldError]] = []
     values: dict[str, Any] = {}
     parsers: dict[str, Callable[[Any], Any]] = {
         "payment_id": lambda v: parse_id(v, "payment_id"), "account_id": lambda v: parse_id(v, "account_id"),
-        "amount": _positive_amount, "paid_at": lambda v: parse_paid_at(v, zone, epoch)}
+        "amount": _positive_amount, "paid_at": lambda v: _not_after(parse_paid_at(v, zone, epoch), zone, today)}
     for name, parse in parsers.items():
         raw = fields.get(name)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -100,6 +102,12 @@ def to_payment(fields: Mapping[str, Any], zone: str, epoch: date | None = None) 
                    values.get("method"), values.get("reverses")), []
 
 
+def _not_after(paid_at: datetime, zone: str, today: date | None) -> datetime:
+    if today is not None and paid_at.astimezone(ZoneInfo(zone)).date() > today:
+        raise FieldError("in_future", f"paid_at is after today ({today.isoformat()}, the tenant's zone)")
+    return paid_at
+
+
 def _positive_amount(raw: Any) -> Decimal:
     amount = parse_amount(raw)
     if amount <= 0:
@@ -108,10 +116,10 @@ def _positive_amount(raw: Any) -> Decimal:
 
 
 def validate_row(header: Header, row_number: int, values: Sequence[Any], zone: str,
-                 epoch: date | None = None) -> tuple[Payment | None, list[Problem]]:
+                 epoch: date | None = None, today: date | None = None) -> tuple[Payment | None, list[Problem]]:
     """One row of a payments file: its payment, or its problems (rows numbered as in the file)."""
     fields = {name: value for name, value in zip(header.fields, values) if name}
-    payment, errors = to_payment(fields, zone, epoch)
+    payment, errors = to_payment(fields, zone, epoch, today)
     account = str(fields.get("account_id") or "").strip()
     return payment, [Problem(row_number, "error", account, name, exc.code, exc.message, str(fields.get(name) or ""))
                      for name, exc in errors]

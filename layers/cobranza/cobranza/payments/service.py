@@ -69,10 +69,12 @@ def record(tenant_id: str, payments: Iterable[rules.Payment], source: str, now: 
     pending = list(range(len(batch)))
     while pending:
         this_round, later = [], []
-        taken: set[tuple[str, str | None]] = set()
+        taken: set[tuple[str, str]] = set()
         for index in pending:
             payment = batch[index]
-            names = {("account", payment.account_id), ("payment", payment.payment_id), ("payment", payment.reverses)}
+            names = {("account", payment.account_id), ("payment", payment.payment_id)}
+            if payment.reverses:
+                names.add(("payment", payment.reverses))
             if names & taken:
                 later.append(index)
             else:
