@@ -313,7 +313,9 @@ def test_a_payment_recorded_before_the_night_does_not_stop_that_nights_reminder(
     from cobranza.payments.service import record
 
     upload("portfolios/acme/a.csv", rows(1))
-    record("acme", [Payment("F-1", "C0", Decimal("100"), MORNING, "spei")], "api", "2026-11-23T07:00:00Z")
+    clock["value"] = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)  # before the night (08:00)
+    record("acme", [Payment("F-1", "C0", Decimal("100"), clock["value"], "spei")], "api", "2026-11-23T07:00:00Z")
+    clock["value"] = MORNING
     plan()
     send(drain(queues["email"]))
     assert len(sent_emails()) == 1

@@ -212,3 +212,14 @@ def test_the_timeline_shows_payments_promises_outcomes_and_call_tasks_in_the_doc
     assert (by_kind["contact"]["status"], by_kind["contact"]["task_id"]) == ("call_listed", "call-20261123-C0")
     assert by_kind["promise"]["installments"][1] == {"amount": "100.00", "due_on": "2026-12-05"}
     assert (by_kind["payment"]["amount"], by_kind["payment"]["balance_after"]) == ("200.00", "800.00")
+
+
+def test_a_callback_for_later_today_stays_on_today_s_list_after_the_call_that_took_it(stack, tenant, upload, clock, api):
+    put_policy(CALL_POLICY)
+    upload("portfolios/acme/a.csv", rows(1))
+    plan()  # day +3: C0 on today's list
+    status, body = outcome(api, tenant["api_key"], "C0", result="callback_requested", task_id="call-20261123-C0",
+                           callback_at="2026-11-23T18:30:00-06:00")
+    assert status == 201 and body["task_closed"] is True, body
+    items = call(api, "get", "/v1/calls?date=2026-11-23", tenant["api_key"])[1]["items"]
+    assert [(i["account_id"], i["source"], i["call_at"]) for i in items] == [("C0", "callback", "2026-11-24T00:30:00Z")]

@@ -184,3 +184,13 @@ def test_one_payment_id_twice_in_a_file_is_applied_once_and_the_other_is_a_dupli
 
 def record_all(service, payments):
     return [o.to_dict() for o in service.record("acme", payments, "file:test", NOW, threads=4)]
+
+
+def test_a_reversal_must_name_the_amount_it_reverses(tenant, upload):
+    from cobranza.payments.service import record
+
+    upload("portfolios/acme/a.csv", csv_bytes([("A1", "Ana", "1000", "2026-10-01", "")]))
+    record("acme", [pay("F-1", "A1", "100")], "api", NOW)
+    out = record("acme", [pay("R-1", "A1", "50", reverses="F-1")], "api", NOW)[0].to_dict()
+    assert out == {"payment_id": "R-1", "status": "rejected", "reason": "reversal_amount_mismatch"}
+    assert accounts()["A1"]["paid_total"] == 100

@@ -327,8 +327,23 @@ def test_every_problem_of_a_result_is_listed_in_one_422(api, field):
     status, error = post_result(api, field["ana"], visit["visit_id"], body)
     assert status == 422
     fields = {d["field"] for d in error["error"]["details"]}
-    assert {"answers.holder_lives_here", "answers.zone_risk", "answers.color", "answers.who_answered",
+    assert {"answers.holder_lives_here", "answers.zone_risk", "answers.who_answered",
             "answers.property_condition", "promise", "photos[0]", "photos[1]"} <= fields
+    assert "answers.color" not in fields  # a question the questionnaire does not have is kept, not refused
+
+
+def test_answers_captured_against_an_older_questionnaire_are_kept_as_captured_and_flagged(api, field):
+    visit = plan_visit(api, field, "V1")
+    body = result_body(north_of(ZOCALO, 30))
+    body["answers"] = {**body["answers"], "removed_question": "sí", "relationship": "hermana"}  # asked for familiar
+    status, answer = post_result(api, field["ana"], visit["visit_id"], body)
+    assert status == 201, answer
+    assert sorted(answer["answers_outdated"], key=lambda a: a["field"]) == [
+        {"field": "answers.relationship", "reason": "not_asked"},
+        {"field": "answers.removed_question", "reason": "unknown_question"}]
+    status, stored = call(api, "get", f"/v1/visits/{visit['visit_id']}", key=field["key"])
+    assert stored["result"]["answers"]["removed_question"] == "sí"
+    assert len(stored["result"]["answers_outdated"]) == 2
 
 
 def test_a_malformed_result_names_each_field_that_breaks_the_schema(api, field):

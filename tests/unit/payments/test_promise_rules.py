@@ -64,3 +64,10 @@ def test_a_payment_resolves_a_reported_payment_and_the_status_follows_the_money(
     assert status_after("payment_reported", Money(D("100")), Money(D("0"))) == "paid"
     assert status_after("paid", Money(D("0")), Money(D("50"))) == "active"  # a reversal
     assert status_after("disputed", Money(D("100")), Money(D("0"))) == "disputed"
+
+
+def test_a_reversal_takes_its_amount_back_from_the_promise():
+    account = {"status": "promised", "promise_amount": D("600"), "promise_date": "2026-12-10", "promise_paid": D("300"),
+               "promise_plan": ["2026-11-25=300.00", "2026-12-10=300.00"]}
+    assert toward_promise(account, D("-300")) == (D("0"), False, date(2026, 11, 25))
+    assert toward_promise({**account, "promise_paid": D("100")}, D("-300")) == (D("0"), False, date(2026, 11, 25))

@@ -85,15 +85,18 @@ def call_list(tenant: TenantModel, query: Mapping[str, str], now: datetime | Non
         account = accounts.get(task["account_id"])
         if account is None:
             continue
-        reason = _not_callable(account, on, now, rules)
+        reason = _not_callable(account, on, now, rules, callback=task.get("source") == "callback")
         if reason is None:
             items.append(_view(task, account, on, rules, policy, stats.get(task.get("segment") or "general", {})))
     return {"date": on.isoformat(), "items": items, "next_token": pagination.next_token(scope, last)}
 
 
-def _not_callable(account: Mapping[str, Any], on: date, now: datetime, rules: contact_rules.Rules) -> str | None:
+def _not_callable(account: Mapping[str, Any], on: date, now: datetime, rules: contact_rules.Rules,
+                  callback: bool = False) -> str | None:
     """Why the account may not be called on ``on`` (None: it may): the stops of every channel,
-    the caps counted at the window's opening that day (or now, today), the day's window over."""
+    the caps counted at the window's opening that day (or now, today), the day's window over. A
+    callback the debtor asked for is not held back by that day's earlier contact (the call that
+    took the request), only by the 7 in 7 days."""
     tz = account.get("timezone") or "America/Mexico_City"
     reason = contact_rules.stop_reason(account, "call", on, rules)
     if reason:
@@ -102,7 +105,8 @@ def _not_callable(account: Mapping[str, Any], on: date, now: datetime, rules: co
     moment = max(now, opening)
     if moment >= contact_rules.window_closing(opening, tz, rules):
         return "window_closed"
-    return contact_rules.cap_reason(contact_rules.parse_contacts(account.get("contact_log")), moment, tz, rules)
+    reason = contact_rules.cap_reason(contact_rules.parse_contacts(account.get("contact_log")), moment, tz, rules)
+    return None if callback and reason == "daily_cap" else reason
 
 
 def _view(task: Mapping[str, Any], account: Mapping[str, Any], on: date, rules: contact_rules.Rules,

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
-from typing import Any, Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from ..accounts import alarms as alarms_repo
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..core.errors import Conflict, NotFound, Unprocessable
-from ..core.instants import local_date, utc_stamp
+from ..core.instants import local_date, parse_instant, utc_stamp
 from ..core.tables import TenantModel
 from ..payments import promises
 from ..tenants.policy import effective_policy
@@ -38,57 +38,80 @@ from . import calls_store as calls_repo
 
 #: Tries at appending a call to the contact log while other writers change it.
 LOG_TRIES = 5
+#: A recording of the same outcome younger than this may still be running (the API's timeout
+#: with room to spare); an older one without its answer died and is done again.
+CLAIM_LEASE = timedelta(minutes=2)
 #: Promise sources by the channel the promise was made on.
 _PROMISE_SOURCE = {"phone": "phone", "in_person": "branch", "email": "email", "sms": "sms", "whatsapp": "whatsapp"}
 
 
 def record(tenant: TenantModel, account_id: str, body: Any, now: datetime) -> dict[str, Any]:
-    """Records one outcome and its next step; returns what was done (201)."""
+    """Records one outcome and its next step; returns what was done (201).
+
+    Everything is checked first (a 4xx records nothing). Then the timeline entry is claimed (a
+    conditional put): a copy of the same outcome posted meanwhile finds it and answers the first
+    recording, or 409 while that one is still running; a recording that died before its answer
+    is done again after CLAIM_LEASE. The effects follow, and the entry keeps the answer."""
     outcome, problems = call_rules.to_outcome(body, now)
     if outcome is None:
         raise Unprocessable("validation_failed", "the outcome is not valid", problems)
     account = accounts_repo.read_account(tenant.tenant_id, account_id)
     if account is None:
         raise NotFound("not_found", f"account {account_id} not found")
-    outcome_id = _outcome_id(account_id, outcome)
-    entry_id = f"{utc_stamp(outcome.occurred_at)}#outcome#{outcome_id}"
-    earlier = timeline_repo.get_entry(tenant.tenant_id, account_id, entry_id)
-    if earlier is not None:
-        return {**earlier.get("answer", {}), "duplicate": True}
     policy = effective_policy(tenant.policy)
     rules = contact_rules.Rules.from_policy(policy)
     tz = account.get("timezone") or tenant.timezone
     _check_task_and_callback(outcome, account_id, tz, rules)
     step = call_rules.next_step(outcome.result, policy.get("outcome_rules"))
-    promise = _promise(tenant, account, body, outcome, now) if outcome.result == "promise_to_pay" else None
+    promise = (promises.parse(body.get("promise"), account, local_date(outcome.occurred_at, tenant.timezone),
+                              field="promise.") if outcome.result == "promise_to_pay" else None)
+    outcome_id = _outcome_id(account_id, outcome)
+    entry_id = f"{utc_stamp(outcome.occurred_at)}#outcome#{outcome_id}"
     stamp = utc_stamp(now)
-    status = _apply(tenant.tenant_id, account, outcome, outcome_id, step, stamp)
-    callback = calls.plan_callback(account, outcome.callback_at, outcome.agent) if step.callback and outcome.callback_at else None
-    if step.alarm:
-        alarms_repo.raise_alarm(tenant.tenant_id, step.alarm, f"account#{account_id}#{outcome.result}",
-                                f"account {account_id}: {outcome.result.replace('_', ' ')} ({outcome.channel})", stamp)
-    task_closed = False
-    if outcome.task_id:
-        on, _ = call_rules.parse_task_id(outcome.task_id) or (None, None)
-        if on is not None:
-            task_closed = calls_repo.close_task(tenant.tenant_id, on, account_id, {
-                "result": outcome.result, "occurred_at": utc_stamp(outcome.occurred_at), "outcome_id": outcome_id})
-    if outcome.channel == call_rules.CALL_CHANNEL:
-        calls_repo.count_call(tenant.tenant_id, account.get("segment") or "general",
-                              call_rules.hour_slot(outcome.occurred_at, tz), outcome.result in call_rules.RIGHT_PARTY)
-    answer = {
-        "outcome_id": outcome_id, "account_id": account_id, "channel": outcome.channel, "result": outcome.result,
-        "occurred_at": utc_stamp(outcome.occurred_at), "account_status": status, "next_step": step.as_dict(),
-        "promise": promise, "callback": callback, "task_closed": task_closed, "recorded_at": stamp,
-    }
-    timeline_repo.put_new({
+    earlier = timeline_repo.put_new({
         "account_key": timeline_repo.account_key(tenant.tenant_id, account_id), "entry_id": entry_id,
         "kind": "outcome", "tenant_id": tenant.tenant_id, "account_id": account_id, "status": "recorded",
         "channel": outcome.channel, "result": outcome.result, "occurred_at": utc_stamp(outcome.occurred_at),
         "agent_id": outcome.agent, "duration_s": outcome.duration_s, "notes": outcome.notes,
-        "task_id": outcome.task_id, "created_at": stamp, "answer": answer,
+        "task_id": outcome.task_id, "created_at": stamp,
     })
+    if earlier is not None:
+        if earlier.get("answer"):
+            return {**earlier["answer"], "duplicate": True}
+        if now - parse_instant(str(earlier["created_at"])) < CLAIM_LEASE:
+            raise Conflict("conflict", "this outcome is being recorded; send it again in a moment")
+    answer = _act(tenant, account, outcome, outcome_id, step, promise, tz, now)
+    timeline_repo.update_entry(tenant.tenant_id, account_id, entry_id, {"answer": answer})
     return {**answer, "duplicate": False}
+
+
+def _act(tenant: TenantModel, account: dict[str, Any], outcome: call_rules.Outcome, outcome_id: str,
+         step: call_rules.NextStep, promise: Any, tz: str, now: datetime) -> dict[str, Any]:
+    """The outcome's effects, each its owner's write; returns the answer."""
+    tenant_id, account_id, stamp = tenant.tenant_id, account["account_id"], utc_stamp(now)
+    shown = None
+    if promise is not None:
+        source = _PROMISE_SOURCE.get(outcome.channel, "other")
+        shown = promises.record(tenant_id, account, promise, source, now, promises.grace_days(tenant.policy))["promise"]
+    status = _apply(tenant_id, account, outcome, outcome_id, step, stamp)
+    task_closed = False
+    if outcome.task_id:  # before a callback, which may reopen that day's task for the debtor's time
+        on, _ = call_rules.parse_task_id(outcome.task_id) or (None, None)
+        if on is not None:
+            task_closed = calls_repo.close_task(tenant_id, on, account_id, {
+                "result": outcome.result, "occurred_at": utc_stamp(outcome.occurred_at), "outcome_id": outcome_id})
+    callback = calls.plan_callback(account, outcome.callback_at, outcome.agent) if step.callback and outcome.callback_at else None
+    if step.alarm:
+        alarms_repo.raise_alarm(tenant_id, step.alarm, f"account#{account_id}#{outcome.result}",
+                                f"account {account_id}: {outcome.result.replace('_', ' ')} ({outcome.channel})", stamp)
+    if outcome.channel == call_rules.CALL_CHANNEL:
+        calls_repo.count_call(tenant_id, account.get("segment") or "general",
+                              call_rules.hour_slot(outcome.occurred_at, tz), outcome.result in call_rules.RIGHT_PARTY)
+    return {
+        "outcome_id": outcome_id, "account_id": account_id, "channel": outcome.channel, "result": outcome.result,
+        "occurred_at": utc_stamp(outcome.occurred_at), "account_status": status, "next_step": step.as_dict(),
+        "promise": shown, "callback": callback, "task_closed": task_closed, "recorded_at": stamp,
+    }
 
 
 def _outcome_id(account_id: str, outcome: call_rules.Outcome) -> str:
@@ -106,17 +129,6 @@ def _check_task_and_callback(outcome: call_rules.Outcome, account_id: str, tz: s
                          f"({rules.window_start:%H:%M}-{rules.window_end:%H:%M} {tz})"})
     if problems:
         raise Unprocessable("validation_failed", "the outcome is not valid", problems)
-
-
-def _promise(tenant: TenantModel, account: Mapping[str, Any], body: Mapping[str, Any], outcome: call_rules.Outcome,
-             now: datetime) -> dict[str, Any]:
-    """The promise of a ``promise_to_pay`` outcome, made the account's open promise."""
-    made_on = local_date(outcome.occurred_at, tenant.timezone)
-    promise = promises.parse(body.get("promise"), account, made_on, field="promise.")
-    source = _PROMISE_SOURCE.get(outcome.channel, "other")
-    recorded = promises.record(tenant.tenant_id, account, promise, source, now, promises.grace_days(tenant.policy))
-    shown: dict[str, Any] = recorded["promise"]
-    return shown
 
 
 def _apply(tenant_id: str, account: dict[str, Any], outcome: call_rules.Outcome, outcome_id: str,

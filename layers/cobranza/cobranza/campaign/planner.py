@@ -194,6 +194,7 @@ class _Planner:
         if promised is not None:  # broken tonight: the cadence resumes from where the account stands
             self.counts["promises_broken"] += 1
             item["status"] = account_status.DEFAULT
+            item["promise_broken_on"] = self.today.isoformat()  # tonight's call list puts it first
         before = {name: item.get(name) for name in accounts_repo.PLANNER_FIELDS}
         previous = (item.get("stage"), item.get("aging_bucket"))
         since = date.fromisoformat(item["next_action_on"]) if item.get("next_action_on") else self.today

@@ -17,8 +17,14 @@ class WriteConflict(Exception):
         self.reasons = reasons
 
     def failed(self, roles: Sequence[str]) -> set[str]:
-        """The roles (one per item of the transaction, in order) whose item was refused."""
-        return {role for role, reason in zip(roles, self.reasons) if reason not in ("None", "")}
+        """The roles (one per item of the transaction, in order) whose condition refused it."""
+        return {role for role, reason in zip(roles, self.reasons) if reason == "ConditionalCheckFailed"}
+
+    @property
+    def retryable(self) -> bool:
+        """Cancelled for a reason other than a condition (another transaction on an item at the
+        same moment, throttling): the same writes may simply be sent again."""
+        return any(reason not in ("None", "", "ConditionalCheckFailed") for reason in self.reasons)
 
 
 def write_together(items: list[dict[str, Any]]) -> None:

@@ -162,15 +162,16 @@ def next_due(plan: Sequence[Installment], paid: Decimal) -> date | None:
 
 
 def toward_promise(account: Mapping[str, Any], amount: Decimal) -> tuple[Decimal | None, bool, date | None]:
-    """A payment on a ``promised`` account counts toward its open promise: the amount paid toward
-    it after this payment, whether that keeps it, and the date the promise waits for next (its
-    next installment; None when kept). (None, False, None) when no promise is open."""
+    """A payment on a ``promised`` account counts toward its open promise (a reversal, a negative
+    ``amount``, takes its amount back): the amount paid toward it after this payment, whether that
+    keeps it, and the date the promise waits for next (its next installment; None when every
+    installment is covered). (None, False, None) when no promise is open."""
     plan = plan_of(account)
     if account.get("status") != "promised" or not plan:
         return None, False, None
-    paid = Decimal(str(account.get("promise_paid") or 0)) + amount
+    paid = max(Decimal(0), Decimal(str(account.get("promise_paid") or 0)) + amount)  # a reversal is negative
     upcoming = next_due(plan, paid)
-    return paid, upcoming is None, upcoming
+    return paid, upcoming is None and amount > 0, upcoming
 
 
 def is_broken(account: Mapping[str, Any], today: date, grace_days: int) -> bool:

@@ -12,7 +12,8 @@ from ..accounts import alarms as alarms_repo
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
-from ..core import transactions
+from ..core import clock, transactions
+from ..core.instants import utc_stamp
 from . import rules
 from . import store as payments_repo
 
@@ -80,7 +81,9 @@ def record(tenant_id: str, payments: Iterable[rules.Payment], source: str, now: 
             else:
                 this_round.append(index)
             taken |= names
-        _record_round(tenant_id, batch, this_round, source, now, known, outcomes, threads)
+        # stamped when written, not when the file started: the sender compares it with a reminder's planning
+        round_now = max(now, utc_stamp(clock.utcnow()))
+        _record_round(tenant_id, batch, this_round, source, round_now, known, outcomes, threads)
         pending = later
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -167,6 +170,8 @@ def _record_one(tenant_id: str, payment: rules.Payment, source: str, now: str,
             transactions.write_together(items)
         except transactions.WriteConflict as conflict:
             failed = conflict.failed(roles)
+            if conflict.retryable and not failed:
+                continue  # another transaction on one of its items at that moment: send it again
             if "payment" in failed:
                 stored = payments_repo.get_payments(tenant_id, [payment.payment_id]).get(payment.payment_id)
                 if stored is not None:
@@ -176,7 +181,7 @@ def _record_one(tenant_id: str, payment: rules.Payment, source: str, now: str,
             continue  # the account changed meanwhile: read it again
         _remember(known, payment)
         return outcome
-    raise RuntimeError(f"account kept changing while payment {payment.payment_id} was recorded")
+    return Outcome(payment.payment_id, "rejected", "account_busy")  # nothing written: send it again later
 
 
 def _plan(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str,
@@ -188,7 +193,7 @@ def _plan(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str,
     after = rules.reverse(before, amount) if reversed_payment else rules.apply(before, amount)
     current = account_status.of(account)
     status = rules.status_after(current, before, after)
-    promise_paid, kept, upcoming = (None, False, None) if reversed_payment else rules.toward_promise(account, amount)
+    promise_paid, kept, upcoming = rules.toward_promise(account, -amount if reversed_payment else amount)
     if kept:  # the open promise is kept: back to the cadence, or paid
         status = "paid" if after.balance == 0 else account_status.DEFAULT
     items, roles = _items(tenant_id, payment, fingerprint, source, now, reversed_payment is not None, amount,
@@ -243,4 +248,6 @@ def _reversal_problem(payment: rules.Payment, reversed_payment: dict[str, Any] |
         return "cannot_reverse_a_reversal"
     if reversed_payment.get("status") != "applied":
         return "already_reversed"
+    if Decimal(str(reversed_payment.get("amount"))) != payment.amount:
+        return "reversal_amount_mismatch"
     return None

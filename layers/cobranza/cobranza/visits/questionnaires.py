@@ -348,6 +348,27 @@ def _answer_problem(question: Mapping[str, Any], value: Any, photo_keys: Collect
     return check(question, value) if check else None
 
 
+#: What a phone that captured a result against an older questionnaire may send (a question since
+#: removed, or one now hidden by its condition): kept as captured and flagged, never refused.
+UNKNOWN_QUESTION = "unknown question"
+NOT_ASKED = "must not be answered"
+
+
+def split_outdated(problems: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """``validate_answers``' problems as (those that refuse the answers, the answers that only
+    differ from the questionnaire as it is now: ``{"field", "reason"}``, reason ``unknown_question``
+    or ``not_asked``)."""
+    refusing, outdated = [], []
+    for problem in problems:
+        if problem["message"] == UNKNOWN_QUESTION:
+            outdated.append({"field": problem["field"], "reason": "unknown_question"})
+        elif problem["message"].startswith(NOT_ASKED):
+            outdated.append({"field": problem["field"], "reason": "not_asked"})
+        else:
+            refusing.append(problem)
+    return refusing, outdated
+
+
 def validate_answers(questionnaire: Mapping[str, Any], answers: Mapping[str, Any] | None,
                      photo_keys: Collection[str]) -> list[dict[str, str]]:
     """Every problem with ``answers`` to a valid ``questionnaire``; ``[]`` when they are valid.
@@ -359,7 +380,7 @@ def validate_answers(questionnaire: Mapping[str, Any], answers: Mapping[str, Any
         return [_problem("answers", "answers must be an object of question id to answer")]
     questions = questionnaire["questions"]
     known = {q["id"] for q in questions}
-    problems = [_problem(f"answers.{key}", "unknown question")
+    problems = [_problem(f"answers.{key}", UNKNOWN_QUESTION)
                 for key in answers if key not in known]
     shown: dict[str, bool] = {}
     for question in questions:
@@ -374,7 +395,7 @@ def validate_answers(questionnaire: Mapping[str, Any], answers: Mapping[str, Any
             if visible and question.get("required", False):
                 problems.append(_problem(field, "an answer is required"))
         elif not visible:
-            problems.append(_problem(field, f"must not be answered: asked only when {_condition(show_if)}"))
+            problems.append(_problem(field, f"{NOT_ASKED}: asked only when {_condition(show_if)}"))
         else:
             message = _answer_problem(question, value, photo_keys)
             if message:

@@ -218,10 +218,11 @@ def submit_result(principal: Agent, visit_id: str, body: Any, now: datetime | No
         if visit["status"] not in OPEN:
             raise Conflict("conflict", f"the visit is {visit['status']}; it takes no result")
         if not validated:
-            fix, outcome, answers, promise, photos = _validate(principal, visit, body, now, policy, tenant.timezone)
+            fix, outcome, answers, promise, photos, outdated = _validate(principal, visit, body, now, policy,
+                                                                         tenant.timezone)
             validated = True
-        plan = _Plan(principal, reader, fix, outcome, answers, promise, photos, body, key, digest, now, policy,
-                     ZoneInfo(tenant.timezone))
+        plan = _Plan(principal, reader, fix, outcome, (answers, outdated), promise, photos, body, key, digest, now,
+                     policy, ZoneInfo(tenant.timezone))
         try:
             visits_repo.write_together(plan.items)
         except visits_repo.WriteConflict as conflict:
@@ -250,20 +251,23 @@ _RESULT_FIELDS = frozenset({"idempotency_key", "captured_at", "location", "batte
 
 
 def _validate(principal: Agent, visit: Mapping[str, Any], body: Mapping[str, Any], now: datetime,
-              policy: Mapping[str, Any], timezone: str) -> tuple[_Fix, str, dict[str, Any], dict[str, Any] | None, list[str]]:
-    """Every problem of the result at once (422), or its parsed parts."""
+              policy: Mapping[str, Any], timezone: str
+              ) -> tuple[_Fix, str, dict[str, Any], dict[str, Any] | None, list[str], list[dict[str, str]]]:
+    """Every problem of the result at once (422), or its parsed parts and the answers that differ
+    from the questionnaire as it is now (kept as captured: the agent cannot go back to the door)."""
     fix, problems = _parse_fix(body, now, geo_rules(policy))
     outcome = body.get("outcome")
     if outcome not in visit_rules.OUTCOMES:
         problems.append({"field": "outcome", "message": "one of the visit outcomes", "allowed": list(visit_rules.OUTCOMES)})
     photos, photo_problems = _parse_photos(principal, visit, body.get("photos") or [])
     answers, answer_problems = _parse_answers(visit, body.get("answers"), policy, photos)
+    answer_problems, outdated = questionnaires.split_outdated(answer_problems)
     promise, promise_problems = _parse_promise(visit, outcome, body.get("promise"), fix, now, timezone)
     problems += photo_problems + answer_problems + promise_problems + _other_problems(body)
     if problems:
         raise Unprocessable("validation_failed", "the result is not valid", problems)
     assert fix is not None  # nosec B101  # type narrowing: an invalid fix was a problem, raised above
-    return fix, str(outcome), _exact(answers), promise, photos
+    return fix, str(outcome), _exact(answers), promise, photos, outdated
 
 
 def _parse_photos(principal: Agent, visit: Mapping[str, Any], photos: Any) -> tuple[list[str], list[dict[str, Any]]]:
@@ -337,6 +341,7 @@ class _Submission:
     fix: _Fix
     outcome: str
     answers: dict[str, Any]
+    outdated: list[dict[str, str]]  # answers that differ from the questionnaire as it is now
     promise: dict[str, Any] | None
     photos: list[str]
     notes: Any
@@ -453,6 +458,7 @@ def _answer(sub: _Submission, verification: geo.Verification, decision: _Decisio
         "revisit": {"visit_id": revisit["visit_id"], "scheduled_on": revisit["scheduled_on"],
                     "status": revisit["status"]} if revisit else None,
         "photos": sub.photos,
+        "answers_outdated": sub.outdated,
     }
 
 
@@ -461,7 +467,7 @@ def _visit_update(sub: _Submission, verification: geo.Verification, decision: _D
                   answer: Mapping[str, Any]) -> dict[str, Any]:
     """The visit's result, status and stored answer, on a visit still open and without a result."""
     result = {"outcome": sub.outcome, **sub.fix.as_item(), "received_at": sub.stamp, "answers": sub.answers,
-              "promise": sub.promise, "photos": sub.photos, "notes": sub.notes,
+              "promise": sub.promise, "photos": sub.photos, "notes": sub.notes, "answers_outdated": sub.outdated or None,
               "verification": _exact(verification.as_dict()), "next_step": _exact(next_step),
               "account_status": decision.new_status, "account_note": decision.status_note}
     return visits_repo.result_update(sub.tenant_id, sub.visit_id, sub.principal.agent_id, status=decision.status,
@@ -501,13 +507,14 @@ class _Plan:
     """The writes of one result, decided from what was read: decide (pure), plan the revisit,
     build the answer, then the transaction's items (visit, agent, account, timeline, alarms, revisit)."""
 
-    def __init__(self, principal: Agent, reader: _Reader, fix: _Fix, outcome: str, answers: dict[str, Any],
-                 promise: dict[str, Any] | None, photos: list[str], body: Mapping[str, Any], key: str, digest: str,
-                 now: datetime, policy: Mapping[str, Any], zone: ZoneInfo):
+    def __init__(self, principal: Agent, reader: _Reader, fix: _Fix, outcome: str,
+                 answers: tuple[dict[str, Any], list[dict[str, str]]], promise: dict[str, Any] | None, photos: list[str],
+                 body: Mapping[str, Any], key: str, digest: str, now: datetime, policy: Mapping[str, Any], zone: ZoneInfo):
         self.reader = reader
         visit = reader.visit
         assert visit is not None  # nosec B101  # type narrowing: read() raised 404 when there is none
-        sub = _Submission(principal=principal, visit=visit, fix=fix, outcome=outcome, answers=answers, promise=promise,
+        sub = _Submission(principal=principal, visit=visit, fix=fix, outcome=outcome, answers=answers[0],
+                          outdated=answers[1], promise=promise,
                           photos=photos, notes=body.get("notes"), key=key, digest=digest, now=now)
         target = reader.target()
         self.verification = _verify(fix, target, reader.agent, sub.visit_id, now, geo_rules(policy))

@@ -309,15 +309,14 @@ def my_visits(agent: Agent, query: Mapping[str, str], now: datetime | None = Non
 def _cancelled_for_account(visit: Mapping[str, Any], account: Mapping[str, Any] | None, now: datetime) -> bool:
     """Cancels a task not yet started whose account owes nothing now or was closed since it was
     planned (paid by a payment, settled or withdrawn by a file): no visit to a debtor who paid.
-    True when the task is (now) cancelled."""
+    True when the task is now cancelled (False: someone checked in meanwhile, it goes on)."""
     if account is None or visit["status"] not in ("assigned", "unassigned"):
         return False
     current = account_status.of(account)
     if current not in account_status.CLOSED - {"legal"} and money_of(account).balance > 0:
         return False
     reason = "account_paid" if current in ("paid", "active", "promised", "payment_reported") else f"account_{current}"
-    visits_repo.cancel_open(visit["tenant_id"], visit["visit_id"], reason, utc_stamp(now))
-    return True
+    return visits_repo.cancel_open(visit["tenant_id"], visit["visit_id"], reason, utc_stamp(now))
 
 
 def _coordinates(visit: Mapping[str, Any], account: Mapping[str, Any] | None) -> tuple[float | None, float | None]:
