@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from chalice import Chalice, Response
 
+from cobranza.alarms import service as alarms
 from cobranza.api import contract
 from cobranza.api import routes as service
 from cobranza.api.errors import http_status
@@ -20,6 +21,7 @@ from cobranza.core.errors import DomainError
 from cobranza.core.observability import logger, metrics
 from cobranza.core.settings import get_settings
 from cobranza.debtor import selfservice
+from cobranza.kpis import service as kpis
 from cobranza.tenants import auth
 from cobranza.visits import results as visit_results
 from cobranza.visits import tasks as visits
@@ -165,6 +167,29 @@ def record_payments() -> Any:
     tenant = _tenant()
     _query()
     return service.record_payments(tenant, _body())
+
+
+# ---------------------------------------------------------------- alarms and KPIs
+@app.route("/v1/alarms", methods=["GET"])
+@view
+def list_alarms() -> Any:
+    tenant = _tenant()
+    return alarms.list_alarms(tenant, _query())
+
+
+@app.route("/v1/alarms/{alarm_id}/ack", methods=["POST"])
+@view
+def acknowledge_alarm(alarm_id: str) -> Any:
+    tenant = _tenant()
+    _query()
+    return alarms.acknowledge(tenant, alarm_id, by="api_key")
+
+
+@app.route("/v1/kpis", methods=["GET"])
+@view
+def get_kpis() -> Any:
+    tenant = _tenant()
+    return kpis.get_kpis(tenant, _query())
 
 
 # ---------------------------------------------------------------- the debtor's link (signed token, no key)

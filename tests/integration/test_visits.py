@@ -385,7 +385,8 @@ def test_a_photo_is_uploaded_to_the_visits_folder_checked_and_then_referenced(ap
     status, answer = post_result(api, field["ana"], visit["visit_id"], result_body(ZOCALO, photos=[key]))
     assert status == 201 and answer["photos"] == [key]
     used = aws.request_counts - before
-    assert sum(used.values()) == 2, used  # BatchGetItem + TransactWriteItems: the photo was already recorded
+    # BatchGetItem + TransactWriteItems (the photo was already recorded) + UpdateItem (the KPI counters)
+    assert used == {"dynamodb.BatchGetItem": 1, "dynamodb.TransactWriteItems": 1, "dynamodb.UpdateItem": 1}, used
     status, shown = call(api, "get", f"/v1/visits/{visit['visit_id']}", key=field["key"])
     link = shown["photo_urls"][key]
     response = api.get(link[link.index("/v1/photos/"):])
@@ -438,7 +439,7 @@ def forward_visit_results(stack):
     """What VisitResultsPipe does in AWS: the visits stream, filtered, into NotificationsQueue."""
     from infra.local.pipes import forward_once, pipe_specs, streams_client
 
-    (pipe,) = pipe_specs(stack)
+    (pipe,) = [p for p in pipe_specs(stack) if p.logical_id == "VisitResultsPipe"]
     return forward_once(streams_client(), boto3.client("sqs"), pipe, {})
 
 

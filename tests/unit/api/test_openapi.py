@@ -322,6 +322,9 @@ class _Field:
         tenant = SimpleNamespace(tenant_id=TENANT, name="Financiera Demo", timezone="America/Mexico_City",
                                  policy=None, policy_version=0, notify_emails=["cobranza@example.com"])
         monkeypatch.setattr(tenants_repo, "get_tenant_cached", lambda tenant_id: tenant if tenant_id == TENANT else None)
+        from cobranza.kpis import store as kpis_repo
+        self.kpis: list[tuple] = []
+        monkeypatch.setattr(kpis_repo, "add", lambda *args, **kwargs: self.kpis.append(args))
 
         self.principal = Agent(tenant_id=TENANT, agent_id="sub-ana", email="ana@example.com",
                                groups=frozenset({"agents"}))
@@ -371,7 +374,7 @@ class _Field:
         monkeypatch.setattr(agents_repo, "list_agents", lambda tenant_id: [self.agent, self.supervisor])
         monkeypatch.setattr(agents_repo, "get_agent", lambda tenant_id, agent_id: self.agent if agent_id == "sub-ana" else None)
         monkeypatch.setattr(agents_repo, "reserve_slot", lambda agent, day, capacity: True)
-        monkeypatch.setattr(agents_repo, "record_position", lambda *args: True)
+        monkeypatch.setattr(agents_repo, "record_position", lambda *args: (True, None))
 
     def written(self, role: str) -> dict:
         """The last transaction's item of ``role`` (visit, agent, account, timeline, ...)."""

@@ -6,7 +6,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from cobranza.campaign.call_rules import best_hours, hour_slot, next_step, parse_task_id, priority_key, task_id, to_outcome
+from cobranza.campaign.call_rules import best_hours, next_step, parse_task_id, priority_key, task_id, to_outcome
+from cobranza.kpis.rules import hour_slot
 from cobranza.tenants.policy import effective_policy
 
 NOW = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)

@@ -304,3 +304,12 @@ def steps_due(policy: Mapping[str, Any], due_date: date, today: date, amount_tie
         candidates.append(Step(current, max(days), step["channel"]))
     newest = max((s.day for s in candidates), default=None)
     return [s for s in candidates if s.day == newest]
+
+
+def escalated_high_tier(stage_before: str | None, account: Mapping[str, Any]) -> str | None:
+    """The later stage a high-tier account just entered (alarm ``high_tier_stage_change``), or
+    None: not high tier, no stage before (a new account), or the same or an earlier stage."""
+    stage = account.get("stage")
+    if account.get("amount_tier") != "high" or stage_before not in STAGES or stage not in STAGES:
+        return None
+    return str(stage) if STAGES.index(stage) > STAGES.index(stage_before) else None

@@ -79,6 +79,14 @@ def promise_event_put(tenant_id: str, account_id: str, at: str, kind: str, field
     })}}
 
 
+def alarm_entry(alarm: Mapping[str, Any]) -> dict[str, Any]:
+    """The timeline entry (kind ``alarm``) of an alarm about an account: one per alarm."""
+    tenant_id, account_id = alarm["tenant_id"], alarm["account_id"]
+    return {"account_key": account_key(tenant_id, account_id), "entry_id": f"{alarm['raised_at']}#alarm#{alarm['alarm_id']}",
+            "kind": "alarm", "tenant_id": tenant_id, "account_id": account_id, "alarm_id": alarm["alarm_id"],
+            "code": alarm["code"], "created_at": alarm["raised_at"]}
+
+
 def get_entry(tenant_id: str, account_id: str, entry_id: str) -> dict[str, Any] | None:
     response = aws.client("dynamodb").get_item(
         TableName=_table(), ConsistentRead=True,

@@ -188,7 +188,9 @@ TIMELINE_FIELDS = ("kind", "status", "reason", "channel", "step", "stage", "segm
                    # payments, promises, outcomes and call tasks (SPEC §6b)
                    "payment_id", "paid_at", "method", "reverses", "recorded_at", "balance_after", "credit_after",
                    "status_after", "paid", "installments", "replaces", "made_at", "result", "occurred_at",
-                   "duration_s", "notes", "task_id")
+                   "duration_s", "notes", "task_id",
+                   # alarms about the account (SPEC §8)
+                   "alarm_id", "code")
 _TIMELINE_MONEY = ("amount", "balance_after", "credit_after", "paid")
 _TIMELINE_AT = ("captured_at", "occurred_at", "paid_at", "sent_at", "send_at", "planned_at", "recorded_at", "created_at")
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo
 
 from ..core.instants import parse_instant
+from ..visits import rules as visit_rules
 from ..visits.rules import CONTACT_RESULTS, DEFAULT_OUTCOME_RULES
 
 OUTCOME_CHANNELS = ("phone", "email", "sms", "whatsapp", "in_person", "letter", "other")
@@ -25,8 +25,7 @@ CALL_CHANNEL = "phone"
 #: The channels that use the account's phone (a wrong number makes them all unusable).
 PHONE_CHANNELS = ("sms", "whatsapp", "call")
 #: Results that reached the debtor in person on the line (the best-hours numerator).
-RIGHT_PARTY = frozenset({"right_party_contact", "promise_to_pay", "paid_reported", "refused", "dispute",
-                         "callback_requested"})
+RIGHT_PARTY = visit_rules.RIGHT_PARTY
 MAX_NOTES = 2000
 MAX_DURATION_S = 6 * 3600
 #: How far back an outcome may be dated (phones post late) and ahead (clock skew).
@@ -158,12 +157,6 @@ def priority_key(account: Mapping[str, Any], owed: Decimal, today: date) -> str:
 
 
 # ---------------------------------------------------------------- best hours
-def hour_slot(moment: datetime, tz: str) -> str:
-    """The weekday (0 Monday) and hour of ``moment`` in the debtor's zone: ``<weekday>_<hour>``."""
-    local = moment.astimezone(ZoneInfo(tz))
-    return f"{local.weekday()}_{local.hour:02d}"
-
-
 def best_hours(stats: Mapping[str, Any], weekday: int, window: tuple[time, time], default: list[str],
                min_attempts: int, top: int = 3) -> dict[str, Any]:
     """The ``top`` hours of ``weekday`` inside ``window`` whose calls reached the right party most

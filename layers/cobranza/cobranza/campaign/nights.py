@@ -26,6 +26,7 @@ from ..accounts.store import DUE_SHARDS
 from ..core import clock
 from ..core.instants import parse_instant, utc_stamp
 from ..core.observability import logger, metrics
+from ..kpis import store as kpis_repo
 from ..tenants import store as tenants_repo
 from . import planner
 from . import store as nights_repo
@@ -62,6 +63,7 @@ def _start(tenant_id: str, event_time: datetime, real_now: datetime, replay: boo
         # a tick that stopped between the record and the last part: queue them all again (a part
         # already planned is dropped by run_part), with the frame the night started in
         event_time, real_now = parse_instant(existing["event_time"]), parse_instant(existing["started_at"])
+    kpis_repo.snapshot_level(tenant_id, night)  # the portfolio as the night starts: the KPIs' day start
     nights_repo.queue_parts([{"tenant_id": tenant_id, "night": night, "part": part, "event_time": utc_stamp(event_time),
                               "real_now": utc_stamp(real_now)} for part in range(DUE_SHARDS)])
     nights_repo.mark_queued(tenant_id, night)

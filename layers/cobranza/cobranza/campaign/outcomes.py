@@ -31,6 +31,8 @@ from ..accounts import timeline as timeline_repo
 from ..core.errors import Conflict, NotFound, Unprocessable
 from ..core.instants import local_date, parse_instant, utc_stamp
 from ..core.tables import TenantModel
+from ..kpis import rules as kpi_rules
+from ..kpis import store as kpis_repo
 from ..payments import promises
 from ..tenants.policy import effective_policy
 from . import call_rules, calls, contact_rules
@@ -103,10 +105,13 @@ def _act(tenant: TenantModel, account: dict[str, Any], outcome: call_rules.Outco
     callback = calls.plan_callback(account, outcome.callback_at, outcome.agent) if step.callback and outcome.callback_at else None
     if step.alarm:
         alarms_repo.raise_alarm(tenant_id, step.alarm, f"account#{account_id}#{outcome.result}",
-                                f"account {account_id}: {outcome.result.replace('_', ' ')} ({outcome.channel})", stamp)
+                                f"account {account_id}: {outcome.result.replace('_', ' ')} ({outcome.channel})", stamp,
+                                {"account_id": account_id})
+    slot, right_party = kpi_rules.hour_slot(outcome.occurred_at, tz), outcome.result in call_rules.RIGHT_PARTY
     if outcome.channel == call_rules.CALL_CHANNEL:
-        calls_repo.count_call(tenant_id, account.get("segment") or "general",
-                              call_rules.hour_slot(outcome.occurred_at, tz), outcome.result in call_rules.RIGHT_PARTY)
+        calls_repo.count_call(tenant_id, account.get("segment") or "general", slot, right_party)
+    kpis_repo.add(tenant_id, local_date(outcome.occurred_at, tenant.timezone).isoformat(),
+                  account.get("segment") or "general", kpi_rules.contact_counters(outcome.channel, slot, right_party))
     return {
         "outcome_id": outcome_id, "account_id": account_id, "channel": outcome.channel, "result": outcome.result,
         "occurred_at": utc_stamp(outcome.occurred_at), "account_status": status, "next_step": step.as_dict(),

@@ -33,8 +33,11 @@ from ..core import clock, queues
 from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger, metrics
 from ..core.settings import get_settings
+from ..kpis import rules as kpi_rules
+from ..kpis import store as kpis_repo
 from ..payments import promises
 from ..payments import rules as promise_rules
+from ..payments.rules import money_of
 from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy
 from ..visits import store as visits_repo
@@ -144,6 +147,7 @@ class _Planner:
         self.policy, self.rules, self.today = policy, rules, today
         self.event_time, self.offset = event_time, offset
         self.outbox = Outbox()
+        self.kpis = kpis_repo.Batch(tenant_id)  # bucket moves: roll rates and the portfolio's level
         self.assigner = visits.Assigner(tenant_id, policy)  # reads the agents on the first visit task
         retention = timedelta(days=get_settings().timeline_retention_days)
         self.expires_at = int((event_time + retention).timestamp())
@@ -176,6 +180,7 @@ class _Planner:
             for message in queued:
                 self.outbox.add(message, pending.one_sent)
         self._run_ready(pool)
+        self.kpis.flush()  # after the chunk's accounts are written
 
     def finish(self, pool: ThreadPoolExecutor) -> None:
         self.outbox.flush()
@@ -201,6 +206,8 @@ class _Planner:
         refresh_derived(item, self.policy, self.today, next_from=self.today + timedelta(days=1))
         if (item["stage"], item["aging_bucket"]) != previous:
             self.counts["accounts_moved"] += 1
+            self._count_move(before, item)
+        escalated = segmentation.escalated_high_tier(previous[0], item)
         entries: list[dict[str, Any]] = []
         handoff = needs_legal_handoff(item)
         if handoff:
@@ -221,14 +228,33 @@ class _Planner:
         def update() -> None:
             if promised is not None:  # before the derived fields: their write then sees the new status
                 promises.break_if_due(tenant_id, promised, self.today, self.rules.promise_grace_days, self.event_time)
-            if handoff:  # before the account records it: a failed alarm write is retried by the rerun
-                alarms_repo.raise_alarm(tenant_id, "judicial_handoff", f"account#{account_id}",
-                                        f"account {account_id} reached the judicial stage and joins the legal "
-                                        "hand-off list", utc_stamp(self.event_time))
+            self._raise_alarms(account_id, handoff, escalated)
             if fields:
                 self._save_derived(tenant_id, account_id, fields, seen_rev, handoff, planned_from)
 
         return item, entries, update
+
+    def _raise_alarms(self, account_id: str, handoff: bool, escalated: str | None) -> None:
+        """Before the account records what raised them: a failed alarm write is retried by the rerun."""
+        if handoff:
+            alarms_repo.raise_alarm(self.tenant_id, "judicial_handoff", f"account#{account_id}",
+                                    f"account {account_id} reached the judicial stage and joins the legal "
+                                    "hand-off list", utc_stamp(self.event_time), {"account_id": account_id})
+        if escalated:
+            alarms_repo.raise_alarm(self.tenant_id, "high_tier_stage_change", f"account#{account_id}#{escalated}",
+                                    f"account {account_id} of high amount tier entered the {escalated} stage",
+                                    utc_stamp(self.event_time), {"account_id": account_id})
+
+    def _count_move(self, before: dict[str, Any], item: dict[str, Any]) -> None:
+        """An account the night saw change aging bucket: a roll, and the level's move."""
+        source, target = before.get("aging_bucket"), item.get("aging_bucket")
+        if not source or not target or source == target:
+            return
+        segment = item.get("segment") or "general"
+        owed = money_of(item).balance
+        self.kpis.count(self.today.isoformat(), segment, {kpi_rules.roll_counter(str(source), str(target)): 1})
+        self.kpis.move_level(before.get("segment") or "general", str(source), -1, -owed)
+        self.kpis.move_level(segment, str(target), 1, owed)
 
     def _save_derived(self, tenant_id: str, account_id: str, fields: dict[str, Any], seen_rev: Any,
                       handoff: bool, planned_from: Any) -> None:

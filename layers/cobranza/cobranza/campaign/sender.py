@@ -30,15 +30,19 @@ from ..accounts import timeline as timeline_repo
 from ..accounts.channels import ADDRESS_FIELD, AUTOMATED_CHANNELS
 from ..channels import PermanentFailure, Reminder, TransientFailure, UnknownOutcome, get_channel
 from ..core import clock
-from ..core.instants import parse_instant, utc_stamp
+from ..core.instants import local_date, parse_instant, utc_stamp
 from ..core.observability import logger, metrics
 from ..debtor import selfservice
+from ..kpis import rules as kpi_rules
+from ..kpis import store as kpis_repo
 from ..payments.rules import money_of
 from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy
 from . import contact_rules
 
 FINAL = frozenset({"sent", "skipped", "failed"})
+#: The KPI counters of the reminders sent or failed, gathered over a batch of messages.
+COUNTS = kpis_repo.Batches(shards=kpis_repo.SENDER_SHARDS)
 OPEN = ("planned", "deferred")
 #: SQS allows 12 h of visibility counted from the receive; keep a margin for the time spent.
 MAX_HOLD_S = 12 * 3600 - 15 * 60
@@ -108,7 +112,9 @@ def _deliver(message: Mapping[str, Any], receive_count: int, real_now: datetime 
     reminder = Reminder(channel=message["channel"], to=_address(account, message["channel"]),
                         locale=policy.get("locale", "es-MX"), attempt_id=message["attempt_id"],
                         context=_context(tenant.name if tenant else tenant_id, account, message, now))
-    return _send(message, reminder, now, receive_count)
+    day = local_date(now, tenant.timezone if tenant else str(account["timezone"])).isoformat()
+    return _send(message, reminder, now, receive_count, (day, str(account.get("segment") or "general"),
+                                                         kpi_rules.hour_slot(now, str(account["timezone"]))))
 
 
 def _check_message(message: Mapping[str, Any]) -> None:
@@ -148,24 +154,40 @@ def _claim_contact(message: Mapping[str, Any], account: dict[str, Any], log: lis
     raise RetryLater(backoff_seconds(receive_count), "contact log busy")
 
 
-def _send(message: Mapping[str, Any], reminder: Reminder, now: datetime, receive_count: int) -> dict[str, Any]:
-    """Sends the claimed reminder and records the outcome (step 5)."""
+def _send(message: Mapping[str, Any], reminder: Reminder, now: datetime, receive_count: int,
+          kpi: tuple[str, str, str]) -> dict[str, Any]:
+    """Sends the claimed reminder and records the outcome (step 5); ``kpi``: the day, segment and
+    debtor's hour slot the attempt counts in (COUNTS, written once per batch of messages)."""
     tenant_id, account_id, channel = message["tenant_id"], message["account_id"], message["channel"]
+    day, segment, slot = kpi
     try:
         provider_id = get_channel(channel).send(reminder)
     except PermanentFailure as exc:
         accounts_repo.add_to_set(tenant_id, account_id, "unusable_channels", [channel], utc_stamp(now))
         _release(tenant_id, account_id, message["attempt_id"])
-        return _finish(message, "failed", reason=exc.reason, now=now)
+        result = _finish(message, "failed", reason=exc.reason, now=now)
+        COUNTS.of(tenant_id).count(day, segment, kpi_rules.attempt_counters(channel, slot, delivered=False))
+        return result
     except UnknownOutcome as exc:
-        return _finish(message, "failed", reason="outcome_unknown", now=now, detail=exc.reason)
+        result = _finish(message, "failed", reason="outcome_unknown", now=now, detail=exc.reason)
+        COUNTS.of(tenant_id).count(day, segment, kpi_rules.attempt_counters(channel, slot, delivered=False))
+        return result
     except TransientFailure as exc:
         _release(tenant_id, account_id, message["attempt_id"])
         timeline_repo.update_entry(tenant_id, account_id, message["entry_id"],
                                    {"last_error": exc.reason, "updated_at": utc_stamp(now)})
         raise RetryLater(backoff_seconds(receive_count), exc.reason) from exc
     metrics.add_metric(name="RemindersSent", unit="Count", value=1)
-    return _finish(message, "sent", now=now, provider_message_id=provider_id)
+    metrics.add_metric(name=f"RemindersSent_{channel}", unit="Count", value=1)
+    result = _finish(message, "sent", now=now, provider_message_id=provider_id)
+    COUNTS.of(tenant_id).count(day, segment, kpi_rules.attempt_counters(channel, slot, delivered=True))
+    return result
+
+
+def flush_counts() -> int:
+    """Writes the KPI counters of the messages handled since the last flush (the dispatch
+    function calls it once per SQS batch); the requests it took."""
+    return COUNTS.flush()
 
 
 def _check_claim(message: Mapping[str, Any], log: list[str], now: datetime, receive_count: int) -> None:

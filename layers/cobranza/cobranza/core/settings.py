@@ -38,7 +38,11 @@ class Settings:
     payments_table: str = ""
     #: The phone team's call tasks and call statistics (SPEC §6b).
     calls_table: str = ""
+    #: KPI counters by tenant, month, day and segment (SPEC §8).
+    kpis_table: str = ""
     night_queue_url: str | None = None
+    #: The hourly alarms job's per-tenant messages (AlarmsFunction fans the tick out through it).
+    alarms_queue_url: str | None = None
     #: The ingest pipeline's task queue (ingest functions only); without it every file is
     #: processed in one invocation.
     ingest_queue_url: str | None = None
@@ -85,7 +89,9 @@ class Settings:
         "nights_table": "NIGHTS_TABLE",
         "payments_table": "PAYMENTS_TABLE",
         "calls_table": "CALLS_TABLE",
+        "kpis_table": "KPIS_TABLE",
         "night_queue_url": "NIGHT_QUEUE_URL",
+        "alarms_queue_url": "ALARMS_QUEUE_URL",
         "ingest_queue_url": "INGEST_QUEUE_URL",
         "ingest_chunk_bytes": "INGEST_CHUNK_BYTES",
         "ingest_part_rows": "INGEST_PART_ROWS",

@@ -217,6 +217,43 @@ class UploadModel(Model):
     stale_index = UploadStaleIndex()
 
 
+class _AlarmIndex(GlobalSecondaryIndex["AlarmModel"]):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta:
+        projection = AllProjection()
+
+
+class AlarmRaisedIndex(_AlarmIndex):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta(_AlarmIndex.Meta):
+        index_name = "raised-index"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    raised_at = UnicodeAttribute(range_key=True)
+
+
+class AlarmStatusIndex(_AlarmIndex):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta(_AlarmIndex.Meta):
+        index_name = "status-index"
+
+    status_key = UnicodeAttribute(hash_key=True)
+    raised_at = UnicodeAttribute(range_key=True)
+
+
+class AlarmCodeIndex(_AlarmIndex):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta(_AlarmIndex.Meta):
+        index_name = "code-index"
+
+    code_key = UnicodeAttribute(hash_key=True)
+    raised_at = UnicodeAttribute(range_key=True)
+
+
+class AlarmStatusCodeIndex(_AlarmIndex):  # type: ignore[no-untyped-call]  # pynamodb's Index.__init_subclass__ is unannotated
+    class Meta(_AlarmIndex.Meta):
+        index_name = "status-code-index"
+
+    status_code_key = UnicodeAttribute(hash_key=True)
+    raised_at = UnicodeAttribute(range_key=True)
+
+
 class AlarmModel(Model):
     """A business alarm of a tenant (SPEC §8); one per code and subject, raised once."""
 
@@ -225,12 +262,19 @@ class AlarmModel(Model):
         settings_field = "alarms_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
-    alarm_id = UnicodeAttribute(range_key=True)  # <raised_at>#<code>#<subject>: newest last
+    alarm_id = UnicodeAttribute(range_key=True)  # <day>.<code>.<digest> (accounts/alarms.py)
     code = UnicodeAttribute()
     subject = UnicodeAttribute()  # what it is about: upload#<id>, account#<id>, agent#<id>
     message = UnicodeAttribute()
     status = UnicodeAttribute(default="open")
     raised_at = UnicodeAttribute()
+    status_key = UnicodeAttribute(null=True)
+    code_key = UnicodeAttribute(null=True)
+    status_code_key = UnicodeAttribute(null=True)
+    raised_index = AlarmRaisedIndex()
+    status_index = AlarmStatusIndex()
+    code_index = AlarmCodeIndex()
+    status_code_index = AlarmStatusCodeIndex()
 
 
 class TimelineEntryModel(Model):

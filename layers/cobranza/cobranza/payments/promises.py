@@ -22,7 +22,8 @@ from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..core import transactions
 from ..core.errors import Conflict, Invalid, NotFound, Unprocessable
-from ..core.instants import utc_stamp
+from ..core.instants import local_date, utc_stamp
+from ..kpis import store as kpis_repo
 from ..tenants.policy import effective_policy
 from . import rules
 from . import store as payments_repo
@@ -77,6 +78,8 @@ def record(tenant_id: str, account: Mapping[str, Any], promise: rules.Promise, s
                                        names={"#status": "status"}, values=blocked):
         raise Conflict("conflict", "the account changed; no promise was recorded")
     replaced = _open_promise(account)
+    kpis_repo.add(tenant_id, local_date(now, str(account.get("timezone") or "America/Mexico_City")).isoformat(),
+                  str(account.get("segment") or "general"), {"promises_made": 1})
     shown = {"amount": f"{promise.amount:.2f}", "due_on": promise.due_on.isoformat(),
              "installments": [{"amount": f"{i.amount:.2f}", "due_on": i.due_on.isoformat()}
                               for i in promise.installments],
@@ -131,4 +134,5 @@ def break_if_due(tenant_id: str, account: Mapping[str, Any], today: date, grace_
         ])
     except transactions.WriteConflict:
         return False
+    kpis_repo.add(tenant_id, today.isoformat(), str(account.get("segment") or "general"), {"promises_broken": 1})
     return True

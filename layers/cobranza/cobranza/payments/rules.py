@@ -18,9 +18,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..accounts.money import CENTS as CENTS
+from ..accounts.money import Money as Money
+from ..accounts.money import money_of as money_of
 from ..accounts.segmentation import promise_check_on
 
-CENTS = Decimal("0.01")
 METHODS = ("spei", "oxxo", "card", "cash", "transfer", "other")
 
 
@@ -32,14 +34,6 @@ class Payment:
     paid_at: datetime  # aware, UTC
     method: str | None = None
     reverses: str | None = None
-
-
-@dataclass(frozen=True)
-class Money:
-    """An account's balance and credit (both >= 0; at most one of them is above zero after a payment)."""
-
-    balance: Decimal
-    credit: Decimal = Decimal(0)
 
 
 def apply(money: Money, amount: Decimal) -> Money:
@@ -107,15 +101,6 @@ def promise_state(promise: Promise, paid: Iterable[tuple[date, Decimal]], today:
             continue
         return "broken" if today > deadline else "open"
     return "kept"
-
-
-def money_of(account: Mapping[str, Any]) -> Money:
-    """What the account owes now and its credit: the file's balance less the payments recorded
-    since the file last wrote it (``paid_total`` - ``paid_seen``; see docs/design-issue-15.md)."""
-    balance = Decimal(str(account.get("balance") or 0))
-    since_file = Decimal(str(account.get("paid_total") or 0)) - Decimal(str(account.get("paid_seen") or 0))
-    owed = balance - since_file
-    return Money(max(owed, Decimal(0)).quantize(CENTS), Decimal(str(account.get("credit") or 0)).quantize(CENTS))
 
 
 #: Statuses a payment that clears the balance turns into ``paid`` (a dispute or a lawyer's file

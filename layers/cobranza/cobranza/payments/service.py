@@ -3,7 +3,7 @@ account and its timeline entry; idempotent by the tenant's payment id."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable
@@ -14,6 +14,7 @@ from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..core import clock, transactions
 from ..core.instants import utc_stamp
+from ..kpis import store as kpis_repo
 from . import rules
 from . import store as payments_repo
 
@@ -29,6 +30,9 @@ class Outcome:
     account_status: str | None = None
     balance: Decimal | None = None
     credit: Decimal | None = None
+    #: What an applied payment adds to the KPIs: (day paid, segment, aging bucket, amount
+    #: recovered (negative for a reversal), how much less is owed, whether it kept the promise).
+    kpi: tuple[str, str, str | None, Decimal, Decimal, bool] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"payment_id": self.payment_id, "status": self.status}
@@ -85,7 +89,23 @@ def record(tenant_id: str, payments: Iterable[rules.Payment], source: str, now: 
         round_now = max(now, utc_stamp(clock.utcnow()))
         _record_round(tenant_id, batch, this_round, source, round_now, known, outcomes, threads)
         pending = later
-    return [outcome for outcome in outcomes if outcome is not None]
+    recorded = [outcome for outcome in outcomes if outcome is not None]
+    _count(tenant_id, recorded)
+    return recorded
+
+
+def _count(tenant_id: str, recorded: list[Outcome]) -> None:
+    """The applied payments' KPIs: amount recovered, payments, promises kept, the portfolio's
+    owed amount; a request per day and segment, after the payments are stored."""
+    counts = kpis_repo.Batch(tenant_id)
+    for outcome in recorded:
+        if outcome.status != "applied" or outcome.kpi is None:
+            continue
+        day, segment, bucket, amount, owed_less, kept = outcome.kpi
+        counts.count(day, segment, {"recovered": amount, "payments": 1 if amount > 0 else 0,
+                                    "reversals": 1 if amount < 0 else 0, "promises_kept": 1 if kept else 0})
+        counts.move_level(segment, bucket, 0, -owed_less)
+    counts.flush()
 
 
 def _record_round(tenant_id: str, batch: list[rules.Payment], indexes: list[int], source: str, now: str,
@@ -204,7 +224,9 @@ def _plan(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str,
             "amount": account.get("promise_amount"), "promise_date": account.get("promise_date"),
             "paid": promise_paid, "payment_id": payment.payment_id}))
         roles.append("promise")
-    return items, roles, Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit)
+    kpi = (payment.paid_at.date().isoformat(), str(account.get("segment") or "general"), account.get("aging_bucket"),
+           -amount if reversed_payment else amount, before.balance - after.balance, kept and not reversed_payment)
+    return items, roles, Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit, kpi)
 
 
 def _items(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str, reversal: bool,

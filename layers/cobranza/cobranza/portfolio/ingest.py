@@ -31,6 +31,7 @@ from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger
 from ..core.settings import get_settings
 from ..core.tables import TenantModel
+from ..kpis import store as kpis_repo
 from ..tenants import store as tenants_repo
 from ..tenants.policy import effective_policy
 from . import files, pipeline, snapshots
@@ -237,9 +238,11 @@ def _ingest_whole(job: Job, header: Header, records: Iterable[tuple[int, Any]], 
         settings = get_settings()
         if settings.ingest_queue_url and tally.rows_total - tally.rows_rejected > settings.ingest_part_rows:
             return pipeline.start_merges(job, runs.merged(), tally, problems, file_info or {})
+        level = kpis_repo.Batch(job.tenant_id)
         with ItemSpool() as absent, accounts_repo.BatchWriter() as writer:
             stored = iter(()) if job.tenant_had_no_accounts else accounts_repo.iter_tenant_accounts(job.tenant_id)
-            merge_accounts(job, runs.merged(), stored, writer, tally, problems.add_late, absent.add)
+            merge_accounts(job, runs.merged(), stored, writer, tally, problems.add_late, absent.add, level=level)
             if withdrawals_allowed(job, tally):
-                withdraw(job, absent, writer, tally)
+                withdraw(job, absent, writer, tally, level)
+        level.flush()  # once the accounts are written
     return None

@@ -37,6 +37,7 @@ from ..core import clock, queues
 from ..core.instants import utc_stamp
 from ..core.observability import logger
 from ..core.settings import get_settings
+from ..kpis import store as kpis_repo
 from . import files
 from . import uploads as uploads_repo
 from .readers import PortfolioFile, binary_stream
@@ -261,9 +262,11 @@ def _merge(job: Job, plan: dict[str, Any], index: int, time_left: Callable[[], f
         stored = _stored_after(job.tenant_id, after, low, high) if reads_stored else iter(())
         duplicates: list[Problem] = []
         absent = _JsonLines()
+        level = kpis_repo.Batch(job.tenant_id)
         with accounts_repo.BatchWriter() as writer:
             merge_accounts(job, iter(entries), stored, writer, tally, duplicates.append,
-                           _adds_wire(absent), drain=final)
+                           _adds_wire(absent), drain=final, level=level)
+        level.flush()  # once the segment's accounts are written
         if duplicates:
             rows = io.StringIO()
             csv.writer(rows, lineterminator="\r\n").writerows(problem_rows_in_order(duplicates))
@@ -348,8 +351,10 @@ def _withdraw(job: Job, plan: dict[str, Any], index: int) -> None:
     tally = Tally()
     absent = (accounts_repo.from_wire(item) for key in files.absent_keys(job.bucket, job.tenant_id, job.upload_id, index)
               for item in _read_lines(key, job.bucket))
+    level = kpis_repo.Batch(job.tenant_id)
     with accounts_repo.BatchWriter() as writer:
-        withdraw(job, absent, writer, tally)
+        withdraw(job, absent, writer, tally, level)
+    level.flush()
     if uploads_repo.record_part(job.tenant_id, job.upload_id, "withdraw", index, tally.to_dict()) is not None:
         _finish(job, plan)
 

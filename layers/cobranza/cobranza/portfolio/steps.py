@@ -9,16 +9,18 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping
 
 from ..accounts import alarms as alarms_repo
 from ..accounts import segmentation
 from ..accounts import status as account_status
+from ..accounts.money import money_of
 from ..accounts.service import refresh_derived
 from ..accounts.store import placement
 from ..core import clock
 from ..core.instants import utc_stamp
 from ..core.observability import logger, metrics
+from ..kpis import store as kpis_repo
 from ..tenants import store as tenants_repo
 from . import files
 from . import uploads as uploads_repo
@@ -199,6 +201,7 @@ def merge_accounts(
     add_problem: Callable[[Problem], None],
     add_absent: Callable[[dict[str, Any]], None],
     drain: bool = True,
+    level: kpis_repo.Batch | None = None,
 ) -> None:
     """Merges the file's accounts (sorted by placement, row_number) with the stored ones (in
     placement order: accounts.store.iter_tenant_accounts); writes the new ones through ``writer.put`` and the changed ones
@@ -207,7 +210,9 @@ def merge_accounts(
 
     Stored accounts still being worked that the file lacks go to ``add_absent`` (snapshots only).
     ``drain=False`` merges one segment of a range: the stored accounts after the file's last
-    one are left for the next segment (which reads them again from there).
+    one are left for the next segment (which reads them again from there). ``level`` gathers
+    how the portfolio's level changes (accounts and owed amount by segment and bucket, the KPIs'
+    denominators); the caller writes it once the accounts are.
     """
     policy, today, upload_id, stamp = job.policy, job.day, job.upload_id, job.started_at
     current = next(stored, None)
@@ -245,19 +250,28 @@ def merge_accounts(
             advance()
         item, outcome = _upsert(existing, facts, row_hash, upload_id, policy, today, stamp)
         _count(tally, item, outcome)
-        _write(writer, existing, item, _redo_upsert(facts, row_hash, job))
+        _write(writer, existing, item, _redo_upsert(facts, row_hash, job), level)
     while drain and current is not None:
         absent(current)
         advance()
 
 
 def _write(writer: Any, existing: dict[str, Any] | None, item: dict[str, Any],
-           redo: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
+           redo: Callable[[dict[str, Any]], dict[str, Any] | None], level: kpis_repo.Batch | None) -> None:
     """A new account is put; a changed one updated (``redo`` if it changed meanwhile)."""
     if existing is None:
         writer.put(item)
     elif item is not existing:
         writer.update(existing, item, redo)
+        _move_level(level, existing, -1)
+    else:
+        return
+    _move_level(level, item, 1)
+
+
+def _move_level(level: kpis_repo.Batch | None, account: Mapping[str, Any], sign: int) -> None:
+    if level is not None:
+        level.move_level(account.get("segment"), account.get("aging_bucket"), sign, sign * money_of(account).balance)
 
 
 def _count(tally: Tally, item: dict[str, Any], outcome: str) -> None:
@@ -332,12 +346,14 @@ def withdrawals_allowed(job: Job, tally: Tally) -> bool:
     return not (tally.active_before and tally.accounts_absent > share * tally.active_before)
 
 
-def withdraw(job: Job, absent: Iterable[dict[str, Any]], writer: Any, tally: Tally) -> None:
+def withdraw(job: Job, absent: Iterable[dict[str, Any]], writer: Any, tally: Tally,
+             level: kpis_repo.Batch | None = None) -> None:
     for account in absent:
         tally.accounts_withdrawn += 1
         item = _withdrawn(account, job)
         if item is not None:
             writer.update(account, item, lambda fresh: _withdrawn(fresh, job) if _worked(fresh, job.upload_id) else None)
+            _move_level(level, account, -1)  # out of the portfolio
 
 
 def _withdrawn(account: dict[str, Any], job: Job) -> dict[str, Any] | None:
@@ -388,7 +404,8 @@ def complete(job: Job, tally: Tally, rejects: IO[bytes], file_info: dict[str, An
     files.put_rejects(job.bucket, job.tenant_id, job.upload_id, rejects)
     files.put_summary(job.bucket, job.tenant_id, job.upload_id, summary)
     for alarm in alarms:
-        alarms_repo.raise_alarm(job.tenant_id, alarm["code"], f"upload#{job.upload_id}", alarm["message"], summary["finished_at"])
+        alarms_repo.raise_alarm(job.tenant_id, alarm["code"], f"upload#{job.upload_id}", alarm["message"],
+                                summary["finished_at"], {"upload_id": job.upload_id})
     uploads_repo.finish_upload(job.tenant_id, job.upload_id, job.key, summary, summary["finished_at"])
     metrics.add_metric(name="RowsIngested", unit="Count", value=tally.rows_total)
     metrics.add_metric(name="RowsRejected", unit="Count", value=tally.rows_rejected)

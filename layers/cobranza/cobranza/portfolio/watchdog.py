@@ -61,7 +61,8 @@ def _end(record: dict[str, Any], now: datetime) -> bool:
     bucket = get_settings().data_bucket
     files.put_summary(bucket, tenant_id, upload_id, summary)
     files.put_rejects_if_missing(bucket, tenant_id, upload_id, (",".join(REJECTS_HEADER) + "\r\n").encode())
-    alarms_repo.raise_alarm(tenant_id, "upload_stopped", f"upload#{upload_id}", message, stamp)
+    alarms_repo.raise_alarm(tenant_id, "upload_stopped", f"upload#{upload_id}", message, stamp,
+                            {"upload_id": upload_id})
     logger.warning("stale upload ended", extra={"tenant_id": tenant_id, "upload_id": upload_id})
     return True
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from datetime import time, timedelta
+from typing import Any, Iterable, Mapping
 
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
@@ -84,11 +85,21 @@ DEFAULT_POLICY: dict[str, Any] = {
     "questionnaires": copy.deepcopy(DEFAULT_QUESTIONNAIRES),
     # Visit outcome -> next step (visits.rules.next_step).
     "outcome_rules": copy.deepcopy(DEFAULT_OUTCOME_RULES),
-    "alarms": {"upload_reject_share": 0.05, "snapshot_max_withdraw_share": 0.5},
+    # urgent_codes: emailed at once (the others go in the 08:00 digest); an agent with no ping
+    # for agent_silence_hours inside working hours (tenant zone, ISO weekdays) raises agent_silent.
+    "alarms": {"upload_reject_share": 0.05, "snapshot_max_withdraw_share": 0.5,
+               "urgent_codes": ["promise_broken", "visit_rejected", "judicial_handoff", "payment_reversed"],
+               "agent_silence_hours": 2, "working_start": "08:00", "working_end": "19:00",
+               "working_days": [1, 2, 3, 4, 5, 6], "digest_hour": 8},
     "notifications": {"emails": []},
     # The phone team's day (call_rules.best_hours): the hours offered until a segment's calls
     # on a weekday reach min_attempts, then the hours learned from its outcomes.
     "calls": {"default_best_hours": ["10:00-11:00", "12:00-13:00", "18:00-19:00"], "min_attempts": 30},
+    # The KPIs' cost by channel: a price per attempt in the policy's currency. Defaults: the
+    # providers' list prices at 18 MXN to the dollar (SES 0.10 USD per 1,000 emails, SMS to
+    # Mexico about 0.027 USD, a WhatsApp utility template in Mexico about 0.008 USD); calls and
+    # visits are the tenant's own staff, 0 until set.
+    "kpis": {"channel_prices": {"email": 0.0018, "sms": 0.48, "whatsapp": 0.15, "call": 0, "field_visit": 0}},
 }
 
 #: Amounts in a policy (tiers, balances): up to a trillion in the tenant's currency.
@@ -222,6 +233,14 @@ POLICY_SCHEMA: dict[str, Any] = {
             "properties": {
                 "upload_reject_share": {"type": "number", "minimum": 0, "maximum": 1},
                 "snapshot_max_withdraw_share": {"type": "number", "minimum": 0, "maximum": 1},
+                "urgent_codes": {"type": "array", "maxItems": 50, "uniqueItems": True,
+                                 "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 64}},
+                "agent_silence_hours": {"type": "integer", "minimum": 1, "maximum": 24},
+                "working_start": _HHMM,
+                "working_end": _HHMM,
+                "working_days": {"type": "array", "maxItems": 7, "uniqueItems": True,
+                                 "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+                "digest_hour": {"type": "integer", "minimum": 0, "maximum": 23},
             },
         },
         "notifications": {
@@ -229,6 +248,15 @@ POLICY_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"emails": {"type": "array", "maxItems": 20,
                                       "items": {"type": "string", "format": "email", "maxLength": 254}}},
+        },
+        "kpis": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "channel_prices": {"type": "object", "additionalProperties": False, "properties": {
+                    channel: {"type": "number", "minimum": 0, "maximum": 100000}
+                    for channel in ("email", "sms", "whatsapp", "call", "field_visit")}},
+            },
         },
         "calls": {
             "type": "object",
@@ -278,6 +306,12 @@ def validate_policy(document: Mapping[str, Any]) -> None:
             "invalid policy",
             [{"field": "contact_rules", "message": "window_start must be before window_end"}],
         )
+    alarms = document.get("alarms") or {}
+    if alarms.get("working_start", "08:00") >= alarms.get("working_end", "19:00"):
+        raise PolicyError(
+            "invalid policy",
+            [{"field": "alarms", "message": "working_start must be before working_end"}],
+        )
     problems = _questionnaire_problems(document)
     if problems:
         raise PolicyError("invalid policy", problems)
@@ -306,7 +340,7 @@ def _questionnaire_problems(document: Mapping[str, Any]) -> list[dict[str, str]]
 #: by outcome. Every other section (``cadences``, ``segments``, ``questionnaires``, the tiers and
 #: the scalars) is replaced whole: it is a collection the tenant states in full.
 MERGED_BY_KEY = frozenset({"contact_rules", "geo_verification", "visits", "alarms", "notifications", "outcome_rules",
-                           "calls"})
+                           "calls", "kpis"})
 
 
 def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -353,5 +387,31 @@ def outcome_rules(policy: Mapping[str, Any]) -> dict[str, Any]:
     return rules
 
 
+@dataclass(frozen=True)
+class AlarmSettings:
+    urgent_codes: frozenset[str]
+    silence: timedelta
+    working_start: time
+    working_end: time
+    working_days: frozenset[int]
+    digest_hour: int
+
+
+def alarm_settings(policy: Mapping[str, Any]) -> AlarmSettings:
+    section = policy["alarms"]
+    return AlarmSettings(urgent_codes=frozenset(section["urgent_codes"]),
+                         silence=timedelta(hours=int(section["agent_silence_hours"])),
+                         working_start=time.fromisoformat(section["working_start"]),
+                         working_end=time.fromisoformat(section["working_end"]),
+                         working_days=frozenset(int(d) for d in section["working_days"]),
+                         digest_hour=int(section["digest_hour"]))
+
+
 def notification_emails(policy: Mapping[str, Any]) -> list[str]:
     return [str(address) for address in policy["notifications"].get("emails") or []]
+
+
+def team_emails(tenant_emails: Iterable[str] | None, policy: Mapping[str, Any]) -> list[str]:
+    """Who at the tenant receives visit results and alarms: the tenant's own notification
+    addresses and the policy's, once each."""
+    return sorted(set(tenant_emails or []) | set(notification_emails(policy)))

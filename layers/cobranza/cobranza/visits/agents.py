@@ -115,9 +115,11 @@ def reserve_slot(agent: Mapping[str, Any], day: date, capacity: int) -> bool:
     return True
 
 
-def record_position(tenant_id: str, agent_id: str, position: Mapping[str, Any], received_at: str) -> bool:
-    """Stores the agent's newest ping unless a newer one is already stored; False when older
-    (the agent's last-seen time is updated either way)."""
+def record_position(tenant_id: str, agent_id: str, position: Mapping[str, Any],
+                    received_at: str) -> tuple[bool, str | None]:
+    """Stores the agent's newest ping unless a newer one is already stored (the agent's last-seen
+    time is updated either way). Returns whether it was the newest, and the id of the
+    ``agent_silent`` alarm the ping ends (removed from the agent in the same update), if any."""
     values = {":at": {"S": position["captured_at"]}, ":seen": {"S": received_at},
               ":lat": wire_value(position["lat"]), ":lon": wire_value(position["lon"]),
               ":acc": wire_value(position["accuracy_m"])}
@@ -128,17 +130,33 @@ def record_position(tenant_id: str, agent_id: str, position: Mapping[str, Any], 
         sets.append("position_battery_pct = :bat")
     client = aws.client("dynamodb")
     try:
-        client.update_item(TableName=_table(), Key=item_key(tenant_id, agent_id), UpdateExpression="SET " + ", ".join(sets),
-                           ConditionExpression="attribute_exists(agent_id) AND "
-                                               "(attribute_not_exists(position_at) OR position_at < :at)",
-                           ExpressionAttributeValues=values)
-        return True
+        response = client.update_item(
+            TableName=_table(), Key=item_key(tenant_id, agent_id),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE silent_alarm_id",
+            ConditionExpression="attribute_exists(agent_id) AND (attribute_not_exists(position_at) OR position_at < :at)",
+            ExpressionAttributeValues=values, ReturnValues="UPDATED_OLD")
+        return True, _silent_alarm(response)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-    client.update_item(TableName=_table(), Key=item_key(tenant_id, agent_id), UpdateExpression="SET last_seen_at = :seen",
-                       ConditionExpression="attribute_exists(agent_id)", ExpressionAttributeValues={":seen": {"S": received_at}})
-    return False
+    response = client.update_item(
+        TableName=_table(), Key=item_key(tenant_id, agent_id), UpdateExpression="SET last_seen_at = :seen REMOVE silent_alarm_id",
+        ConditionExpression="attribute_exists(agent_id)", ExpressionAttributeValues={":seen": {"S": received_at}},
+        ReturnValues="UPDATED_OLD")
+    return False, _silent_alarm(response)
+
+
+def _silent_alarm(response: Mapping[str, Any]) -> str | None:
+    old = (response.get("Attributes") or {}).get("silent_alarm_id")
+    return str(old["S"]) if old else None
+
+
+def silent_alarm_update(tenant_id: str, agent_id: str, alarm_id: str, last_seen_at: str) -> dict[str, Any]:
+    """The transaction item that marks the agent silent (``silent_alarm_id``) together with the
+    alarm, only if no ping arrived since it was read (``last_seen_at`` unchanged)."""
+    return {"Update": {"TableName": _table(), "Key": item_key(tenant_id, agent_id),
+                       "UpdateExpression": "SET silent_alarm_id = :alarm", "ConditionExpression": "last_seen_at = :seen",
+                       "ExpressionAttributeValues": {":alarm": {"S": alarm_id}, ":seen": {"S": last_seen_at}}}}
 
 
 # ---------------------------------------------------------------- fixes

@@ -13,13 +13,15 @@ from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from ..accounts import alarms as alarms_repo
 from ..accounts.store import from_wire
 from ..channels.email import templates
 from ..core import clock
 from ..core.instants import parse_instant, utc_stamp
+from ..core.mail import send_team_email
 from ..core.observability import logger, metrics
 from ..tenants import store as tenants_repo
-from ..tenants.policy import effective_policy, notification_emails, questionnaire
+from ..tenants.policy import effective_policy, questionnaire, team_emails
 from . import store as visits_repo
 from .tasks import PHOTO_LINK_DAYS, photo_url
 
@@ -46,12 +48,15 @@ def handle_message(record: Mapping[str, Any], now: datetime | None = None) -> st
     if not image:
         raise ValueError("not a visits-table stream record with a new image")
     visit = from_wire(image)
+    if visit.get("sla_alarm_id"):  # the visit past its SLA is done now: its alarm's cause is gone
+        alarms_repo.resolve(visit["tenant_id"], visit["sla_alarm_id"], "visit_overdue", f"visit_{visit['status']}",
+                            utc_stamp(now))
     tenant = tenants_repo.get_tenant_cached(visit["tenant_id"])
     if tenant is None:
         logger.warning("visit result of an unknown tenant dropped", extra={"visit_id": visit.get("visit_id")})
         return "no_recipients"
     policy = effective_policy(tenant.policy)
-    recipients = sorted(set(tenant.notify_emails or []) | set(notification_emails(policy)))
+    recipients = team_emails(tenant.notify_emails, policy)
     if not recipients:
         metrics.add_metric(name="VisitEmailsWithoutRecipients", unit="Count", value=1)
         return "no_recipients"
@@ -64,7 +69,7 @@ def handle_message(record: Mapping[str, Any], now: datetime | None = None) -> st
     subject = SUBJECTS[locale].format(status=context["status_label"], account_id=visit["account_id"],
                                       outcome=context["outcome_label"])
     try:
-        visits_repo.send_email(recipients, subject, env.get_template(f"visit_result_{locale}.txt").render(**context),
+        send_team_email(recipients, subject, env.get_template(f"visit_result_{locale}.txt").render(**context),
                                env.get_template(f"visit_result_{locale}.html").render(**context))
     except Exception:
         visits_repo.release_notification(visit["tenant_id"], visit["visit_id"])

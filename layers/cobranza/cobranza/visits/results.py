@@ -36,6 +36,8 @@ from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from ..core.instants import local_date, utc_stamp
 from ..core.observability import logger, metrics
 from ..debtor.selfservice import BLOCKED_FOR_PROMISE, parse_promise
+from ..kpis import rules as kpi_rules
+from ..kpis import store as kpis_repo
 from ..tenants import store as tenants_repo
 from ..tenants.auth import Agent
 from ..tenants.policy import geo_rules, outcome_rules, questionnaire
@@ -229,10 +231,24 @@ def submit_result(principal: Agent, visit_id: str, body: Any, now: datetime | No
             plan.explain(conflict)
             continue
         metrics.add_metric(name=f"VisitResults{plan.verification.status.title()}", unit="Count", value=1)
+        _count(principal, visit, fix.captured_at, outcome, plan, tenant.timezone)
         logger.info("visit result stored", extra={"visit_id": visit_id, "outcome": outcome,
                                                   "verification": plan.verification.status})
         return 201, plan.answer
     raise Conflict("conflict", "the visit changed while saving the result; send it again")
+
+
+def _count(principal: Agent, visit: Mapping[str, Any], captured_at: datetime, outcome: str, plan: _Plan,
+           timezone: str) -> None:
+    """The stored result's KPIs (one request): a visit done (verified or not) by its agent, a
+    field contact by the debtor's hour (right party or not), a promise made."""
+    snapshot = visit.get("account") or {}
+    slot = kpi_rules.hour_slot(captured_at, str(snapshot.get("timezone") or timezone))
+    counters = {"visits_done": 1, "visits_verified": 1 if plan.verification.status == "verified" else 0,
+                f"visit_agent.{principal.agent_id}": 1, "promises_made": 1 if plan.promised else 0,
+                **kpi_rules.contact_counters("field_visit", slot, outcome in visit_rules.RIGHT_PARTY)}
+    kpis_repo.add(principal.tenant_id, local_date(captured_at, timezone).isoformat(),
+                  str(snapshot.get("segment") or "general"), counters)
 
 
 def _replay(visit: Mapping[str, Any], key: str, digest: str) -> tuple[int, dict[str, Any]] | None:
@@ -490,7 +506,8 @@ def _timeline_put(sub: _Submission, verification: geo.Verification, decision: _D
 
 
 def _alarm_put(sub: _Submission, code: str, subject: str, message: str) -> dict[str, Any]:
-    return alarm_put(sub.tenant_id, code, subject, message, sub.stamp, {"visit_id": sub.visit_id})
+    return alarm_put(sub.tenant_id, code, subject, message, sub.stamp,
+                     {"visit_id": sub.visit_id, "account_id": sub.account_id})
 
 
 def _account_update(sub: _Submission, target: tuple[float, float] | None, decision: _Decision) -> dict[str, Any]:
@@ -523,6 +540,7 @@ class _Plan:
         revisit, revisit_day = _revisit(sub, decision, reader.agent, policy)
         next_step = _next_step_view(decision.step)
         self.answer = _answer(sub, self.verification, decision, next_step, revisit)
+        self.promised = decision.accepted and decision.new_status == "promised"
         self.items: list[dict[str, Any]] = []
         self.roles: list[str] = []
         self._add("visit", _visit_update(sub, self.verification, decision, next_step, revisit, self.answer))

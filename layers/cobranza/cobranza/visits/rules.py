@@ -29,6 +29,9 @@ OUTCOMES = ("promise_to_pay", "paid_reported", "partial_payment_reported", "not_
             "refused", "wrong_address", "moved", "abandoned_property", "dispute")
 #: The results of a call, message, letter or office visit (SPEC §6b, campaign.call_rules); the policy's
 #: ``outcome_rules`` is one table for them and for the visit outcomes.
+#: Outcomes of a visit or contact that reached the debtor (KPIs: right-party contacts).
+RIGHT_PARTY = frozenset({"promise_to_pay", "paid_reported", "partial_payment_reported", "refused", "dispute",
+                         "right_party_contact", "callback_requested"})
 CONTACT_RESULTS = ("right_party_contact", "third_party_contact", "no_answer", "busy", "voicemail", "wrong_number",
                    "promise_to_pay", "paid_reported", "refused", "dispute", "callback_requested", "deceased")
 RULED_OUTCOMES = OUTCOMES + tuple(r for r in CONTACT_RESULTS if r not in OUTCOMES)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping
 
 from botocore.exceptions import ClientError
 
@@ -76,6 +76,39 @@ def save_assignment(task: Mapping[str, Any]) -> bool:
             return False
         raise
     return True
+
+
+def sla_alarm_update(tenant_id: str, visit_id: str, alarm_id: str) -> dict[str, Any]:
+    """The transaction item that marks an open visit as alarmed past its SLA (``sla_alarm_id``,
+    once: a visit is overdue once) together with the alarm."""
+    return {"Update": {"TableName": _table(), "Key": key(tenant_id, visit_id), "UpdateExpression": "SET sla_alarm_id = :alarm",
+                       "ConditionExpression": "attribute_not_exists(sla_alarm_id) AND #st IN (:a, :c, :u)",
+                       "ExpressionAttributeNames": {"#st": "status"},
+                       "ExpressionAttributeValues": {":alarm": {"S": alarm_id}, ":a": {"S": "assigned"},
+                                                     ":c": {"S": "checked_in"}, ":u": {"S": "unassigned"}}}}
+
+
+def list_open_before(tenant_id: str, status: str, before: str) -> list[dict[str, Any]]:
+    """Every visit of ``status`` scheduled before the day ``before`` (status-index, every page)."""
+    return _query_all({"IndexName": "status-index", "KeyConditionExpression": "status_key = :k AND scheduled_on < :d",
+                       "ExpressionAttributeValues": {":k": {"S": f"{tenant_id}#{status}"}, ":d": {"S": before}}})
+
+
+def list_with_status(tenant_id: str, status: str) -> list[dict[str, Any]]:
+    """Every visit of ``status`` (status-index, every page): the unassigned ones, hourly."""
+    return _query_all({"IndexName": "status-index", "KeyConditionExpression": "status_key = :k",
+                       "ExpressionAttributeValues": {":k": {"S": f"{tenant_id}#{status}"}}})
+
+
+def _query_all(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs = {"TableName": _table(), **kwargs}
+    while True:
+        page = aws.client("dynamodb").query(**kwargs)
+        items.extend(from_wire(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def cancel_open(tenant_id: str, visit_id: str, reason: str, at: str) -> bool:
@@ -359,13 +392,3 @@ def claim_notification(tenant_id: str, visit_id: str, at: str) -> bool:
 def release_notification(tenant_id: str, visit_id: str) -> None:
     """Gives the claim back (the email was not sent), so a redelivery sends it."""
     aws.client("dynamodb").update_item(TableName=_table(), Key=key(tenant_id, visit_id), UpdateExpression="REMOVE notified_at")
-
-
-def send_email(recipients: Sequence[str], subject: str, text: str, html: str) -> None:
-    """One email (text and HTML) from the stack's sender to ``recipients`` (SES takes 50 at most)."""
-    aws.send_client("ses").send_email(
-        Source=get_settings().sender_email,
-        Destination={"ToAddresses": list(recipients[:50])},
-        Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                 "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": html, "Charset": "UTF-8"}}},
-    )

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from ..accounts import alarms as alarms_repo
 from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..core import clock, instants, pagination
@@ -63,7 +64,7 @@ def tenant_today(tenant_id: str, now: datetime) -> date:
 def account_snapshot(account: Mapping[str, Any]) -> dict[str, Any]:
     """What a visit keeps of its account: enough to find, verify and report it."""
     return {name: account.get(name) for name in ("debtor_name", "address", "city", "state", "postal_code", "lat",
-                                                  "lon", "geo_source", "balance", "currency", "timezone", "phone")}
+                                                  "lon", "geo_source", "balance", "currency", "timezone", "phone", "segment")}
 
 
 def new_task(tenant_id: str, account: Mapping[str, Any], visit_id: str, scheduled_on: date, source: str,
@@ -83,10 +84,10 @@ def new_task(tenant_id: str, account: Mapping[str, Any], visit_id: str, schedule
 class Assigner:
     """Assigns a tenant's new tasks; reads the tenant's agents once (a night's run, a request)."""
 
-    def __init__(self, tenant_id: str, policy: Mapping[str, Any]):
+    def __init__(self, tenant_id: str, policy: Mapping[str, Any], agents: list[dict[str, Any]] | None = None):
         self.tenant_id = tenant_id
         self.default_capacity = visit_settings(policy).capacity_per_day
-        self._agents: dict[str, dict[str, Any]] | None = None
+        self._agents: dict[str, dict[str, Any]] | None = None if agents is None else {a["agent_id"]: a for a in agents}
 
     @property
     def agents(self) -> dict[str, dict[str, Any]]:
@@ -411,8 +412,11 @@ def record_locations(agent: Agent, body: Any, now: datetime | None = None) -> di
         position = {"captured_at": utc_stamp(parse_instant(newest["captured_at"])),
                     **geo.reported_position(newest["lat"], newest["lon"], newest.get("accuracy_m", 0),
                                             newest.get("battery_pct"))}
-        if not agents_repo.record_position(agent.tenant_id, agent.agent_id, position, utc_stamp(now)):
+        newer, silent_alarm = agents_repo.record_position(agent.tenant_id, agent.agent_id, position, utc_stamp(now))
+        if not newer:
             newest = None  # a newer position was already stored
+        if silent_alarm:  # the agent pings again: the silence it was alarmed for is over
+            alarms_repo.resolve(agent.tenant_id, silent_alarm, "agent_silent", "agent_pinged", utc_stamp(now))
     return {"accepted": len(accepted), "rejected": rejected,
             "last_position_updated": newest is not None, "received_at": utc_stamp(now)}
 

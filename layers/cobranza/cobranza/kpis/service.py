@@ -1,0 +1,74 @@
+"""``GET /v1/kpis`` (SPEC §8) and the counters each event adds (kpis/store.py)."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any, Mapping
+
+from ..core import clock
+from ..core.errors import Invalid
+from ..core.instants import local_date
+from ..core.tables import TenantModel
+from ..tenants.policy import effective_policy
+from . import rules
+from . import store as kpis_repo
+
+_SEGMENT = re.compile(r"^[^#]{1,64}$")
+
+
+def _day(raw: str | None, name: str) -> date | None:
+    if raw in (None, ""):
+        return None
+    try:
+        if len(str(raw)) == 10:
+            return date.fromisoformat(str(raw))
+    except ValueError:
+        pass
+    raise Invalid("bad_request", f"{name} must be a date, YYYY-MM-DD", [{"field": name, "value": str(raw)[:40]}])
+
+
+def get_kpis(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:
+    """The tenant's KPIs from ``from`` to ``to`` (the last 30 days by default), in total and per
+    ``group_by`` period, of one ``segment`` or all: one query per month of the range."""
+    today = local_date(clock.utcnow(), tenant.timezone)
+    last = _day(query.get("to"), "to") or today
+    first = _day(query.get("from"), "from") or last - timedelta(days=29)
+    problems = []
+    if first > last:
+        problems.append({"field": "from", "message": "from must not be after to"})
+    elif (last - first).days + 1 > rules.MAX_RANGE_DAYS:
+        problems.append({"field": "to", "message": f"a range covers at most {rules.MAX_RANGE_DAYS} days"})
+    group_by = query.get("group_by") or None
+    if group_by is not None and group_by not in rules.GROUPS:
+        problems.append({"field": "group_by", "message": "day, week or month"})
+    segment = query.get("segment") or None
+    if segment is not None and not _SEGMENT.match(segment):
+        problems.append({"field": "segment", "message": "a segment name (1 to 64 characters, no #)"})
+    if problems:
+        raise Invalid("bad_request", "the KPI query is not valid", problems)
+    items, _ = kpis_repo.read_months(tenant.tenant_id, rules.months_between(first, last))
+    days = rules.add_up(items, first, last, segment)
+    policy = effective_policy(tenant.policy)
+    prices = policy["kpis"]["channel_prices"]
+    result: dict[str, Any] = {
+        "from": first.isoformat(), "to": last.isoformat(), "segment": segment, "group_by": group_by,
+        "currency": policy.get("currency", "MXN"), "totals": rules.summarise(days, prices),
+        "roll_rates": rules.roll_rates(days), "best_hours": rules.best_hours(days),
+    }
+    if group_by:
+        periods: dict[str, dict[str, rules.Totals]] = {}
+        cursor = first
+        while cursor <= last:
+            key = cursor.isoformat()
+            periods.setdefault(rules.period_of(cursor, group_by), {})[key] = days.get(key) or rules.Totals({})
+            cursor += timedelta(days=1)
+        result["series"] = [{"period": period, **rules.summarise(members, prices)}
+                            for period, members in sorted(periods.items())]
+    return result
+
+
+def day_totals(tenant_id: str, policy: Mapping[str, Any], days: list[date]) -> dict[str, dict[str, Any]]:
+    """Each day's KPIs (the digest compares yesterday with the day before): a query a month."""
+    items, _ = kpis_repo.read_months(tenant_id, rules.months_between(min(days), max(days)))
+    return {day.isoformat(): rules.summarise(rules.add_up(items, day, day, None), policy["kpis"]["channel_prices"])
+            for day in days}
