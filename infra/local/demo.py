@@ -32,7 +32,7 @@ from cobranza.core import clock
 from infra import sample_data
 from infra.admin import commands
 from infra.admin.target import Target
-from infra.local import demo_feedback
+from infra.local import demo_alarms, demo_feedback
 
 DEMO_TENANT = "demo"
 DEMO_ROWS = int(os.environ.get("DEMO_ROWS", "2000"))
@@ -127,6 +127,8 @@ def run(stack: Any) -> int:
     after = demo_feedback.report(stack, lambda *a, **k: _call(stack, *a, **k), key, feedback,
                                  [today + timedelta(days=n) for n in range(1, NIGHTS)])
     field = _field_day(stack, key, agents)
+    alarms = demo_alarms.run(stack, lambda *a, **k: _call(stack, *a, **k), key, today, today + timedelta(days=NIGHTS),
+                             field_day=today)
     data = stack.moto_data()
     emails = len(data.get("ses", {}).get("RawMessage", []))
     sms = len(data.get("sns", {}).get("SMS", {}))
@@ -166,6 +168,7 @@ def run(stack: Any) -> int:
     print(f"   outcomes: {_fmt(field['outcomes'])}")
     print(f"   offline replay: the same result sent twice -> {field['replay']}")
     print(f"   emails to the lender's team ({NOTIFY}): {field['emails']}, one per result")
+    demo_alarms.print_report(alarms)
     print(f" total {time.monotonic() - started:.1f} s; logs in .local/logs/")
     print("=" * 72)
     return 0
@@ -303,7 +306,8 @@ def _field_day(stack: Any, key: str, agents: list[dict[str, Any]]) -> dict[str, 
             outcomes[outcome] += 1
     stack.wait_idle(timeout=120)
     data = stack.moto_data()
-    emails = sum(1 for m in data.get("ses", {}).get("Message", []) if NOTIFY in json.dumps(m))
+    emails = sum(1 for m in data.get("ses", {}).get("Message", [])
+                 if NOTIFY in json.dumps(m) and str(m.get("subject", "")).startswith("Visita"))
     tasks = _count_visits(stack)
     return {"tasks": sum(tasks.values()), "assigned": sum(v for k, v in tasks.items() if k != "unassigned"),
             "unassigned": tasks.get("unassigned", 0), "posted": posted, "verification": dict(sorted(verification.items())),
