@@ -5,11 +5,11 @@ import json
 import sys
 from pathlib import Path
 
-from bench import campaign, imports, ingest, payments, scale, visits
+from bench import campaign, imports, ingest, kpis, payments, scale, visits
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SECTIONS = {"cold_imports": imports.run, "ingest": ingest.run, "campaign": campaign.run, "visits": visits.run,
-            "scale": scale.run, "payments": payments.run}
+            "scale": scale.run, "payments": payments.run, "kpis": kpis.run}
 
 
 def main(argv: list[str]) -> int:

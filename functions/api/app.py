@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any, Callable
+from urllib.parse import unquote
 
 from chalice import Chalice, Response
 
@@ -182,7 +183,8 @@ def list_alarms() -> Any:
 def acknowledge_alarm(alarm_id: str) -> Any:
     tenant = _tenant()
     _query()
-    return alarms.acknowledge(tenant, alarm_id, by="api_key")
+    # API Gateway decodes path parameters, the local gateways may not: an alarm id never holds "%"
+    return alarms.acknowledge(tenant, unquote(alarm_id), by="api_key")
 
 
 @app.route("/v1/kpis", methods=["GET"])

@@ -11,6 +11,10 @@
         -> {"tenants": {<tenant_id>: {"accounts_read", "accounts_reindexed"}}}   (docs/deploy.md)
     python -m infra.admin accounts copy --from-table TABLE [--segment I --total-segments N]
         -> {"accounts_read", "accounts_written"}   (the accounts table's key migration, docs/deploy.md)
+    python -m infra.admin alarms reindex [<tenant_id>]
+        -> {"tenants": {<tenant_id>: {"alarms_read", "alarms_reindexed"}}}   (alarms stored before issue 16)
+    python -m infra.admin kpis rebuild-level [<tenant_id>]
+        -> {"tenants": {<tenant_id>: {"accounts_read", "level_values"}}}   (the KPIs' portfolio level, counted again)
 
 Target: the running local stack (make serve) when there is one, else the CloudFormation stack
 named by --stack-name (default: $COBRANZA_STACK or "cobranza") with your AWS credentials.
@@ -82,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--from-table", required=True, help="the old accounts table (kept when the stack replaced it)")
     copy.add_argument("--segment", type=int, default=0, help="this scan segment (run several side by side)")
     copy.add_argument("--total-segments", type=int, default=1, help="how many segments the copy is cut into")
+    alarms = groups.add_parser("alarms", help="alarms maintenance", parents=anywhere).add_subparsers(
+        dest="action", required=True)
+    alarms_reindex = alarms.add_parser("reindex", help="give alarms stored before the alarm lists their keys",
+                                       parents=anywhere)
+    alarms_reindex.add_argument("tenant_id", nargs="?", help="one tenant (default: every tenant)")
+    kpis = groups.add_parser("kpis", help="KPI maintenance", parents=anywhere).add_subparsers(
+        dest="action", required=True)
+    rebuild = kpis.add_parser("rebuild-level", help="count the portfolio's level (the KPIs' denominators) again "
+                                                    "from the accounts", parents=anywhere)
+    rebuild.add_argument("tenant_id", nargs="?", help="one tenant (default: every tenant)")
     return parser
 
 
@@ -97,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             result = commands.reindex_accounts(target, args.tenant_id)
         elif args.group == "accounts" and args.action == "copy":
             result = commands.copy_accounts(target, args.from_table, args.segment, args.total_segments)
+        elif args.group == "alarms" and args.action == "reindex":
+            result = commands.reindex_alarms(target, args.tenant_id)
+        elif args.group == "kpis" and args.action == "rebuild-level":
+            result = commands.rebuild_kpi_level(target, args.tenant_id)
         elif args.group == "agent" and args.action == "create":
             result = commands.create_agent(target, args.tenant_id, args.email, args.password, args.supervisor,
                                            args.home, args.zone, args.capacity, args.name)

@@ -5,10 +5,12 @@ import os
 from decimal import Decimal
 from typing import Any
 
+from cobranza.accounts import alarms
 from cobranza.accounts import store as accounts
 from cobranza.core import clock
 from cobranza.core.instants import utc_stamp
 from cobranza.core.tables import bind_models
+from cobranza.kpis import service as kpis
 from cobranza.portfolio.rows import FieldError, normalize_email, valid_timezone
 from cobranza.tenants import store as tenants
 from cobranza.visits import agents
@@ -65,6 +67,24 @@ def reindex_accounts(target: Target, tenant_id: str | None) -> dict[str, Any]:
         raise AdminError("not_found", f"no tenant {tenant_id}")
     ids = [tenant_id] if tenant_id else list(tenants.list_tenant_ids())
     return {"tenants": {t: accounts.reindex(t) for t in ids}}
+
+
+def _tenant_ids(tenant_id: str | None) -> list[str]:
+    if tenant_id is not None and tenants.get_tenant(tenant_id) is None:
+        raise AdminError("not_found", f"no tenant {tenant_id}")
+    return [tenant_id] if tenant_id else list(tenants.list_tenant_ids())
+
+
+def reindex_alarms(target: Target, tenant_id: str | None) -> dict[str, Any]:
+    """The alarm lists' keys for alarms stored before them (docs/deploy.md)."""
+    _bind(target)
+    return {"tenants": {t: alarms.backfill_keys(t) for t in _tenant_ids(tenant_id)}}
+
+
+def rebuild_kpi_level(target: Target, tenant_id: str | None) -> dict[str, Any]:
+    """The KPIs' portfolio level counted again from the accounts (docs/deploy.md)."""
+    _bind(target)
+    return {"tenants": {t: kpis.rebuild_level(t) for t in _tenant_ids(tenant_id)}}
 
 
 def copy_accounts(target: Target, source_table: str, segment: int, total_segments: int) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class Target:
             timeline_table=r.get("TimelineTable", ""),
             visits_table=r.get("VisitsTable", ""),
             agents_table=r.get("AgentsTable", ""),
+            kpis_table=r.get("KpisTable", ""),
             agent_pool_id=r.get("AgentPool"),
             agent_pool_client_id=r.get("AgentPoolClient"),
             email_queue_url=r.get("EmailQueue", ""),

@@ -48,7 +48,7 @@ def print_report(report: dict[str, Any]) -> None:
     urgent = sum(1 for a in alarms if a["urgent"])
     print(f" alarms (hourly job fired at {report['tick']:%Y-%m-%d %H:%M} UTC, 08:05 in Mexico City):")
     print(f"   raised {len(alarms)}: " + ", ".join(f"{code} {n}" for code, n in sorted(by_code.items())))
-    print(f"   by status: " + ", ".join(f"{s} {n}" for s, n in sorted(Counter(a['status'] for a in alarms).items())))
+    print("   by status: " + ", ".join(f"{s} {n}" for s, n in sorted(Counter(a['status'] for a in alarms).items())))
     print(f"   urgent {urgent}, emailed one by one: {report['urgent_emails']} emails; "
           f"the others in the digest: {', '.join(report['digests']) or 'no digest'}")
     kpis = report["kpis"]

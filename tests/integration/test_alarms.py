@@ -207,3 +207,44 @@ def test_an_urgent_alarm_is_emailed_once_the_others_wait_for_one_digest_at_eight
     # the next morning nothing new happened: no email
     assert hour(datetime(2026, 11, 25, 14, 5, tzinfo=timezone.utc))["digest"] == "nothing_new"
     assert len(emails()) == 2
+
+
+def test_a_visit_past_its_sla_cancelled_because_the_account_paid_resolves_its_alarm(api, field, clock):
+    from cobranza.api import routes
+    from cobranza.tenants import store as tenants
+
+    visit = plan_visit(api, field, "V2")
+    late = NOW + timedelta(days=4)
+    assert hour(late)["visits_overdue"] == 1
+    clock["value"] = late
+    routes.record_payments(tenants.get_tenant("acme"), {"payments": [
+        {"payment_id": "PAY-V2", "account_id": "V2", "amount": "8000", "paid_at": "2026-11-27"}]})
+    status, day = call(api, "get", "/v1/me/visits?date=2026-11-23", token=field["ana"]["token"])
+    assert status == 200 and visit["visit_id"] not in [v["visit_id"] for v in day["items"]]  # cancelled as read
+    (alarm,) = listed(api, field["key"], "?code=visit_overdue")["items"]
+    assert (alarm["status"], alarm["resolution"]) == ("resolved", "visit_cancelled")
+
+
+def test_an_alarm_stored_before_the_lists_is_found_after_reindex_and_acknowledged(api, field):
+    import boto3
+
+    from cobranza.accounts.alarms import backfill_keys
+    from cobranza.core.settings import get_settings
+
+    boto3.client("dynamodb").put_item(TableName=get_settings().alarms_table, Item={  # as the old code wrote it
+        "tenant_id": {"S": "acme"}, "alarm_id": {"S": "2026-11-20#upload_stopped#upload#up_1"},
+        "code": {"S": "upload_stopped"}, "subject": {"S": "upload#up_1"}, "message": {"S": "stopped"},
+        "raised_at": {"S": "2026-11-20T10:00:00Z"}})
+    assert listed(api, field["key"], "?status=open")["items"] == []
+    assert backfill_keys("acme") == {"alarms_read": 1, "alarms_reindexed": 1}
+    (alarm,) = listed(api, field["key"], "?status=open")["items"]
+    status, acked = call(api, "post", "/v1/alarms/2026-11-20%23upload_stopped%23upload%23up_1/ack", key=field["key"])
+    assert status == 200 and acked["status"] == "acknowledged" and acked["alarm_id"] == alarm["alarm_id"]
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "2026-13-01", "mañana"])
+def test_a_since_outside_the_calendar_is_400_not_500(api, field, since):
+    from urllib.parse import quote
+
+    status, body = call(api, "get", f"/v1/alarms?since={quote(since)}", key=field["key"])
+    assert status == 400 and body["error"]["details"][0]["field"] == "since", body

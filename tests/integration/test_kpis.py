@@ -63,7 +63,7 @@ def test_each_event_of_the_day_is_counted_once_in_the_day_s_kpis(api, day_of_wor
     assert (totals["amount_due_start"], totals["amount_recovered"], totals["recovery_rate"]) == ("4000.00", "1400.00", 0.35)
     assert totals["payments"] == 2 and totals["reversals"] == 0
     assert totals["attempts"] == {"email": 4, "phone": 2} and totals["deliveries"] == {"email": 4}
-    assert totals["right_party_contacts"] == {"phone": 1} and totals["contact_rate"] == round(1 / 6, 4)
+    assert totals["right_party_contacts"] == {"phone": 1} and totals["contact_rate"] == 0.5  # 1 of 2 calls
     assert (totals["promises_made"], totals["promises_kept"], totals["promises_broken"]) == (1, 0, 0)
     assert totals["cost"] == {"email": "0.01", "phone": "0.00"} and totals["cost_per_amount_recovered"] == 0.0
     phone = body["best_hours"]["channels"]["phone"]
@@ -109,3 +109,51 @@ def test_the_nights_count_the_accounts_that_roll_into_the_next_bucket(stack, ten
     plan("2026-11-26T08:00:00Z")  # the next night starts from the level the rolls moved
     level = kpis(api, tenant["api_key"], "?from=2026-11-26&to=2026-11-26")["roll_rates"]["accounts_at_start"]
     assert level == [0, 0, 3, 0, 0, 0]
+
+
+def schema_check(name, instance):
+    import yaml
+
+    from tests.unit.api.test_openapi import OPENAPI, _validate
+
+    _validate(yaml.safe_load(OPENAPI.read_text(encoding="utf-8")), name, instance)
+
+
+def test_a_reversal_late_at_night_counts_on_the_tenant_s_day_and_every_answer_matches_the_document(api, day_of_work,
+                                                                                                   clock):
+    key = day_of_work["key"]
+    status, body = call(api, "post", "/v1/payments", key, {"payments": [
+        # 21:30 on the 23rd in Mexico City, the 24th in UTC: the tenant's day is the 23rd
+        {"payment_id": "P-3", "account_id": "C3", "amount": "250", "paid_at": "2026-11-24T03:30:00Z"},
+        {"payment_id": "R-2", "account_id": "C1", "amount": "1000", "paid_at": "2026-11-23T11:00:00-06:00",
+         "reverses": "P-2"}]})
+    assert status == 200 and [r["status"] for r in body["results"]] == ["applied", "applied"], body
+    day = kpis(api, key, "?from=2026-11-23&to=2026-11-24&group_by=day")
+    assert [(p["period"], p["payments"], p["reversals"], p["amount_recovered"]) for p in day["series"]] == [
+        ("2026-11-23", 3, 1, "650.00"), ("2026-11-24", 0, 0, "0.00")]
+    schema_check("Kpis", day)
+    clock["value"] = datetime(2026, 11, 25, 18, 0, tzinfo=timezone.utc)
+    status, reversed_only = call(api, "post", "/v1/payments", key, {"payments": [
+        {"payment_id": "R-3", "account_id": "C3", "amount": "250", "paid_at": "2026-11-25T10:00:00-06:00",
+         "reverses": "P-3"}]})
+    assert status == 200 and reversed_only["results"][0]["status"] == "applied", reversed_only
+    negative = kpis(api, key, "?from=2026-11-25&to=2026-11-25")
+    assert negative["totals"]["amount_recovered"] == "-250.00"
+    schema_check("Kpis", negative)
+
+
+@pytest.mark.parametrize("query", ["?to=0001-01-05", "?from=9999-12-01&to=9999-12-31", "?from=1999-12-31"])
+def test_dates_outside_the_years_kpis_can_hold_are_400_not_500(stack, tenant, api, query):
+    status, body = call(api, "get", f"/v1/kpis{query}", tenant["api_key"])
+    assert status == 400 and body["error"]["details"][0]["field"] in ("from", "to"), body
+
+
+def test_the_level_counted_again_from_the_accounts_matches_the_one_kept_as_events_happen(api, day_of_work):
+    from cobranza.kpis import service
+    from cobranza.kpis import store as kpis_repo
+
+    kept = kpis_repo.read_months("acme", ["level"])[0]  # the tenant's running level item
+    assert service.rebuild_level("acme") == {"accounts_read": 4, "level_values": 2}  # n and owed of one bucket
+    rebuilt = kpis_repo.read_months("acme", ["level"])[0]
+    assert rebuilt == kept  # 4 accounts, 2,600.00 owed after the day's payments
+    assert sum(v for k, v in rebuilt[0].items() if k.startswith("owed.")) == 2600

@@ -241,14 +241,21 @@ def test_the_digest_s_day_is_the_tenant_s_day_not_the_utc_day():
     assert rules.digest_due(moment, CDMX, settings) == MONDAY
 
 
-@pytest.mark.xfail(strict=True, reason="digest_due compares local.hour with digest_hour + 4 without wrapping past "
-                                       "midnight: with digest_hour 22 or 23 a tick that missed it (SES failed, the "
-                                       "mark released) is never caught up after 00:00, although the module promises "
-                                       "DIGEST_CATCH_UP_HOURS of catch-up")
-def test_a_late_evening_digest_is_still_caught_up_after_midnight():
-    settings = settings_with(digest_hour=23)
+def test_a_late_evening_digest_is_still_caught_up_after_midnight_for_that_day():
+    settings, tuesday = settings_with(digest_hour=23), MONDAY + timedelta(days=1)
+    assert rules.digest_due(at(MONDAY, 22, 59), CDMX, settings) is None
     assert rules.digest_due(at(MONDAY, 23, 0), CDMX, settings) == MONDAY
-    assert rules.digest_due(at(MONDAY + timedelta(days=1), 0, 30), CDMX, settings) == MONDAY
+    assert rules.digest_due(at(tuesday, 0, 30), CDMX, settings) == MONDAY  # a missed 23:00 tick, not Tuesday's digest
+    assert rules.digest_due(at(tuesday, 2, 59), CDMX, settings) == MONDAY
+    assert rules.digest_due(at(tuesday, 3, 0), CDMX, settings) is None
+
+
+def test_a_midnight_digest_is_the_new_day_s():
+    settings = settings_with(digest_hour=0)
+    assert rules.digest_due(at(MONDAY, 0, 0), CDMX, settings) == MONDAY
+    assert rules.digest_due(at(MONDAY, 3, 59), CDMX, settings) == MONDAY
+    assert rules.digest_due(at(MONDAY, 4, 0), CDMX, settings) is None
+    assert rules.digest_due(at(MONDAY, 23, 59), CDMX, settings) is None
 
 
 # ---------------------------------------------------------------- counts and words

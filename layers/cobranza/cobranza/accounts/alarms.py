@@ -123,14 +123,39 @@ def _change_status(tenant_id: str, alarm_id_: str, code: str, status: str, sets:
         response = aws.client("dynamodb").update_item(
             TableName=_table(), Key=_key(tenant_id, alarm_id_),
             UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-            ConditionExpression="attribute_exists(alarm_id) AND #st IN (" +
-                                ", ".join(f":from{i}" for i in range(len(allowed_from))) + ")",
+            ConditionExpression="attribute_exists(alarm_id) AND (#st IN (" +
+                                ", ".join(f":from{i}" for i in range(len(allowed_from))) + ")" +
+                                (" OR attribute_not_exists(#st))" if "open" in allowed_from else ")"),
             ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return None
         raise
     return from_wire(response["Attributes"])
+
+
+def backfill_keys(tenant_id: str) -> dict[str, int]:
+    """Gives the tenant's alarms stored before the list indexes their status and keys (open),
+    so every list finds them (``python -m infra.admin alarms reindex``); safe to run again."""
+    client, read, updated = aws.client("dynamodb"), 0, 0
+    kwargs: dict[str, Any] = {"TableName": _table(), "KeyConditionExpression": "tenant_id = :t",
+                              "ExpressionAttributeValues": {":t": {"S": tenant_id}}}
+    while True:
+        page = client.query(**kwargs)
+        for item in (from_wire(i) for i in page.get("Items", [])):
+            read += 1
+            if item.get("code") and not item.get("status_key"):
+                status = item.get("status") or "open"
+                fields = {**status_keys(tenant_id, status, item["code"]), "code_key": f"{tenant_id}#{item['code']}"}
+                names = {f"#f{i}": name for i, name in enumerate(fields)}
+                values = {f":v{i}": {"S": value} for i, value in enumerate(fields.values())}
+                client.update_item(TableName=_table(), Key=_key(tenant_id, item["alarm_id"]),
+                                   UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                                   ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+                updated += 1
+        if "LastEvaluatedKey" not in page:
+            return {"alarms_read": read, "alarms_reindexed": updated}
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def acknowledge(tenant_id: str, alarm: Mapping[str, Any], by: str, at: str) -> dict[str, Any] | None:

@@ -8,14 +8,16 @@ activity yesterday) receives none; its mark records why.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from ..accounts import alarms as alarms_repo
 from ..channels.email import templates
 from ..core.instants import utc_stamp
 from ..core.mail import send_team_email
 from ..core.observability import logger, metrics
+from ..core.settings import get_settings
 from ..core.tables import TenantModel
 from ..kpis import service as kpis_service
 from ..tenants.policy import alarm_settings, team_emails
@@ -23,7 +25,6 @@ from . import rules
 from . import store as job_store
 
 SUBJECTS = {"es-MX": "Resumen diario {day} - {lender}", "en": "Daily digest {day} - {lender}"}
-REPORT_LINK_SECONDS = 7 * 24 * 3600  # the longest a presigned link lives
 MAX_LISTED = 200
 #: Yesterday's KPIs the digest compares with the day before: (key, es-MX label, en label).
 COMPARED = (("amount_recovered", "Monto recuperado", "Amount recovered"), ("payments", "Pagos", "Payments"),
@@ -53,8 +54,11 @@ def send_digest(tenant: TenantModel, policy: Mapping[str, Any], day: date, now: 
 def _compose_and_send(tenant: TenantModel, policy: Mapping[str, Any], day: date, now: datetime) -> str:
     tenant_id = tenant.tenant_id
     urgent = alarm_settings(policy).urgent_codes
-    raised, _ = alarms_repo.list_page(tenant_id, status=None, code=None, since=utc_stamp(now - timedelta(days=1)),
-                                      limit=MAX_LISTED, start=None)
+    # since the previous day's digest hour: the same window whichever tick of the hour sends it
+    since = datetime.combine(day - timedelta(days=1), time(alarm_settings(policy).digest_hour),
+                             tzinfo=ZoneInfo(tenant.timezone))
+    raised, _ = alarms_repo.list_page(tenant_id, status=None, code=None, since=utc_stamp(since), limit=MAX_LISTED,
+                                      start=None)
     yesterday, before = day - timedelta(days=1), day - timedelta(days=2)
     kpis = kpis_service.day_totals(tenant_id, policy, [before, yesterday])
     then, latest = _compared(kpis[before.isoformat()]), _compared(kpis[yesterday.isoformat()])
@@ -73,13 +77,20 @@ def _compose_and_send(tenant: TenantModel, policy: Mapping[str, Any], day: date,
         "open_by_code": [(rules.label(code, locale), code, count) for code, count in rules.open_by_code(open_alarms)],
         "kpis": [(label_es if locale == "es-MX" else label_en, then[key], latest[key])
                  for key, label_es, label_en in COMPARED],
-        "report_url": job_store.report_url(tenant_id, day.isoformat(), REPORT_LINK_SECONDS),
+        "report_url": report_link(day), "report_key": job_store.report_key(tenant_id, day.isoformat()),
     }
     env = templates()
     send_team_email(recipients, SUBJECTS[locale].format(day=day.isoformat(), lender=tenant.name),
                     env.get_template(f"digest_{locale}.txt").render(**context),
                     env.get_template(f"digest_{locale}.html").render(**context))
     return "sent"
+
+
+def report_link(day: date) -> str:
+    """Where the supervisors' console shows the day's report (SPEC §9; the stack's public URL):
+    a link that does not expire, behind the console's sign-in."""
+    base = (get_settings().self_service_url or "").rstrip("/")
+    return f"{base}/console/#/reports/{day.isoformat()}"
 
 
 def _compared(kpis: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ def handle_alarm_record(record: Mapping[str, Any], now: datetime | None = None) 
     """One queued stream record of a new alarm -> "sent", "duplicate", "not_urgent" or "no_recipients"."""
     now = now or clock.utcnow()
     alarm = from_wire(record["dynamodb"]["NewImage"])
+    metrics.add_metric(name=f"AlarmsRaised_{alarm['code']}", unit="Count", value=1)  # the dashboard's
     if alarm.get("account_id"):
         timeline_repo.put_new(timeline_repo.alarm_entry(alarm))
     tenant = tenants_repo.get_tenant_cached(alarm["tenant_id"])

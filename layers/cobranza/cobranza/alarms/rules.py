@@ -95,11 +95,13 @@ def silent_agents(agents: Iterable[Mapping[str, Any]], now: datetime, zone: str,
 
 
 def digest_due(now: datetime, zone: str, settings: AlarmSettings) -> date | None:
-    """The tenant-local day whose digest this tick should send (None outside the digest hours)."""
+    """The tenant-local day whose digest this tick should send: the last digest hour, if it was
+    less than DIGEST_CATCH_UP_HOURS ago (a digest at 23:00 is still caught up after midnight)."""
     local = now.astimezone(ZoneInfo(zone))
-    if settings.digest_hour <= local.hour < settings.digest_hour + DIGEST_CATCH_UP_HOURS:
-        return local.date()
-    return None
+    start = local.replace(hour=settings.digest_hour, minute=0, second=0, microsecond=0)
+    if start > local:
+        start -= timedelta(days=1)
+    return start.date() if local - start < timedelta(hours=DIGEST_CATCH_UP_HOURS) else None
 
 
 def open_by_code(alarms: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:

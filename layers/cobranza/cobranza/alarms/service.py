@@ -20,6 +20,7 @@ VIEW_FIELDS = ("alarm_id", "code", "subject", "message", "status", "raised_at", 
 
 def alarm_view(item: Mapping[str, Any], urgent_codes: frozenset[str]) -> dict[str, Any]:
     view: dict[str, Any] = {name: str(item[name]) for name in VIEW_FIELDS if item.get(name) not in (None, "")}
+    view.setdefault("status", "open")  # an alarm stored before statuses were kept
     view["urgent"] = item["code"] in urgent_codes
     return view
 
@@ -29,12 +30,14 @@ def _since(raw: str | None, zone: str) -> str | None:
     if not raw:
         return None
     try:
-        if len(raw) == 10:
-            return utc_stamp(datetime.combine(date.fromisoformat(raw), time(0), tzinfo=ZoneInfo(zone)))
-        return utc_stamp(parse_instant(raw))
-    except ValueError:
-        raise Invalid("bad_request", "since must be a date (YYYY-MM-DD) or an RFC 3339 date-time with its offset",
-                      [{"field": "since", "value": raw[:40]}]) from None
+        moment = (datetime.combine(date.fromisoformat(raw), time(0), tzinfo=ZoneInfo(zone)) if len(raw) == 10
+                  else parse_instant(raw))
+        if not 2000 <= moment.year <= 2100:
+            raise ValueError("out of range")
+        return utc_stamp(moment)
+    except (ValueError, OverflowError):
+        raise Invalid("bad_request", "since must be a date (YYYY-MM-DD) or an RFC 3339 date-time with its offset, "
+                      "from 2000 to 2100", [{"field": "since", "value": raw[:40]}]) from None
 
 
 def list_alarms(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:

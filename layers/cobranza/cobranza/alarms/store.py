@@ -56,11 +56,3 @@ def record_digest(tenant_id: str, day: str, fields: dict[str, Any]) -> None:
 def report_key(tenant_id: str, day: str) -> str:
     """Where the tenant's daily report of ``day`` is written (SPEC §9)."""
     return f"reports/{tenant_id}/daily/{day}.html"
-
-
-def report_url(tenant_id: str, day: str, expires_in: int) -> str:
-    """A presigned GET of the daily report (no request is sent)."""
-    url: str = aws.client("s3").generate_presigned_url(
-        "get_object", Params={"Bucket": get_settings().data_bucket, "Key": report_key(tenant_id, day)},
-        ExpiresIn=expires_in)
-    return url

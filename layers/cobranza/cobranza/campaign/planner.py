@@ -185,6 +185,7 @@ class _Planner:
     def finish(self, pool: ThreadPoolExecutor) -> None:
         self.outbox.flush()
         self._run_ready(pool)
+        self.kpis.flush()  # the rolls of the accounts written last
         self.counts["messages_queued"] = self.outbox.sent
 
     def _run_ready(self, pool: ThreadPoolExecutor) -> None:
@@ -206,7 +207,7 @@ class _Planner:
         refresh_derived(item, self.policy, self.today, next_from=self.today + timedelta(days=1))
         if (item["stage"], item["aging_bucket"]) != previous:
             self.counts["accounts_moved"] += 1
-            self._count_move(before, item)
+        moved = (dict(before), dict(item)) if before.get("aging_bucket") != item.get("aging_bucket") else None
         escalated = segmentation.escalated_high_tier(previous[0], item)
         entries: list[dict[str, Any]] = []
         handoff = needs_legal_handoff(item)
@@ -231,6 +232,8 @@ class _Planner:
             self._raise_alarms(account_id, handoff, escalated)
             if fields:
                 self._save_derived(tenant_id, account_id, fields, seen_rev, handoff, planned_from)
+            if moved:  # counted once written: a rerun of the night finds the account moved already
+                self._count_move(*moved)
 
         return item, entries, update
 

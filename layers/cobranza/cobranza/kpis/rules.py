@@ -30,6 +30,8 @@ from ..accounts.segmentation import AGING_BUCKETS
 CHANNELS = ("email", "sms", "whatsapp", "call", "field_visit", "phone", "in_person", "letter", "other")
 REMINDER_CHANNELS = ("email", "sms", "whatsapp")
 GROUPS = ("day", "week", "month")
+#: Outcome channels priced as a policy channel: a phone outcome is a call, in person a visit.
+PRICED_AS = {"phone": "call", "in_person": "field_visit"}
 MAX_RANGE_DAYS = 400
 LEVEL_SEGMENT = "_level"
 
@@ -64,8 +66,9 @@ def day_item_key(day: str, segment: str, shard: int = 0) -> str:
 
 
 def parse_item_key(item_key: str) -> tuple[str, str]:
-    """(day, segment) of a counters item."""
-    day, segment, _ = item_key.split("#", 2)
+    """(day, segment) of a counters item (a segment's name may hold ``#``: the shard is last)."""
+    day, _, rest = item_key.partition("#")
+    segment, _, _ = rest.rpartition("#")
     return day, segment
 
 
@@ -152,15 +155,18 @@ def summarise(days: Mapping[str, Totals], prices: Mapping[str, Any]) -> dict[str
             counters[name] += value
         agent_days += totals.agent_days
     start = first_level(days)
-    due_start = None if start is None else sum((v for k, v in start.items() if k.startswith("owed.")), Decimal(0))
+    # never below zero: a count lost between an event and its counter must not show a negative portfolio
+    due_start = None if start is None else max(Decimal(0), sum((v for k, v in start.items() if k.startswith("owed.")),
+                                                               Decimal(0)))
     recovered = counters["recovered"]
     attempts = {ch: int(counters[f"attempts.{ch}"]) for ch in CHANNELS if counters[f"attempts.{ch}"]}
     delivered = {ch: int(counters[f"delivered.{ch}"]) for ch in CHANNELS if counters[f"delivered.{ch}"]}
     rpc = {ch: int(counters[f"rpc.{ch}"]) for ch in CHANNELS if counters[f"rpc.{ch}"]}
-    cost = {ch: Decimal(str(prices.get(ch, 0))) * counters[f"attempts.{ch}"] for ch in attempts}
+    cost = {ch: Decimal(str(prices.get(PRICED_AS.get(ch, ch), 0))) * counters[f"attempts.{ch}"] for ch in attempts}
     cost_total = sum(cost.values(), Decimal(0))
     kept, broken = counters["promises_kept"], counters["promises_broken"]
-    all_attempts, all_rpc = sum(attempts.values()), sum(rpc.values())
+    # a reminder cannot reach the right party: the contact rate is over calls, contacts and visits
+    contacts, all_rpc = sum(n for ch, n in attempts.items() if ch not in REMINDER_CHANNELS), sum(rpc.values())
     return {
         "amount_due_start": None if due_start is None else _money(due_start),
         "amount_recovered": _money(recovered),
@@ -169,7 +175,7 @@ def summarise(days: Mapping[str, Totals], prices: Mapping[str, Any]) -> dict[str
         "attempts": attempts, "deliveries": delivered,
         "delivery_rate": _ratio(Decimal(sum(delivered.values())),
                                 Decimal(sum(attempts.get(ch, 0) for ch in REMINDER_CHANNELS))),
-        "right_party_contacts": rpc, "contact_rate": _ratio(Decimal(all_rpc), Decimal(all_attempts)),
+        "right_party_contacts": rpc, "contact_rate": _ratio(Decimal(all_rpc), Decimal(contacts)),
         "promises_made": int(counters["promises_made"]), "promises_kept": int(kept), "promises_broken": int(broken),
         "kept_rate": _ratio(kept, kept + broken),
         "visits_done": int(counters["visits_done"]), "visits_verified": int(counters["visits_verified"]),
@@ -189,7 +195,7 @@ def roll_rates(days: Mapping[str, Totals]) -> dict[str, Any]:
             if name.startswith("roll."):
                 source, _, target = name[5:].partition(">")
                 moves[(source, target)] += int(value)
-    start = first_level(days) or {}
+    start = {name: max(Decimal(0), value) for name, value in (first_level(days) or {}).items()}
     counts = [[moves.get((a, b), 0) for b in AGING_BUCKETS] for a in AGING_BUCKETS]
     rates = [[_ratio(Decimal(counts[i][j]), start.get(f"n.{a}", Decimal(0))) for j in range(len(AGING_BUCKETS))]
              for i, a in enumerate(AGING_BUCKETS)]

@@ -5,26 +5,37 @@ import re
 from datetime import date, timedelta
 from typing import Any, Mapping
 
+from ..accounts import store as accounts_repo
+from ..accounts.money import money_of
 from ..core import clock
 from ..core.errors import Invalid
 from ..core.instants import local_date
 from ..core.tables import TenantModel
-from ..tenants.policy import effective_policy
+from ..tenants.policy import DEFAULT_POLICY, effective_policy
 from . import rules
 from . import store as kpis_repo
 
 _SEGMENT = re.compile(r"^[^#]{1,64}$")
+#: The days a KPI range may name (a counter is never older, and no date math overflows).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def _day(raw: str | None, name: str) -> date | None:
     if raw in (None, ""):
         return None
     try:
-        if len(str(raw)) == 10:
-            return date.fromisoformat(str(raw))
+        day = date.fromisoformat(str(raw)) if len(str(raw)) == 10 else None
     except ValueError:
-        pass
-    raise Invalid("bad_request", f"{name} must be a date, YYYY-MM-DD", [{"field": name, "value": str(raw)[:40]}])
+        day = None
+    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise Invalid("bad_request", f"{name} must be a date, YYYY-MM-DD, from {FIRST_YEAR} to {LAST_YEAR}",
+                      [{"field": name, "value": str(raw)[:40]}])
+    return day
+
+
+def _prices(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The tenant's prices over the default ones: a tenant pricing calls keeps the list prices."""
+    return {**DEFAULT_POLICY["kpis"]["channel_prices"], **policy["kpis"].get("channel_prices", {})}
 
 
 def get_kpis(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:
@@ -49,7 +60,7 @@ def get_kpis(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:
     items, _ = kpis_repo.read_months(tenant.tenant_id, rules.months_between(first, last))
     days = rules.add_up(items, first, last, segment)
     policy = effective_policy(tenant.policy)
-    prices = policy["kpis"]["channel_prices"]
+    prices = _prices(policy)
     result: dict[str, Any] = {
         "from": first.isoformat(), "to": last.isoformat(), "segment": segment, "group_by": group_by,
         "currency": policy.get("currency", "MXN"), "totals": rules.summarise(days, prices),
@@ -70,5 +81,18 @@ def get_kpis(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:
 def day_totals(tenant_id: str, policy: Mapping[str, Any], days: list[date]) -> dict[str, dict[str, Any]]:
     """Each day's KPIs (the digest compares yesterday with the day before): a query a month."""
     items, _ = kpis_repo.read_months(tenant_id, rules.months_between(min(days), max(days)))
-    return {day.isoformat(): rules.summarise(rules.add_up(items, day, day, None), policy["kpis"]["channel_prices"])
+    return {day.isoformat(): rules.summarise(rules.add_up(items, day, day, None), _prices(policy))
             for day in days}
+
+
+def rebuild_level(tenant_id: str) -> dict[str, int]:
+    """Counts the tenant's portfolio level again from its accounts (``python -m infra.admin kpis
+    rebuild-level``: after an upgrade, or to correct a drift); withdrawn accounts are out of it."""
+    batch = kpis_repo.Batch(tenant_id)
+    read = 0
+    for account in accounts_repo.iter_tenant_accounts(tenant_id):
+        read += 1
+        if account.get("status") != "withdrawn":
+            batch.move_level(account.get("segment"), account.get("aging_bucket"), 1, money_of(account).balance)
+    kpis_repo.put_level(tenant_id, batch.level)
+    return {"accounts_read": read, "level_values": len(batch.level)}

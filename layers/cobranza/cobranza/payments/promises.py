@@ -78,8 +78,6 @@ def record(tenant_id: str, account: Mapping[str, Any], promise: rules.Promise, s
                                        names={"#status": "status"}, values=blocked):
         raise Conflict("conflict", "the account changed; no promise was recorded")
     replaced = _open_promise(account)
-    kpis_repo.add(tenant_id, local_date(now, str(account.get("timezone") or "America/Mexico_City")).isoformat(),
-                  str(account.get("segment") or "general"), {"promises_made": 1})
     shown = {"amount": f"{promise.amount:.2f}", "due_on": promise.due_on.isoformat(),
              "installments": [{"amount": f"{i.amount:.2f}", "due_on": i.due_on.isoformat()}
                               for i in promise.installments],
@@ -91,6 +89,8 @@ def record(tenant_id: str, account: Mapping[str, Any], promise: rules.Promise, s
         "installments": shown["installments"] if len(promise.installments) > 1 else None,
         "source": source, "status": "recorded", "created_at": stamp, "replaces": replaced,
     })
+    kpis_repo.add(tenant_id, local_date(now, str(account.get("timezone") or "America/Mexico_City")).isoformat(),
+                  str(account.get("segment") or "general"), {"promises_made": 1})
     return {"account_id": account["account_id"], "status": "promised", "promise": shown, "replaces": replaced,
             "contact_paused_until": (first_due + timedelta(days=grace_days)).isoformat(), "recorded_at": stamp}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -13,8 +13,9 @@ from ..accounts import status as account_status
 from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..core import clock, transactions
-from ..core.instants import utc_stamp
+from ..core.instants import local_date, utc_stamp
 from ..kpis import store as kpis_repo
+from ..tenants import store as tenants_repo
 from . import rules
 from . import store as payments_repo
 
@@ -32,7 +33,7 @@ class Outcome:
     credit: Decimal | None = None
     #: What an applied payment adds to the KPIs: (day paid, segment, aging bucket, amount
     #: recovered (negative for a reversal), how much less is owed, whether it kept the promise).
-    kpi: tuple[str, str, str | None, Decimal, Decimal, bool] | None = field(default=None, compare=False, repr=False)
+    kpi: tuple[datetime, str, str | None, Decimal, Decimal, bool] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"payment_id": self.payment_id, "status": self.status}
@@ -98,10 +99,13 @@ def _count(tenant_id: str, recorded: list[Outcome]) -> None:
     """The applied payments' KPIs: amount recovered, payments, promises kept, the portfolio's
     owed amount; a request per day and segment, after the payments are stored."""
     counts = kpis_repo.Batch(tenant_id)
+    tenant = tenants_repo.get_tenant_cached(tenant_id)
+    zone = tenant.timezone if tenant else "America/Mexico_City"
     for outcome in recorded:
         if outcome.status != "applied" or outcome.kpi is None:
             continue
-        day, segment, bucket, amount, owed_less, kept = outcome.kpi
+        paid_at, segment, bucket, amount, owed_less, kept = outcome.kpi
+        day = local_date(paid_at, zone).isoformat()  # the tenant's day the money came in
         counts.count(day, segment, {"recovered": amount, "payments": 1 if amount > 0 else 0,
                                     "reversals": 1 if amount < 0 else 0, "promises_kept": 1 if kept else 0})
         counts.move_level(segment, bucket, 0, -owed_less)
@@ -224,7 +228,7 @@ def _plan(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str,
             "amount": account.get("promise_amount"), "promise_date": account.get("promise_date"),
             "paid": promise_paid, "payment_id": payment.payment_id}))
         roles.append("promise")
-    kpi = (payment.paid_at.date().isoformat(), str(account.get("segment") or "general"), account.get("aging_bucket"),
+    kpi = (payment.paid_at, str(account.get("segment") or "general"), account.get("aging_bucket"),
            -amount if reversed_payment else amount, before.balance - after.balance, kept and not reversed_payment)
     return items, roles, Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit, kpi)
 

@@ -270,7 +270,8 @@ def _write(writer: Any, existing: dict[str, Any] | None, item: dict[str, Any],
 
 
 def _move_level(level: kpis_repo.Batch | None, account: Mapping[str, Any], sign: int) -> None:
-    if level is not None:
+    """The account in (+1) or out (-1) of the portfolio's level; a withdrawn account is out already."""
+    if level is not None and account.get("status") != "withdrawn":
         level.move_level(account.get("segment"), account.get("aging_bucket"), sign, sign * money_of(account).balance)
 
 

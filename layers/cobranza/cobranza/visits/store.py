@@ -111,23 +111,25 @@ def _query_all(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def cancel_open(tenant_id: str, visit_id: str, reason: str, at: str) -> bool:
-    """Cancels a task nobody has checked in to yet (``reason``: why); False when it is no longer
-    assigned or unassigned."""
+def cancel_open(tenant_id: str, visit_id: str, reason: str, at: str) -> tuple[bool, str | None]:
+    """Cancels a task nobody has checked in to yet (``reason``: why): whether it did (False when
+    it is no longer assigned or unassigned), and the ``visit_overdue`` alarm it carried."""
     try:
-        aws.client("dynamodb").update_item(
+        response = aws.client("dynamodb").update_item(
             TableName=_table(), Key=key(tenant_id, visit_id),
             UpdateExpression="SET #st = :cancelled, status_key = :sk, cancel_reason = :r, cancelled_at = :at",
             ConditionExpression="#st IN (:assigned, :unassigned)", ExpressionAttributeNames={"#st": "status"},
             ExpressionAttributeValues={":cancelled": {"S": "cancelled"}, ":sk": {"S": f"{tenant_id}#cancelled"},
                                        ":r": {"S": reason}, ":at": {"S": at}, ":assigned": {"S": "assigned"},
                                        ":unassigned": {"S": "unassigned"}},
+            ReturnValues="ALL_OLD",
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+            return False, None
         raise
-    return True
+    alarm = response.get("Attributes", {}).get("sla_alarm_id")
+    return True, str(alarm["S"]) if alarm else None
 
 
 def get_visit(tenant_id: str, visit_id: str) -> dict[str, Any] | None:

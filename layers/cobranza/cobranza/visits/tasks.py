@@ -317,7 +317,10 @@ def _cancelled_for_account(visit: Mapping[str, Any], account: Mapping[str, Any] 
     if current not in account_status.CLOSED - {"legal"} and money_of(account).balance > 0:
         return False
     reason = "account_paid" if current in ("paid", "active", "promised", "payment_reported") else f"account_{current}"
-    return visits_repo.cancel_open(visit["tenant_id"], visit["visit_id"], reason, utc_stamp(now))
+    cancelled, overdue_alarm = visits_repo.cancel_open(visit["tenant_id"], visit["visit_id"], reason, utc_stamp(now))
+    if overdue_alarm:  # the visit past its SLA is no longer needed: its alarm's cause is gone
+        alarms_repo.resolve(visit["tenant_id"], overdue_alarm, "visit_overdue", "visit_cancelled", utc_stamp(now))
+    return cancelled
 
 
 def _coordinates(visit: Mapping[str, Any], account: Mapping[str, Any] | None) -> tuple[float | None, float | None]:
