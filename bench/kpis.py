@@ -149,7 +149,7 @@ def _visit(figures: dict[str, Any], template: Any, writes: _KpiWrites) -> None:
     from cobranza.visits import results, tasks
 
     agents_repo.create_agent({"tenant_id": "bench", "agent_id": "ana", "email": "ana@example.mx", "role": "agent",
-                           "active": True, "zones": []})
+                           "active": True, "zones": [], "capacity": 50})
     created = 0
     for n in range(20):
         store.update_fields("bench", f"{4_000_000 + n}", {"lat": Decimal("19.4326"), "lon": Decimal("-99.1332")})
@@ -158,8 +158,10 @@ def _visit(figures: dict[str, Any], template: Any, writes: _KpiWrites) -> None:
         status, _ = results.submit_result(
             Agent(tenant_id="bench", agent_id="ana", email="ana@example.mx", groups=frozenset({"agents"})),
             task["visit_id"], {"idempotency_key": f"k{n}", "captured_at": "2026-11-23T17:55:00Z",
-                               "location": {"lat": 19.4326, "lon": -99.1332, "accuracy_m": 10, "is_mock": False},
-                               "outcome": "not_home", "answers": {}}, now=NOW)
+                               "location": {"lat": 19.4326, "lon": -99.1332, "accuracy_m": 10, "is_mock": False,
+                                            "provider": "gps"}, "battery_pct": 60, "outcome": "not_home",
+                               "answers": {"holder_lives_here": True, "who_answered": "nadie",
+                                           "property_condition": "buena", "zone_risk": "bajo"}}, now=NOW)
         if status == 201:
             created += writes.count - before
     figures["kpi_writes_per_visit_result"] = round(created / 20, 3)

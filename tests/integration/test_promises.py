@@ -129,6 +129,11 @@ def test_a_promise_unpaid_past_its_grace_days_is_broken_by_the_night_once(stack,
     assert "promise_broken" not in timeline_kinds("C1")
     again = plan("2026-11-23T08:00:00Z")  # the same night again
     assert again["promises_broken"] == 0 and len(list_alarms("acme")) == 1
+    # a new promise, kept: the broken promise's alarm resolves by itself
+    assert post(api, tenant["api_key"], "C0", {"amount": "300", "due_on": "2026-11-26"})[0] == 201
+    assert pay("F-2", "C0", "300", "2026-11-23T17:00:00Z").account_status == "active"
+    (alarm,) = list_alarms("acme")
+    assert (alarm.status, alarm.subject) == ("resolved", "promise#C0#2026-11-20")
 
 
 def test_the_debtor_s_link_and_the_api_record_the_same_promise(stack, tenant, upload, clock, api):

@@ -34,6 +34,8 @@ class Outcome:
     #: What an applied payment adds to the KPIs: (day paid, segment, aging bucket, amount
     #: recovered (negative for a reversal), how much less is owed, whether it kept the promise).
     kpi: tuple[datetime, str, str | None, Decimal, Decimal, bool] | None = field(default=None, compare=False, repr=False)
+    #: The ``promise_broken`` alarm a kept promise resolves (the account's ``broken_alarm_id``).
+    resolves: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"payment_id": self.payment_id, "status": self.status}
@@ -109,6 +111,8 @@ def _count(tenant_id: str, recorded: list[Outcome]) -> None:
         counts.count(day, segment, {"recovered": amount, "payments": 1 if amount > 0 else 0,
                                     "reversals": 1 if amount < 0 else 0, "promises_kept": 1 if kept else 0})
         counts.move_level(segment, bucket, 0, -owed_less)
+        if kept and outcome.resolves:  # a promise kept after one was broken: that alarm's cause is gone
+            alarms_repo.resolve(tenant_id, outcome.resolves, "promise_broken", "promise_kept", utc_stamp(clock.utcnow()))
     counts.flush()
 
 
@@ -230,7 +234,9 @@ def _plan(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str,
         roles.append("promise")
     kpi = (payment.paid_at, str(account.get("segment") or "general"), account.get("aging_bucket"),
            -amount if reversed_payment else amount, before.balance - after.balance, kept and not reversed_payment)
-    return items, roles, Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit, kpi)
+    resolves = account.get("broken_alarm_id") if kept and not reversed_payment else None
+    return items, roles, Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit, kpi,
+                                 resolves)
 
 
 def _items(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str, now: str, reversal: bool,

@@ -108,18 +108,20 @@ def as_stored(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def account_promise_broken_update(tenant_id: str, account_id: str, promise_date: str, broken_on: str,
-                                  updated_at: str) -> dict[str, Any]:
+                                  updated_at: str, alarm_id: str) -> dict[str, Any]:
     """The transaction item that ends an account's broken promise: status back to ``active``
     (with its list key) and ``promise_broken_on`` (the phone team calls it first), on the
     condition that the promise is still the one found broken (still ``promised``, still waiting
-    for ``promise_date``: a payment or a new promise meanwhile wins)."""
+    for ``promise_date``: a payment or a new promise meanwhile wins). ``broken_alarm_id`` names
+    the alarm a promise kept later resolves."""
     return {"Update": {
         "TableName": get_settings().accounts_table, "Key": accounts_store.wire_key(tenant_id, account_id),
-        "UpdateExpression": "SET #st = :active, by_status = :bys, promise_broken_on = :on, updated_at = :now ADD #rev :one",
+        "UpdateExpression": "SET #st = :active, by_status = :bys, promise_broken_on = :on, broken_alarm_id = :alarm, "
+                            "updated_at = :now ADD #rev :one",
         "ConditionExpression": "#st = :promised AND promise_date = :pd",
         "ExpressionAttributeNames": {"#st": "status", "#rev": accounts_store.REV},
         "ExpressionAttributeValues": {
             ":active": {"S": "active"}, ":promised": {"S": "promised"}, ":pd": {"S": promise_date}, ":on": {"S": broken_on},
-            ":now": {"S": updated_at}, ":one": {"N": "1"},
+            ":now": {"S": updated_at}, ":one": {"N": "1"}, ":alarm": {"S": alarm_id},
             ":bys": wire_value(accounts_store.list_keys(tenant_id, account_id, {"status": "active"})["by_status"])},
     }}
