@@ -248,3 +248,14 @@ def test_a_since_outside_the_calendar_is_400_not_500(api, field, since):
 
     status, body = call(api, "get", f"/v1/alarms?since={quote(since)}", key=field["key"])
     assert status == 400 and body["error"]["details"][0]["field"] == "since", body
+
+
+def test_a_second_visit_result_the_same_day_does_not_reopen_an_acknowledged_alarm(api, field):
+    first = plan_visit(api, field, "V1")
+    assert post_result(api, field["ana"], first["visit_id"], result_body(ZOCALO, outcome="wrong_address"))[0] == 201
+    (alarm,) = listed(api, field["key"], "?code=skip_trace")["items"]
+    assert call(api, "post", f"/v1/alarms/{alarm['alarm_id']}/ack", key=field["key"])[0] == 200
+    second = plan_visit(api, field, "V1")
+    assert post_result(api, field["ana"], second["visit_id"], result_body(ZOCALO, outcome="moved", key="k2"))[0] == 201
+    (again,) = listed(api, field["key"], "?code=skip_trace")["items"]
+    assert (again["alarm_id"], again["status"]) == (alarm["alarm_id"], "acknowledged")

@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..core import aws
+from ..core.observability import logger, metrics
 from ..core.settings import get_settings
 from ..core.tables import AlarmModel, bind_models
 from .store import from_wire, to_wire
@@ -165,9 +166,16 @@ def acknowledge(tenant_id: str, alarm: Mapping[str, Any], by: str, at: str) -> d
 
 
 def resolve(tenant_id: str, alarm_id_: str, code: str, reason: str, at: str) -> bool:
-    """Resolves an open or acknowledged alarm (its cause went away); False if it was not."""
-    return _change_status(tenant_id, alarm_id_, code, "resolved", {"resolved_at": at, "resolution": reason},
-                          ("open", "acknowledged")) is not None
+    """Resolves an open or acknowledged alarm (its cause went away); False if it was not. Best
+    effort: it follows an event already stored (a ping, a payment, a cancelled visit), which a
+    failure here must not fail; the alarm then stays open for a person to close."""
+    try:
+        return _change_status(tenant_id, alarm_id_, code, "resolved", {"resolved_at": at, "resolution": reason},
+                              ("open", "acknowledged")) is not None
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("alarm not resolved", extra={"alarm_id": alarm_id_, "error": type(exc).__name__})
+        metrics.add_metric(name="AlarmResolutionsFailed", unit="Count", value=1)
+        return False
 
 
 def claim_email(tenant_id: str, alarm_id_: str, at: str) -> bool:

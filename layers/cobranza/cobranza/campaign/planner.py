@@ -207,7 +207,8 @@ class _Planner:
         refresh_derived(item, self.policy, self.today, next_from=self.today + timedelta(days=1))
         if (item["stage"], item["aging_bucket"]) != previous:
             self.counts["accounts_moved"] += 1
-        moved = (dict(before), dict(item)) if before.get("aging_bucket") != item.get("aging_bucket") else None
+        moved = ((dict(before), dict(item)) if (before.get("aging_bucket"), before.get("segment"))
+                 != (item.get("aging_bucket"), item.get("segment")) else None)
         escalated = segmentation.escalated_high_tier(previous[0], item)
         entries: list[dict[str, Any]] = []
         handoff = needs_legal_handoff(item)
@@ -249,13 +250,14 @@ class _Planner:
                                     utc_stamp(self.event_time), {"account_id": account_id})
 
     def _count_move(self, before: dict[str, Any], item: dict[str, Any]) -> None:
-        """An account the night saw change aging bucket: a roll, and the level's move."""
+        """An account the night saw change aging bucket (a roll) or segment: the level's move."""
         source, target = before.get("aging_bucket"), item.get("aging_bucket")
-        if not source or not target or source == target:
+        if not source or not target:
             return
         segment = item.get("segment") or "general"
         owed = money_of(item).balance
-        self.kpis.count(self.today.isoformat(), segment, {kpi_rules.roll_counter(str(source), str(target)): 1})
+        if source != target:  # a roll; a change of segment alone only moves the level
+            self.kpis.count(self.today.isoformat(), segment, {kpi_rules.roll_counter(str(source), str(target)): 1})
         self.kpis.move_level(before.get("segment") or "general", str(source), -1, -owed)
         self.kpis.move_level(segment, str(target), 1, owed)
 

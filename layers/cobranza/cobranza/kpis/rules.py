@@ -166,7 +166,8 @@ def summarise(days: Mapping[str, Totals], prices: Mapping[str, Any]) -> dict[str
     cost_total = sum(cost.values(), Decimal(0))
     kept, broken = counters["promises_kept"], counters["promises_broken"]
     # a reminder cannot reach the right party: the contact rate is over calls, contacts and visits
-    contacts, all_rpc = sum(n for ch, n in attempts.items() if ch not in REMINDER_CHANNELS), sum(rpc.values())
+    contacts = sum(n for ch, n in attempts.items() if ch not in REMINDER_CHANNELS)
+    all_rpc = sum(n for ch, n in rpc.items() if ch not in REMINDER_CHANNELS)
     return {
         "amount_due_start": None if due_start is None else _money(due_start),
         "amount_recovered": _money(recovered),

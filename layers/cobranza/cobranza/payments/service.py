@@ -232,7 +232,8 @@ def _plan(tenant_id: str, payment: rules.Payment, fingerprint: str, source: str,
             "amount": account.get("promise_amount"), "promise_date": account.get("promise_date"),
             "paid": promise_paid, "payment_id": payment.payment_id}))
         roles.append("promise")
-    kpi = (payment.paid_at, str(account.get("segment") or "general"), account.get("aging_bucket"),
+    in_level = current != "withdrawn"  # a withdrawn account is out of the portfolio's level
+    kpi = (payment.paid_at, str(account.get("segment") or "general"), account.get("aging_bucket") if in_level else None,
            -amount if reversed_payment else amount, before.balance - after.balance, kept and not reversed_payment)
     resolves = account.get("broken_alarm_id") if kept and not reversed_payment else None
     return items, roles, Outcome(payment.payment_id, "applied", None, status, after.balance, after.credit, kpi,

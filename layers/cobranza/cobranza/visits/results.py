@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from ..accounts import status as account_status
 from ..accounts import timeline as timeline_repo
-from ..accounts.alarms import alarm_put
+from ..accounts.alarms import alarm_put, raise_alarm
 from ..core import clock
 from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from ..core.instants import local_date, utc_stamp
@@ -232,6 +232,7 @@ def submit_result(principal: Agent, visit_id: str, body: Any, now: datetime | No
             continue
         metrics.add_metric(name=f"VisitResults{plan.verification.status.title()}", unit="Count", value=1)
         _count(principal, visit, fix.captured_at, outcome, plan, tenant.timezone)
+        plan.raise_account_alarm(principal.tenant_id, visit_id, visit["account_id"], utc_stamp(now))
         logger.info("visit result stored", extra={"visit_id": visit_id, "outcome": outcome,
                                                   "verification": plan.verification.status})
         return 201, plan.answer
@@ -541,6 +542,7 @@ class _Plan:
         next_step = _next_step_view(decision.step)
         self.answer = _answer(sub, self.verification, decision, next_step, revisit)
         self.promised = decision.accepted and decision.new_status == "promised"
+        self.account_alarm: tuple[str, str, str] | None = None
         self.items: list[dict[str, Any]] = []
         self.roles: list[str] = []
         self._add("visit", _visit_update(sub, self.verification, decision, next_step, revisit, self.answer))
@@ -564,9 +566,18 @@ class _Plan:
         if verification.status in ("flagged", "rejected"):
             alarms.append((f"visit_{verification.status}", f"visit#{visit_id}",
                            f"visit {visit_id} was {verification.status}: {', '.join(verification.reasons)}"))
-        if step and step.alarm:
-            alarms.append((step.alarm, f"account#{account_id}", f"visit {visit_id} to account {account_id}: {outcome}"))
+        if step and step.alarm:  # about the account: raised once the result is stored (raise_account_alarm)
+            self.account_alarm = (step.alarm, f"account#{account_id}",
+                                  f"visit {visit_id} to account {account_id}: {outcome}")
         return alarms
+
+    def raise_account_alarm(self, sub_tenant: str, visit_id: str, account_id: str, stamp: str) -> None:
+        """The outcome rule's alarm (``skip_trace``, ``visits_exhausted``...), with a conditional put
+        of its own: a second result to the account the same day neither raises it twice nor reopens
+        one a person acknowledged."""
+        if self.account_alarm is not None:
+            code, subject, message = self.account_alarm
+            raise_alarm(sub_tenant, code, subject, message, stamp, {"visit_id": visit_id, "account_id": account_id})
 
     def explain(self, conflict: visits_repo.WriteConflict) -> None:
         """After a cancelled transaction: read again, with the account when its conditions failed."""
