@@ -14,7 +14,7 @@ tenant's time-based alarms, retries its unassigned visits and sends its digest a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ..accounts import alarms as alarms_repo
 from ..core import transactions
@@ -74,31 +74,36 @@ def run_tenant(message: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _raise_overdue(tenant_id: str, visit: Mapping[str, Any], stamp: str) -> int:
+    """``visit_overdue`` with ``sla_alarm_id`` on the visit (0: done, cancelled or alarmed meanwhile)."""
     visit_id, account_id = str(visit["visit_id"]), str(visit["account_id"])
     message = (f"visit {visit_id} to account {account_id} (scheduled {visit['scheduled_on']}, "
                f"agent {visit.get('agent_id') or 'none'}) is past its SLA and still {visit['status']}")
-    put = alarms_repo.alarm_put(tenant_id, "visit_overdue", f"visit#{visit_id}", message, stamp,
-                                {"visit_id": visit_id, "account_id": account_id, "agent_id": visit.get("agent_id")},
-                                new_only=True)
-    alarm_id = put["Put"]["Item"]["alarm_id"]["S"]
-    try:
-        transactions.write_together([put, visits_repo.sla_alarm_update(tenant_id, visit_id, alarm_id)])
-    except transactions.WriteConflict:
-        return 0  # done, cancelled or alarmed meanwhile
-    return 1
+    return _raise_marked(tenant_id, "visit_overdue", f"visit#{visit_id}", message, stamp,
+                         {"visit_id": visit_id, "account_id": account_id, "agent_id": visit.get("agent_id")},
+                         lambda alarm_id: visits_repo.sla_alarm_update(tenant_id, visit_id, alarm_id))
 
 
 def _raise_silent(tenant_id: str, silence: rules.Silence, stamp: str) -> int:
+    """``agent_silent`` with ``silent_alarm_id`` on the agent (0: it pinged meanwhile, or this
+    silence was already raised)."""
     since = utc_stamp(silence.since)
-    message = f"agent {silence.agent_id} sent no location since {since} during working hours"
-    put = alarms_repo.alarm_put(tenant_id, "agent_silent", f"agent#{silence.agent_id}#{since}", message, stamp,
-                                {"agent_id": silence.agent_id, "silent_since": since}, new_only=True)
-    alarm_id = put["Put"]["Item"]["alarm_id"]["S"]
+    return _raise_marked(tenant_id, "agent_silent", f"agent#{silence.agent_id}#{since}",
+                         f"agent {silence.agent_id} sent no location since {since} during working hours", stamp,
+                         {"agent_id": silence.agent_id, "silent_since": since},
+                         lambda alarm_id: agents_repo.silent_alarm_update(tenant_id, silence.agent_id, alarm_id,
+                                                                          silence.last_seen_at))
+
+
+def _raise_marked(tenant_id: str, code: str, subject: str, message: str, stamp: str, details: Mapping[str, Any],
+                  mark: Callable[[str], dict[str, Any]]) -> int:
+    """Raises a new alarm in one transaction with the mark that names it on its subject (what
+    resolves it later); 1 if raised, 0 when the subject changed or the alarm exists already."""
     try:
-        transactions.write_together([put, agents_repo.silent_alarm_update(tenant_id, silence.agent_id, alarm_id,
-                                                                          silence.last_seen_at)])
+        transactions.write_together([
+            alarms_repo.alarm_put(tenant_id, code, subject, message, stamp, details, new_only=True),
+            mark(alarms_repo.alarm_id(stamp, code, subject))])
     except transactions.WriteConflict:
-        return 0  # it pinged meanwhile, or this silence was already raised
+        return 0
     return 1
 
 

@@ -124,14 +124,14 @@ def break_if_due(tenant_id: str, account: Mapping[str, Any], today: date, grace_
     account_id, promise_date = account["account_id"], str(account["promise_date"])
     details = {"amount": account.get("promise_amount"), "promise_date": promise_date,
                "paid": account.get("promise_paid") or 0, "made_at": account.get("promise_made_at")}
-    alarm = alarms_repo.alarm_put(tenant_id, "promise_broken", f"promise#{account_id}#{promise_date}",
-                                  f"account {account_id} did not pay its promise due {promise_date}", stamp,
-                                  {"account_id": account_id})
+    subject = f"promise#{account_id}#{promise_date}"
     try:
         transactions.write_together([
             payments_repo.account_promise_broken_update(tenant_id, account_id, promise_date, today.isoformat(), stamp,
-                                                        alarm["Put"]["Item"]["alarm_id"]["S"]),
-            alarm,
+                                                        alarms_repo.alarm_id(stamp, "promise_broken", subject)),
+            alarms_repo.alarm_put(tenant_id, "promise_broken", subject,
+                                  f"account {account_id} did not pay its promise due {promise_date}", stamp,
+                                  {"account_id": account_id}),
             timeline_repo.promise_event_put(tenant_id, account_id, stamp, "promise_broken", details),
         ])
     except transactions.WriteConflict:
