@@ -15,7 +15,7 @@ REQS := requirements-dev.txt layers/cobranza/requirements.txt functions/api/requ
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/cobranza
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv tools demo serve test test-unit test-integration test-local lint bench clean
+.PHONY: help venv tools console system demo serve test test-unit test-integration test-local lint bench clean
 
 help:
 	@echo "make demo    - set up, start the local stack, run the sample portfolio through it, print a summary"
@@ -37,6 +37,30 @@ $(STAMP): $(REQS)
 
 venv: $(STAMP)
 
+# The console's map and chart libraries: pinned in infra/console/package-lock.json, vendored into
+# functions/console/static/vendor/ (never loaded from a CDN). Needs npm (installed when missing).
+CONSOLE_STAMP := functions/console/static/vendor/VERSIONS.json
+
+$(CONSOLE_STAMP): infra/console/package-lock.json infra/console/vendor.py
+	@command -v npm >/dev/null || $(APT_INSTALL) npm
+	$(PYTHON_BOOT) infra/console/vendor.py
+
+console: $(CONSOLE_STAMP)
+
+# What the browser tests and the PDF report need from the system: Debian's Chromium (driven by
+# Playwright's Python package), fonts, and Pango for WeasyPrint. Installed when missing.
+APT_INSTALL := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+SYSTEM_STAMP := .local/.system-packages
+
+$(SYSTEM_STAMP):
+	@mkdir -p .local
+	@if ! command -v chromium >/dev/null || ! ldconfig -p | grep -q libpangoft2-1.0 || ! fc-list | grep -qi dejavu; then \
+		$(APT_INSTALL) chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 || \
+		{ apt-get update -qq && $(APT_INSTALL) chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0; }; fi
+	@touch $@
+
+system: $(SYSTEM_STAMP)
+
 $(TOOLS_STAMP): requirements-tools.txt
 	@test -x $(TOOLS)/bin/python || $(PYTHON_BOOT) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
@@ -44,14 +68,14 @@ $(TOOLS_STAMP): requirements-tools.txt
 
 tools: $(TOOLS_STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
 	$(PY) -m infra.local demo
 
-serve: $(STAMP)
+serve: $(STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
 	$(PY) -m infra.local serve
 
 # The Schemathesis run of tests/local/product/test_api_fuzz.py uses the tools environment's `st`.
-test: $(STAMP) $(TOOLS_STAMP)
+test: $(STAMP) $(TOOLS_STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
@@ -60,7 +84,7 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
-test-local: $(STAMP) $(TOOLS_STAMP)
+test-local: $(STAMP) $(TOOLS_STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest tests/local
 
 # No test may depend on the day or the hour it runs: the whole suite a year (and 6 hours) ahead, unit
@@ -68,7 +92,7 @@ test-local: $(STAMP) $(TOOLS_STAMP)
 # COBRANZA_CLOCK_SHIFT_DAYS for the local stack's workers (libfaketime 0.9.10 breaks Python 3.12).
 # The Schemathesis run is left out: its dates are generated, not today's, and it takes minutes.
 .PHONY: test-shifted
-test-shifted: $(STAMP)
+test-shifted: $(STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest --shift-days=365.25 --ignore=tests/local/product/test_api_fuzz.py
 	$(PY) -m pytest --shift-days=-90.5 tests/integration tests/unit
 
@@ -94,7 +118,7 @@ lint: $(STAMP) $(TOOLS_STAMP) $(CHECKOV_STAMP)
 	@# holds a nosec (PyCQA/bandit#1352, #1041): that noise is dropped; findings and the exit code are not.
 	$(TOOLS)/bin/bandit --recursive functions layers infra --quiet 2> >(grep -v 'but no failed test on file' >&2)
 
-build: $(TOOLS_STAMP)
+build: $(TOOLS_STAMP) $(CONSOLE_STAMP)
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" PYENV_VERSION=3.11.7:3.12.1 $(TOOLS)/bin/sam build
 
 bench: $(STAMP)

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from chalice import Chalice, Response
 
 from cobranza.alarms import service as alarms
-from cobranza.api import contract
+from cobranza.api import contract, debtor_page
 from cobranza.api import routes as service
 from cobranza.api.errors import http_status
 from cobranza.core.errors import DomainError
@@ -23,9 +23,11 @@ from cobranza.core.observability import logger, metrics
 from cobranza.core.settings import get_settings
 from cobranza.debtor import selfservice
 from cobranza.kpis import service as kpis
+from cobranza.reports import service as reports
 from cobranza.tenants import auth
 from cobranza.visits import results as visit_results
 from cobranza.visits import tasks as visits
+from cobranza.visits import tracks
 
 get_settings()  # fail the cold start on a bad environment
 
@@ -76,6 +78,11 @@ def _tenant():
     return auth.authenticate_tenant(app.current_request.headers)
 
 
+def _reader():
+    """The tenant of a route open to its systems (API key) and to its supervisors (the console)."""
+    return auth.authenticate_tenant_or_supervisor_model(app.current_request.headers)[0]
+
+
 def _agent() -> auth.Agent:
     return auth.authenticate_agent(app.current_request.headers)
 
@@ -110,14 +117,14 @@ def _created(body: Any) -> Response:
 @app.route("/v1/accounts", methods=["GET"])
 @view
 def list_accounts() -> Any:
-    tenant = _tenant()
+    tenant = _reader()
     return service.list_accounts(tenant, _query())
 
 
 @app.route("/v1/accounts/{account_id}", methods=["GET"])
 @view
 def get_account(account_id: str) -> Any:
-    tenant = _tenant()
+    tenant = _reader()
     _query()
     return service.get_account(tenant, account_id)
 
@@ -125,7 +132,7 @@ def get_account(account_id: str) -> Any:
 @app.route("/v1/accounts/{account_id}/timeline", methods=["GET"])
 @view
 def get_timeline(account_id: str) -> Any:
-    tenant = _tenant()
+    tenant = _reader()
     return service.get_timeline(tenant, account_id, _query())
 
 
@@ -174,53 +181,99 @@ def record_payments() -> Any:
 @app.route("/v1/alarms", methods=["GET"])
 @view
 def list_alarms() -> Any:
-    tenant = _tenant()
+    tenant = _reader()
     return alarms.list_alarms(tenant, _query())
 
 
 @app.route("/v1/alarms/{alarm_id}/ack", methods=["POST"])
 @view
 def acknowledge_alarm(alarm_id: str) -> Any:
-    tenant = _tenant()
+    tenant, supervisor = auth.authenticate_tenant_or_supervisor_model(app.current_request.headers)
     _query()
     # API Gateway decodes path parameters, the local gateways may not: an alarm id never holds "%"
-    return alarms.acknowledge(tenant, unquote(alarm_id), by="api_key")
+    by = f"supervisor:{supervisor.agent_id}" if supervisor else "api_key"
+    return alarms.acknowledge(tenant, unquote(alarm_id), by=by)
 
 
 @app.route("/v1/kpis", methods=["GET"])
 @view
 def get_kpis() -> Any:
-    tenant = _tenant()
+    tenant = _reader()
     return kpis.get_kpis(tenant, _query())
 
 
+@app.route("/v1/reports/daily/{date}", methods=["GET"])
+@view
+def daily_report(date: str) -> Any:
+    tenant_id, _ = auth.authenticate_tenant_or_supervisor(app.current_request.headers)
+    _query()
+    return reports.daily_report(tenant_id, date)
+
+
 # ---------------------------------------------------------------- the debtor's link (signed token, no key)
+# A browser gets the debtor's page and posts its forms (cobranza.api.debtor_page); API clients get JSON.
+def _page_request() -> debtor_page.PageRequest:
+    request = app.current_request
+    return debtor_page.PageRequest(
+        method=request.method, path=request.path, uri_params=dict(request.uri_params or {}),
+        query=dict(request.query_params or {}), headers={k.lower(): v for k, v in request.headers.items()},
+        raw_body=request.raw_body, domain=request.context.get("domainName"))
+
+
+def _page(answer: debtor_page.Answer | Any) -> Any:
+    if isinstance(answer, debtor_page.Answer):
+        return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+    return answer
+
+
+def _is_form() -> bool:
+    return debtor_page.media_type(app.current_request.headers.get("content-type")) == debtor_page.FORM
+
+
+def _not_json() -> Response | None:
+    """415 unless a JSON post says so: Chalice takes a post without a Content-Type for JSON, and
+    any site can send one (a form of the debtor's page carries its form token instead)."""
+    if debtor_page.media_type(app.current_request.headers.get("content-type")) == debtor_page.JSON:
+        return None
+    message = "send Content-Type: application/json (or the debtor's page form)"
+    return Response(body={"error": {"code": "unsupported_media_type", "message": message, "details": []}},
+                    status_code=415, headers=JSON)
+
+
 @app.route("/v1/self/{token}", methods=["GET"])
 @view
 def self_view(token: str) -> Any:
+    if debtor_page.wants_html(app.current_request.headers.get("accept")):
+        return _page(debtor_page.show(token, _page_request()))
     _query()
     return selfservice.self_view(token)
 
 
-@app.route("/v1/self/{token}/opt-out", methods=["POST"],
-           content_types=["application/json", "application/x-www-form-urlencoded"])
+@app.route("/v1/self/{token}/opt-out", methods=["POST"], content_types=["application/json", debtor_page.FORM])
 @view
 def self_opt_out(token: str) -> Any:
-    """From the page (JSON ``{"channels": [...]}``) or a mail client's one-click unsubscribe
-    (RFC 8058: a form post, the channel in the link's query)."""
+    """From the page's form, a mail client's one-click unsubscribe (RFC 8058: a form post, the
+    channel in the link's query), or JSON ``{"channels": [...]}``."""
+    if _is_form():
+        return _page(debtor_page.form_post(token, _page_request()))
     query = _query()
     selfservice.check_link(token, allow_expired=True)
-    body = _body()  # a form post's only field says "one click": the channel is in the link's query
+    refused = _not_json()
+    if refused is not None:
+        return refused
+    body = _body()
     channels = body.get("channels") if isinstance(body, dict) else None
     return selfservice.self_opt_out(token, channels or query.get("channel"))
 
 
-@app.route("/v1/self/{token}/promise", methods=["POST"])
+@app.route("/v1/self/{token}/promise", methods=["POST"], content_types=["application/json", debtor_page.FORM])
 @view
 def self_promise(token: str) -> Any:
+    if _is_form():
+        return _page(debtor_page.form_post(token, _page_request()))
     _query()
     selfservice.check_link(token)
-    return _created(selfservice.self_promise(token, _body()))
+    return _not_json() or _created(selfservice.self_promise(token, _body()))
 
 
 # ---------------------------------------------------------------- uploads
@@ -288,6 +341,13 @@ def agent_positions() -> Any:
     tenant_id, _ = auth.authenticate_tenant_or_supervisor(app.current_request.headers)
     _query()
     return visits.agent_positions(tenant_id)
+
+
+@app.route("/v1/agents/{agent_id}/track", methods=["GET"])
+@view
+def agent_track(agent_id: str) -> Any:
+    tenant_id, caller = auth.authenticate_tenant_or_agent(app.current_request.headers)
+    return tracks.agent_track(tenant_id, caller, agent_id, _query())
 
 
 # ---------------------------------------------------------------- field visits: the agent's app (bearer JWT)

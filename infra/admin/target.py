@@ -36,6 +36,7 @@ class Target:
             visits_table=r.get("VisitsTable", ""),
             agents_table=r.get("AgentsTable", ""),
             kpis_table=r.get("KpisTable", ""),
+            tracks_table=r.get("TracksTable", ""),
             agent_pool_id=r.get("AgentPool"),
             agent_pool_client_id=r.get("AgentPoolClient"),
             email_queue_url=r.get("EmailQueue", ""),

@@ -59,10 +59,16 @@ def create_demo_tenant(stack: Any) -> dict[str, str]:
                                   "America/Mexico_City")
 
 
+SUPERVISOR_EMAIL = "supervisora@demo.example.com"
+
+
 def on_serve(stack: Any) -> None:
-    """`make serve`: a demo tenant whose key is printed with the endpoints."""
+    """`make serve`: a demo tenant whose key is printed with the endpoints, its field agents and
+    the supervisor who signs in to the console."""
     tenant = create_demo_tenant(stack)
+    _create_agents(stack)
     print(f"  demo tenant:   {tenant['tenant_id']}  x-api-key: {tenant['api_key']}")
+    print(f"  console:       {stack.api_endpoint}/console/   supervisor: {SUPERVISOR_EMAIL}  password: {AGENT_PASSWORD}")
     print(f"  try:           aws --endpoint-url {stack.aws_endpoint} s3 cp cartera.csv "
           f"s3://{stack.bucket}/portfolios/{DEMO_TENANT}/cartera.csv")
     print(f"                 curl -H 'x-api-key: {tenant['api_key']}' {stack.api_endpoint}/v1/accounts?limit=5")
@@ -198,7 +204,7 @@ def _create_agents(stack: Any) -> list[dict[str, Any]]:
     for name, home, zones in DEMO_AGENTS:
         agents.append(commands.create_agent(target, DEMO_TENANT, f"{name}@demo.example.com", AGENT_PASSWORD, False,
                                             f"{home[0]},{home[1]}", zones, None, name))
-    agents.append(commands.create_agent(target, DEMO_TENANT, "supervisora@demo.example.com", AGENT_PASSWORD, True,
+    agents.append(commands.create_agent(target, DEMO_TENANT, SUPERVISOR_EMAIL, AGENT_PASSWORD, True,
                                         None, [], 1, "supervisora"))
     return agents
 

@@ -19,9 +19,10 @@ def test_every_handler_imports(stack, logical_id):
     assert callable(getattr(module, spec.handler_attribute))
 
 
-def template_routes(method_filter=lambda method: method != "ANY"):
+def template_routes(method_filter=lambda method: method != "ANY", function="ApiFunction"):
+    """The API routes of ``function`` (the Chalice app's; the console's page is ConsoleFunction's)."""
     routes = set()
-    for spec in FUNCTIONS.values():
+    for spec in [FUNCTIONS[function]]:
         for event in spec.events_of_type("Api").values():
             if method_filter(event.properties["Method"].upper()):
                 routes.add((event.properties["Path"], event.properties["Method"].upper()))
@@ -46,6 +47,12 @@ def test_every_route_path_takes_any_other_method_so_the_function_answers_405(sta
     answer = app(event, LambdaContext())
     assert answer["statusCode"] == 405 and answer["headers"]["Allow"] == "GET"
     assert json.loads(answer["body"])["error"]["code"] == "method_not_allowed"
+    console = {path for path, _ in template_routes(lambda method: method == "ANY", "ConsoleFunction")}
+    assert console == {path for path, _ in template_routes(function="ConsoleFunction")} == {"/console", "/console/{asset+}"}
+    page = json.loads((ROOT / "events" / "console_get_asset.json").read_text())
+    page.update(httpMethod="POST", requestContext=dict(page["requestContext"], httpMethod="POST"))
+    answer = load_function("console").handler(page, LambdaContext())
+    assert answer["statusCode"] == 405 and json.loads(answer["body"])["error"]["code"] == "method_not_allowed"
 
 
 def test_pynamodb_models_match_the_template_tables(stack):
@@ -88,6 +95,9 @@ def test_every_sample_event_is_accepted_by_its_handler(stack, tenant, event_file
         response = module.app(event, LambdaContext())
         assert response["statusCode"] in (200, 404), response  # 404: the sample account is not loaded
         assert "error" not in json.loads(response["body"]) or response["statusCode"] == 404
+    elif function == "console":
+        response = module.handler(event, LambdaContext())
+        assert response["statusCode"] == 200 and response["headers"]["Content-Type"].startswith("text/javascript")
     else:
         result = module.handler(event, LambdaContext())
         if function == "ingest_worker":

@@ -203,7 +203,8 @@ def test_an_urgent_alarm_is_emailed_once_the_others_wait_for_one_digest_at_eight
     digest = emails()[-1]
     assert len(emails()) == 2 and "Resumen diario 2026-11-24" in digest.subject
     assert "account V2: wrong number" in digest.body and "payment P1" not in digest.body  # urgent: already sent
-    assert "reports/acme/daily/2026-11-24.html" in digest.body
+    # the report of the day that ended (tests/integration/test_daily_report.py)
+    assert "reports/acme/daily/2026-11-23.html" in digest.body and "/console/#/reports/2026-11-23" in digest.body
     # the next morning nothing new happened: no email
     assert hour(datetime(2026, 11, 25, 14, 5, tzinfo=timezone.utc))["digest"] == "nothing_new"
     assert len(emails()) == 2

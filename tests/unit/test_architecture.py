@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "cobranza" / "cobranz
 #: The modules that talk to AWS (the stores, the channels' providers, core's clients).
 STORES = {"accounts/store.py", "accounts/timeline.py", "accounts/alarms.py", "tenants/store.py", "campaign/store.py",
           "portfolio/uploads.py", "portfolio/files.py", "visits/store.py", "visits/agents.py", "visits/photos.py",
-          "payments/store.py", "campaign/calls_store.py", "kpis/store.py", "alarms/store.py"}
+          "payments/store.py", "campaign/calls_store.py", "kpis/store.py", "alarms/store.py",
+          "visits/tracks_store.py", "reports/store.py"}
 REQUEST_SHAPES = re.compile(r"UpdateExpression|ConditionExpression|KeyConditionExpression|FilterExpression|"
                             r"TransactItems|ExclusiveStartKey|generate_presigned|\bBucket=|\bKey=")
 

@@ -163,9 +163,10 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 #: Each run: the credential it holds (the security scheme of docs/openapi.yaml) and the tags of the
 #: operations it drives. The signed-link routes need no credential and go with the tenant's run.
 RUNS = {
-    "tenant-key": ("tenantApiKey", ["accounts", "uploads", "policy", "visits", "agents", "self-service", "photos"]),
+    "tenant-key": ("tenantApiKey", ["accounts", "uploads", "payments", "calls", "alarms", "reports", "policy", "visits",
+                                    "agents", "self-service", "photos"]),
     "agent": ("agentJwt", ["field-agent", "visits", "agents"]),
-    "supervisor": ("agentJwt", ["field-agent", "visits", "agents"]),
+    "supervisor": ("agentJwt", ["field-agent", "visits", "agents", "accounts", "alarms", "reports"]),
 }
 
 

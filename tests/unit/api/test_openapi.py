@@ -34,7 +34,11 @@ WITH_BODY = {"400", "413", "415", "422"}
 TENANT_KEY = [{"tenantApiKey": []}]
 AGENT_JWT = [{"agentJwt": []}]
 #: Routes for the tenant's systems that a supervisor's token also opens.
-KEY_OR_SUPERVISOR = {("/v1/visits", "get"), ("/v1/visits/{visit_id}", "get"), ("/v1/agents/positions", "get")}
+KEY_OR_SUPERVISOR = {("/v1/visits", "get"), ("/v1/visits/{visit_id}", "get"), ("/v1/agents/positions", "get"),
+                     ("/v1/accounts", "get"), ("/v1/accounts/{account_id}", "get"),
+                     ("/v1/accounts/{account_id}/timeline", "get"), ("/v1/alarms", "get"),
+                     ("/v1/alarms/{alarm_id}/ack", "post"), ("/v1/kpis", "get"), ("/v1/reports/daily/{date}", "get"),
+                     ("/v1/agents/{agent_id}/track", "get")}  # also the agent's own token
 #: Routes whose signed, expiring token in the path is the credential.
 SIGNED_LINKS = ("/v1/self/", "/v1/photos/")
 
@@ -64,7 +68,9 @@ def _resolve(spec: dict, node: dict) -> dict:
 def _template_routes() -> set[tuple[str, str]]:
     template = LocalTemplate(ROOT / "template.yaml")
     routes = set()
-    for function in template.functions.values():
+    for logical_id, function in template.functions.items():
+        if logical_id == "ConsoleFunction":  # the console's page and files, not the JSON API
+            continue
         for event in function.events_of_type("Api").values():
             if str(event.properties["Method"]).lower() != "any":  # the 405 catch-all of each path
                 routes.add((event.properties["Path"], str(event.properties["Method"]).lower()))
@@ -375,6 +381,11 @@ class _Field:
         monkeypatch.setattr(agents_repo, "get_agent", lambda tenant_id, agent_id: self.agent if agent_id == "sub-ana" else None)
         monkeypatch.setattr(agents_repo, "reserve_slot", lambda agent, day, capacity: True)
         monkeypatch.setattr(agents_repo, "record_position", lambda *args: (True, None))
+        from cobranza.visits import tracks_store
+        self.points: list[dict] = []
+        monkeypatch.setattr(tracks_store, "put_points", lambda tenant_id, agent_id, points: self.points.extend(points))
+        monkeypatch.setattr(tracks_store, "read_day", lambda tenant_id, agent_id, day, limit, start=None, now=None: (
+            [_stored(p) for p in self.points if p["day"] == day][:limit], {"track_key": {"S": "k"}, "captured_at": {"S": "t"}}))
 
     def written(self, role: str) -> dict:
         """The last transaction's item of ``role`` (visit, agent, account, timeline, ...)."""
@@ -506,6 +517,23 @@ def test_the_photo_ticket_pings_and_positions_match_their_schemas(spec, field):
     positions = _wire(visits.agent_positions(TENANT, now=NOW))
     _validate(spec, "AgentPositions", positions)
     assert [a["position"] is not None for a in positions["items"]] == [True, False]
+
+
+def test_an_agents_track_matches_its_schema(spec, field):
+    from cobranza.visits import tasks as visits
+    from cobranza.visits import tracks
+
+    pings = [{"lat": 19.44, "lon": -99.14, "accuracy_m": 15, "battery_pct": 80, "captured_at": "2026-11-23T09:40:00-06:00"},
+             {"lat": 19.45, "lon": -99.15, "accuracy_m": 8.5, "captured_at": "2026-11-23T09:45:00-06:00"}]
+    visits.record_locations(field.principal, {"pings": pings}, now=NOW)
+    track = _wire(tracks.agent_track(TENANT, None, "sub-ana", {"date": "2026-11-23"}, now=NOW))
+    _validate(spec, "AgentTrack", track)
+    assert [p["at"] for p in track["points"]] == ["2026-11-23T15:40:00Z", "2026-11-23T15:45:00Z"]
+    assert track["points"][1]["battery_pct"] is None and track["next_token"]
+    documented = spec["components"]["schemas"]["AgentTrack"]
+    assert set(track) == set(documented["required"]) == set(documented["properties"])
+    point = documented["properties"]["points"]["items"]
+    assert set(track["points"][0]) == set(point["required"]) == set(point["properties"])
 
 
 # ---------------------------------------------------------------- every input has a bound (SPEC §7)

@@ -1,5 +1,6 @@
 """The hourly alarms job (SPEC §8): the schedule fans out, one message a tenant; each finds its
-tenant's time-based alarms, retries its unassigned visits and sends its digest at the digest hour.
+tenant's time-based alarms, retries its unassigned visits and, at the digest hour, writes the
+daily report of the day that ended (SPEC §9) and sends its digest (alarms/digest.py).
 
 - ``start_hour`` (AlarmsFunction, EventBridge hourly): one message per tenant on AlarmsQueue,
   with the tick's time (every tenant is judged at the same instant, in its own zone).

@@ -12,16 +12,18 @@ from ..core.errors import Invalid, NotFound
 from ..core.instants import parse_instant, utc_stamp
 from ..core.tables import TenantModel
 from ..tenants.policy import alarm_settings, effective_policy
+from . import rules
 
 CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 VIEW_FIELDS = ("alarm_id", "code", "subject", "message", "status", "raised_at", "account_id", "visit_id", "agent_id",
                "upload_id", "payment_id", "acknowledged_at", "acknowledged_by", "resolved_at", "resolution", "emailed_at")
 
 
-def alarm_view(item: Mapping[str, Any], urgent_codes: frozenset[str]) -> dict[str, Any]:
+def alarm_view(item: Mapping[str, Any], urgent_codes: frozenset[str], locale: str) -> dict[str, Any]:
     view: dict[str, Any] = {name: str(item[name]) for name in VIEW_FIELDS if item.get(name) not in (None, "")}
     view.setdefault("status", "open")  # an alarm stored before statuses were kept
     view["urgent"] = item["code"] in urgent_codes
+    view["label"] = rules.label(str(item["code"]), locale)  # as the emails and the digest name it
     return view
 
 
@@ -52,8 +54,9 @@ def list_alarms(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]
     scope = pagination.scope("alarms", tenant.tenant_id, status=status, code=code, since=since)
     items, last = alarms_repo.list_page(tenant.tenant_id, status=status, code=code, since=since, limit=limit,
                                         start=pagination.start_of(scope, query))
-    urgent = alarm_settings(effective_policy(tenant.policy)).urgent_codes
-    return {"items": [alarm_view(i, urgent) for i in items], "next_token": pagination.next_token(scope, last)}
+    policy = effective_policy(tenant.policy)
+    urgent, locale = alarm_settings(policy).urgent_codes, rules.locale_of(policy)
+    return {"items": [alarm_view(i, urgent, locale) for i in items], "next_token": pagination.next_token(scope, last)}
 
 
 def acknowledge(tenant: TenantModel, alarm_id: str, by: str, now: datetime | None = None) -> dict[str, Any]:
@@ -64,4 +67,5 @@ def acknowledge(tenant: TenantModel, alarm_id: str, by: str, now: datetime | Non
     if alarm.get("status", "open") == "open":
         alarm = alarms_repo.acknowledge(tenant.tenant_id, alarm, by, utc_stamp(now or clock.utcnow())) or \
             alarms_repo.get_alarm(tenant.tenant_id, alarm_id) or alarm
-    return alarm_view(alarm, alarm_settings(effective_policy(tenant.policy)).urgent_codes)
+    policy = effective_policy(tenant.policy)
+    return alarm_view(alarm, alarm_settings(policy).urgent_codes, rules.locale_of(policy))

@@ -22,6 +22,16 @@ def queue_tenants(messages: Sequence[dict[str, Any]]) -> int:
     return queues.send_messages(url, messages)
 
 
+def digest_marked(tenant_id: str, day: str) -> bool:
+    """Whether the tenant's digest of ``day`` is claimed (being sent, or sent): one eventually
+    consistent read of the mark's key. A stale False costs a report written again, never a second
+    digest (``claim_digest`` decides)."""
+    item = aws.client("dynamodb").get_item(
+        TableName=get_settings().alarms_table, ProjectionExpression="alarm_id",
+        Key={"tenant_id": {"S": tenant_id}, "alarm_id": {"S": DIGEST_PREFIX + day}}).get("Item")
+    return item is not None
+
+
 def claim_digest(tenant_id: str, day: str, at: str) -> bool:
     """Marks the tenant's digest of ``day`` as being sent; False when it already was."""
     try:
@@ -51,8 +61,3 @@ def record_digest(tenant_id: str, day: str, fields: dict[str, Any]) -> None:
         Key={"tenant_id": {"S": tenant_id}, "alarm_id": {"S": DIGEST_PREFIX + day}},
         UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
         ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-
-
-def report_key(tenant_id: str, day: str) -> str:
-    """Where the tenant's daily report of ``day`` is written (SPEC §9)."""
-    return f"reports/{tenant_id}/daily/{day}.html"

@@ -26,11 +26,12 @@ def scope(route: str, tenant_id: str, **filters: Any) -> str:
     return "|".join([route, tenant_id, *(f"{k}={filters[k]}" for k in sorted(filters) if filters[k] is not None)])
 
 
-def parse_limit(raw: str | None) -> int:
+def parse_limit(raw: str | None, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
+    """The page size asked for (``default`` without one); 400 outside 1 to ``maximum``."""
     if raw in (None, ""):
-        return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise Invalid("bad_request", f"limit must be a whole number from 1 to {MAX_PAGE}",
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise Invalid("bad_request", f"limit must be a whole number from 1 to {maximum}",
                        [{"field": "limit", "value": raw[:40]}])
     return int(raw)
 

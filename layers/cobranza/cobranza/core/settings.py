@@ -40,6 +40,8 @@ class Settings:
     calls_table: str = ""
     #: KPI counters by tenant, month, day and segment (SPEC §8).
     kpis_table: str = ""
+    #: The agents' tracks: every location ping, by tenant, agent and day, kept 30 days (SPEC §9).
+    tracks_table: str = ""
     night_queue_url: str | None = None
     #: The hourly alarms job's per-tenant messages (AlarmsFunction fans the tick out through it).
     alarms_queue_url: str | None = None
@@ -62,6 +64,9 @@ class Settings:
     #: The field agents' Cognito user pool and the mobile app's client (the API checks JWTs).
     agent_pool_id: str | None = None
     agent_pool_client_id: str | None = None
+    #: The console's map tiles (an XYZ URL template, e.g. https://tile.example.com/{z}/{x}/{y}.png);
+    #: without it the map draws only its own outline of Mexico, with no internet needed (SPEC §9).
+    map_tile_url: str | None = None
     #: "real" (AWS): contact hours are judged on the wall clock. "event" (local stacks and
     #: demos only): a replayed night's reminders are judged in that night's time frame.
     clock_mode: str = "real"
@@ -90,6 +95,7 @@ class Settings:
         "payments_table": "PAYMENTS_TABLE",
         "calls_table": "CALLS_TABLE",
         "kpis_table": "KPIS_TABLE",
+        "tracks_table": "TRACKS_TABLE",
         "night_queue_url": "NIGHT_QUEUE_URL",
         "alarms_queue_url": "ALARMS_QUEUE_URL",
         "ingest_queue_url": "INGEST_QUEUE_URL",
@@ -102,6 +108,7 @@ class Settings:
         "whatsapp_token_secret_id": "WHATSAPP_TOKEN_SECRET_ID",  # nosec B105  # an environment variable's name
         "agent_pool_id": "AGENT_POOL_ID",
         "agent_pool_client_id": "AGENT_POOL_CLIENT_ID",
+        "map_tile_url": "MAP_TILE_URL",
         "clock_mode": "CLOCK_MODE",
         "timeline_retention_days": "TIMELINE_RETENTION_DAYS",
         "endpoint_url": "AWS_ENDPOINT_URL",

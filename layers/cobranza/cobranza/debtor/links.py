@@ -3,6 +3,10 @@
 A token names one tenant and one account and carries its expiry; it is signed with HMAC-SHA256
 so nobody can forge one for another account. ``<payload>.<signature>``, both base64url without
 padding; the payload is compact JSON ``[tenant_id, account_id, expires_epoch]``.
+
+The debtor's page (debtor.page) posts its forms with a form token: ``<issued_epoch>.<signature>``,
+an HMAC-SHA256 (same key, its own purpose) over the link token and the instant it was issued,
+valid FORM_TOKEN_SECONDS. A cross-site form cannot carry one, so it records nothing.
 """
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ from datetime import datetime, timedelta
 
 LINK_DAYS = 30
 SIGNATURE_BYTES = 16
+FORM_TOKEN_SECONDS = 2 * 3600
+#: A form token issued this far in the future still passes (clocks of two instances may differ).
+FORM_TOKEN_SKEW_SECONDS = 300
+_FORM_PURPOSE = "debtor-page-form"
 
 
 class InvalidLink(ValueError):
@@ -55,3 +63,30 @@ def verify(key: bytes, token: str, now: datetime, allow_expired: bool = False) -
     if now.timestamp() > expires and not allow_expired:
         raise InvalidLink("expired")
     return str(tenant_id), str(account_id)
+
+
+def _form_signature(key: bytes, link_token: str, issued: int) -> str:
+    # a purpose and newlines: never the message of a link's or a page token's signature (base64url)
+    message = f"{_FORM_PURPOSE}\n{link_token}\n{issued}"
+    return _b64(hmac.new(key, message.encode(), hashlib.sha256).digest()[:SIGNATURE_BYTES])
+
+
+def form_token(key: bytes, link_token: str, now: datetime) -> str:
+    """The hidden field of the page's forms for ``link_token``, issued ``now``."""
+    issued = int(now.timestamp())
+    return f"{issued}.{_form_signature(key, link_token, issued)}"
+
+
+def form_token_valid(key: bytes, link_token: str, token: object, now: datetime) -> bool:
+    """True when ``token`` was issued by ``form_token`` for this link token, at most
+    FORM_TOKEN_SECONDS ago."""
+    if not isinstance(token, str) or not token.isascii() or len(token) > 64:
+        return False
+    issued_text, _, signature = token.partition(".")
+    if not issued_text.isdigit() or len(issued_text) > 12 or not signature:
+        return False
+    issued = int(issued_text)
+    if not hmac.compare_digest(_form_signature(key, link_token, issued), signature):
+        return False
+    age = now.timestamp() - issued
+    return -FORM_TOKEN_SKEW_SECONDS <= age <= FORM_TOKEN_SECONDS

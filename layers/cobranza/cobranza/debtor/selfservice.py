@@ -5,6 +5,10 @@ Opt-outs arrive three ways and all end in ``record_opt_out``: the tenant's syste
 link (``POST /v1/self/{token}/opt-out``), and the email's one-click unsubscribe header, which
 posts to the same link. An opt-out is one atomic ADD to the account's set of opted-out
 channels: the sender's claim is conditioned on that set, so it takes effect before the next send.
+
+The link opened in a browser shows the debtor's page (debtor.page, SPEC §9): ``page_view``
+gathers it; its forms post to the same two routes with a form token (``links.form_token``),
+which ``promise_from_form`` and ``opt_out_from_form`` check before they record anything.
 """
 from __future__ import annotations
 
@@ -17,14 +21,16 @@ from ..accounts import store as accounts_repo
 from ..accounts import timeline as timeline_repo
 from ..accounts.channels import AUTOMATED_CHANNELS
 from ..core import clock
-from ..core.errors import Invalid, NotFound, Unauthenticated, Unprocessable
+from ..core.errors import Forbidden, Invalid, NotFound, Unauthenticated, Unprocessable
 from ..core.instants import local_date, utc_stamp
 from ..core.settings import get_settings
 from ..core.signing import link_key
 from ..payments import promises
+from ..payments import rows as payment_rows
 from ..payments.rules import money_of
 from ..tenants import store as tenants_repo
-from . import links
+from ..tenants.policy import effective_policy, payment_instructions
+from . import links, page
 
 OPT_OUT_SOURCES = ("api", "sms_keyword", "email_link", "debtor_link", "agent", "phone_call")
 MAX_PROMISE_DAYS = 30
@@ -82,6 +88,10 @@ def account_opt_out(tenant_id: str, account_id: str, body: Mapping[str, Any] | N
 
 
 # ---------------------------------------------------------------- the debtor's link
+class LinkExpired(Unauthenticated):
+    """A genuine link past its expiry (opting out still takes it)."""
+
+
 def check_link(token: str, now: datetime | None = None, allow_expired: bool = False) -> tuple[str, str]:
     """(tenant_id, account_id) of a genuine link token, without reading anything: the link is
     the debtor's credential, so its routes check it before they read the body."""
@@ -91,8 +101,9 @@ def check_link(token: str, now: datetime | None = None, allow_expired: bool = Fa
     try:
         return links.verify(key, token, now or clock.utcnow(), allow_expired)
     except links.InvalidLink as exc:
-        raise Unauthenticated("unauthorized", "this link has expired" if exc.reason == "expired"
-                       else "this link is not valid") from None
+        if exc.reason == "expired":
+            raise LinkExpired("unauthorized", "this link has expired") from None
+        raise Unauthenticated("unauthorized", "this link is not valid") from None
 
 
 def _from_token(token: str, now: datetime, allow_expired: bool = False) -> tuple[Any, dict[str, Any]]:
@@ -159,3 +170,62 @@ def parse_promise(body: Mapping[str, Any], balance: Decimal, today: date,
         on = today
         problems.append({"field": field + "date", "message": f"an ISO date from today to {MAX_PROMISE_DAYS} days ahead"})
     return amount, on, problems
+
+
+# ---------------------------------------------------------------- the debtor's page (SPEC §9)
+def _day(text: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def page_view(token: str, now: datetime | None = None, expired: bool = False) -> page.Page:
+    """What the debtor's page shows, with a fresh form token; ``expired`` takes a link past its
+    expiry (the page then offers opting out only). ``root`` is the token: the caller answering
+    a form post sets it to ``../<token>``."""
+    now = now or clock.utcnow()
+    tenant, account = _from_token(token, now, allow_expired=expired)
+    key = link_key()
+    assert key is not None  # nosec B101  # _from_token checked the link with it
+    today = local_date(now, tenant.timezone)
+    promise = None
+    if account_status.of(account) == "promised" and account.get("promise_amount") is not None:
+        promised_on = _day(account.get("promise_date"))
+        promise = page.Promise(Decimal(account["promise_amount"]), promised_on) if promised_on else None
+    return page.Page(
+        root=token, form_token=links.form_token(key, token, now), lender=tenant.name, today=today,
+        max_promise_date=today + timedelta(days=payment_rows.MAX_PROMISE_DAYS),
+        balance=money_of(account).balance, currency=str(account.get("currency") or "MXN"),
+        due_date=_day(account.get("due_date")), payment_reference=account.get("payment_reference") or None,
+        payment_instructions=payment_instructions(effective_policy(tenant.policy)),
+        status=account_status.of(account), promise=promise,
+        opted_out=frozenset(account.get("opted_out_channels") or ()), expired=expired)
+
+
+def check_form_token(token: str, form: Mapping[str, Any], now: datetime) -> None:
+    """403 unless the form carries a form token this link's page issued lately: a form posted
+    from another site (or an old tab) records nothing."""
+    key = link_key()
+    if key is None or not links.form_token_valid(key, token, form.get("csrf"), now):
+        raise Forbidden("forbidden", "the form is stale or did not come from the debtor's page")
+
+
+def promise_from_form(token: str, form: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The page's promise form (``amount``, ``date``, ``csrf``)."""
+    now = now or clock.utcnow()
+    check_link(token, now)
+    check_form_token(token, form, now)
+    return self_promise(token, {"amount": form.get("amount"), "date": form.get("date")}, now)
+
+
+def opt_out_from_form(token: str, form: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The page's opt-out form: a checkbox ``channel_<name>`` (value ``1``) per channel, and ``csrf``."""
+    now = now or clock.utcnow()
+    check_link(token, now, allow_expired=True)  # opting out never expires
+    check_form_token(token, form, now)
+    channels = [name for name in sorted(AUTOMATED_CHANNELS) if form.get(page.CHANNEL_FIELD + name) == "1"]
+    if not channels:
+        raise Unprocessable("validation_failed", "choose at least one channel",
+                            [{"field": "channels", "allowed": sorted(AUTOMATED_CHANNELS)}])
+    return self_opt_out(token, channels, now)

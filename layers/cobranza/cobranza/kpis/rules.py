@@ -9,7 +9,8 @@ Counters are numbers in items of a tenant x day x segment; their names say what 
   debtor's local weekday (0 Monday) and hour: the best-hours matrix.
 - ``promises_made``, ``promises_kept``, ``promises_broken``; ``payments``, ``recovered``
   (amount applied, reversals subtracted); ``visits_done``, ``visits_verified``,
-  ``visit_agent.<agent_id>`` (visits per agent that day).
+  ``visit_agent.<agent_id>`` (visits per agent that day) and ``visit_agent_verified.<agent_id>``
+  (the verified ones among them; not counted before the daily report, issue 17).
 - ``roll.<from>><to>``: accounts the nightly run saw move between aging buckets.
 
 A day's ``_level`` item (segment ``_level``) is the portfolio as the day's night started:
@@ -225,3 +226,29 @@ def best_hours(days: Mapping[str, Totals]) -> dict[str, Any]:
                                     for w in range(7)]}
     return {"weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": list(range(24)),
             "channels": result}
+
+
+def level_by_bucket(days: Mapping[str, Totals]) -> dict[str, Any] | None:
+    """The portfolio by aging bucket as the range started (its first level): accounts and amount
+    owed, never below zero; None before the tenant's first night."""
+    level = first_level(days)
+    if level is None:
+        return None
+    return {"buckets": list(AGING_BUCKETS),
+            "accounts": [int(max(Decimal(0), level.get(f"n.{b}", Decimal(0)))) for b in AGING_BUCKETS],
+            "owed": [_money(max(Decimal(0), level.get(f"owed.{b}", Decimal(0)))) for b in AGING_BUCKETS]}
+
+
+AGENT_DONE, AGENT_VERIFIED = "visit_agent.", "visit_agent_verified."
+
+
+def visits_by_agent(days: Mapping[str, Totals]) -> dict[str, dict[str, int]]:
+    """Visits done and verified per agent over the days (``{agent_id: {"done", "verified"}}``)."""
+    agents: dict[str, dict[str, int]] = {}
+    for totals in days.values():
+        for name, value in totals.counters.items():
+            for prefix, kind in ((AGENT_DONE, "done"), (AGENT_VERIFIED, "verified")):
+                if name.startswith(prefix) and value:
+                    counts = agents.setdefault(name[len(prefix):], {"done": 0, "verified": 0})
+                    counts[kind] += int(value)
+    return agents

@@ -85,6 +85,22 @@ def day_totals(tenant_id: str, policy: Mapping[str, Any], days: list[date]) -> d
             for day in days}
 
 
+def report_figures(tenant_id: str, policy: Mapping[str, Any], day: date, hours_days: int, agent_days: int
+                   ) -> dict[str, Any]:
+    """What the daily report of ``day`` shows (reports.service): the day's KPIs, roll rates, level
+    by bucket and visits per agent; the best hours over the ``hours_days`` and the visits per agent
+    over the ``agent_days`` ending that day. A query a month (one or two), whatever the portfolio."""
+    first = day - timedelta(days=max(hours_days, agent_days) - 1)
+    items, _ = kpis_repo.read_months(tenant_id, rules.months_between(first, day))
+    the_day = rules.add_up(items, day, day, None)
+    hours_from, agents_from = day - timedelta(days=hours_days - 1), day - timedelta(days=agent_days - 1)
+    return {"totals": rules.summarise(the_day, _prices(policy)), "roll_rates": rules.roll_rates(the_day),
+            "level": rules.level_by_bucket(the_day), "agents": rules.visits_by_agent(the_day),
+            "best_hours": {**rules.best_hours(rules.add_up(items, hours_from, day, None)), "from": hours_from.isoformat()},
+            "agents_window": {"from": agents_from.isoformat(),
+                              "agents": rules.visits_by_agent(rules.add_up(items, agents_from, day, None))}}
+
+
 def rebuild_level(tenant_id: str) -> dict[str, int]:
     """Counts the tenant's portfolio level again from its accounts (``python -m infra.admin kpis
     rebuild-level``: after an upgrade, or to correct a drift); withdrawn accounts are out of it."""

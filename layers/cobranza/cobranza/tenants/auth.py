@@ -64,6 +64,16 @@ def authenticate_agent(headers: Mapping[str, str], now: float | None = None) -> 
     return verify_token(token.strip(), now)
 
 
+def authenticate_tenant_or_agent(headers: Mapping[str, str]) -> tuple[str, Agent | None]:
+    """Routes open to the tenant's systems and to any of its agents, the use case deciding what an
+    agent may see (its own track): (tenant_id, the agent or None). With an ``Authorization``
+    header the token is what counts, not ``x-api-key``."""
+    if headers.get("authorization"):
+        agent = authenticate_agent(headers)
+        return agent.tenant_id, agent
+    return authenticate_tenant(headers).tenant_id, None
+
+
 def authenticate_tenant_or_supervisor(headers: Mapping[str, str]) -> tuple[str, Agent | None]:
     """Routes open to the tenant's systems and its supervisors: (tenant_id, the supervisor or None)."""
     if headers.get("authorization"):
@@ -72,6 +82,18 @@ def authenticate_tenant_or_supervisor(headers: Mapping[str, str]) -> tuple[str, 
             raise Forbidden("forbidden", "only supervisors (or the tenant's API key) may use this route")
         return agent.tenant_id, agent
     return authenticate_tenant(headers).tenant_id, None
+
+
+def authenticate_tenant_or_supervisor_model(headers: Mapping[str, str]) -> tuple[TenantModel, Agent | None]:
+    """As ``authenticate_tenant_or_supervisor``, with the tenant itself (a supervisor's tenant that
+    no longer exists is 401, like a revoked key)."""
+    if not headers.get("authorization"):
+        return authenticate_tenant(headers), None
+    tenant_id, supervisor = authenticate_tenant_or_supervisor(headers)
+    tenant = tenants_repo.get_tenant(tenant_id)
+    if tenant is None:
+        raise Unauthenticated("unauthorized", "this account's tenant no longer exists")
+    return tenant, supervisor
 
 
 # ---------------------------------------------------------------- JWT

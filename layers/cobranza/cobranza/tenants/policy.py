@@ -100,7 +100,13 @@ DEFAULT_POLICY: dict[str, Any] = {
     # Mexico about 0.027 USD, a WhatsApp utility template in Mexico about 0.008 USD); calls and
     # visits are the tenant's own staff, 0 until set.
     "kpis": {"channel_prices": {"email": 0.0018, "sms": 0.48, "whatsapp": 0.15, "call": 0, "field_visit": 0}},
+    # The debtor's page (debtor.page): how to pay, in the tenant's words (plain text, one
+    # paragraph a line); empty, the page says to pay with the reference through the lender.
+    "debtor_page": {"payment_instructions": ""},
 }
+
+#: The longest payment instructions the debtor's page shows.
+MAX_PAYMENT_INSTRUCTIONS = 2000
 
 #: Amounts in a policy (tiers, balances): up to a trillion in the tenant's currency.
 MAX_AMOUNT = 10**12
@@ -268,6 +274,13 @@ POLICY_SCHEMA: dict[str, Any] = {
                 "min_attempts": {"type": "integer", "minimum": 1, "maximum": 100000},
             },
         },
+        "debtor_page": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "payment_instructions": {"type": "string", "maxLength": MAX_PAYMENT_INSTRUCTIONS},
+            },
+        },
     },
 }
 
@@ -340,7 +353,7 @@ def _questionnaire_problems(document: Mapping[str, Any]) -> list[dict[str, str]]
 #: by outcome. Every other section (``cadences``, ``segments``, ``questionnaires``, the tiers and
 #: the scalars) is replaced whole: it is a collection the tenant states in full.
 MERGED_BY_KEY = frozenset({"contact_rules", "geo_verification", "visits", "alarms", "notifications", "outcome_rules",
-                           "calls", "kpis"})
+                           "calls", "kpis", "debtor_page"})
 
 
 def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -409,6 +422,12 @@ def alarm_settings(policy: Mapping[str, Any]) -> AlarmSettings:
 
 def notification_emails(policy: Mapping[str, Any]) -> list[str]:
     return [str(address) for address in policy["notifications"].get("emails") or []]
+
+
+def payment_instructions(policy: Mapping[str, Any]) -> str | None:
+    """The tenant's own words on how to pay (None when it has none)."""
+    text = str((policy.get("debtor_page") or {}).get("payment_instructions") or "").strip()
+    return text or None
 
 
 def team_emails(tenant_emails: Iterable[str] | None, policy: Mapping[str, Any]) -> list[str]:

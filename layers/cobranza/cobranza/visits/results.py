@@ -245,8 +245,9 @@ def _count(principal: Agent, visit: Mapping[str, Any], captured_at: datetime, ou
     field contact by the debtor's hour (right party or not), a promise made."""
     snapshot = visit.get("account") or {}
     slot = kpi_rules.hour_slot(captured_at, str(snapshot.get("timezone") or timezone))
-    counters = {"visits_done": 1, "visits_verified": 1 if plan.verification.status == "verified" else 0,
-                f"visit_agent.{principal.agent_id}": 1, "promises_made": 1 if plan.promised else 0,
+    verified = 1 if plan.verification.status == "verified" else 0
+    counters = {"visits_done": 1, "visits_verified": verified, f"visit_agent.{principal.agent_id}": 1,
+                f"visit_agent_verified.{principal.agent_id}": verified, "promises_made": 1 if plan.promised else 0,
                 **kpi_rules.contact_counters("field_visit", slot, outcome in visit_rules.RIGHT_PARTY)}
     kpis_repo.add(principal.tenant_id, local_date(captured_at, timezone).isoformat(),
                   str(snapshot.get("segment") or "general"), counters)

@@ -30,7 +30,7 @@ from ..tenants import store as tenants_repo
 from ..tenants.auth import Agent
 from ..tenants.policy import effective_policy, geo_rules, visit_settings
 from . import agents as agents_repo
-from . import geo, questionnaires
+from . import geo, questionnaires, tracks
 from . import photos as photo_store
 from . import rules as visit_rules
 from . import store as visits_repo
@@ -394,8 +394,9 @@ def open_photo(token: str, now: datetime | None = None) -> str:
 
 # ---------------------------------------------------------------- pings and positions
 def record_locations(agent: Agent, body: Any, now: datetime | None = None) -> dict[str, Any]:
-    """A batch of pings from the phone's buffer: the valid ones count, the newest becomes the
-    agent's last position; invalid ones are listed (so the app can drop them) and never block the rest."""
+    """A batch of pings from the phone's buffer: the valid ones count, each is kept as a point of
+    the agent's track of its day (``tracks``), the newest becomes the agent's last position;
+    invalid ones are listed (so the app can drop them) and never block the rest."""
     now = now or clock.utcnow()
     pings = body.get("pings") if isinstance(body, dict) else None
     if not isinstance(pings, list) or not 1 <= len(pings) <= MAX_PINGS:
@@ -411,6 +412,7 @@ def record_locations(agent: Agent, body: Any, now: datetime | None = None) -> di
             accepted.append(ping)
     newest = None
     if accepted:
+        tracks.record(agent.tenant_id, agent.agent_id, accepted, now)  # first: a failure is a 500, the phone resends
         newest = max(accepted, key=lambda p: parse_instant(p["captured_at"]))
         position = {"captured_at": utc_stamp(parse_instant(newest["captured_at"])),
                     **geo.reported_position(newest["lat"], newest["lon"], newest.get("accuracy_m", 0),
