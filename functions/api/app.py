@@ -246,7 +246,7 @@ def self_view(token: str) -> Any:
     if debtor_page.wants_html(app.current_request.headers.get("accept")):
         return _page(debtor_page.show(token, _page_request()))
     _query()
-    return selfservice.self_view(token)
+    return Response(body=selfservice.self_view(token), status_code=200, headers={**JSON, "Vary": "Accept"})
 
 
 @app.route("/v1/self/{token}/opt-out", methods=["POST"], content_types=["application/json", debtor_page.FORM])

@@ -46,11 +46,15 @@ def _error(status: int, code: str, message: str) -> dict[str, Any]:
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     if event.http_method not in ("GET", "HEAD"):
         return _error(405, "method_not_allowed", "The console only answers GET.")
-    name = site.asset_name((event.path_parameters or {}).get("asset"))
+    asset = (event.path_parameters or {}).get("asset")
+    name = site.asset_name(asset)
     if name is None:
         return _error(404, "not_found", "No such console file.")
     config = _config()
-    base = site.base_path(event.request_context.path or event.path, event.path)
+    # the route's path with its parameter filled in: under a custom domain's base path mapping,
+    # API Gateway puts the mapping in `path` too, never in `resource`
+    route = event.resource.replace("{asset+}", asset or "")
+    base = site.base_path(event.request_context.path or event.path, route)
     if name == site.CONFIG:
         body = json.dumps(config.as_json(api_base=base))
     else:

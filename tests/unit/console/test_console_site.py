@@ -35,6 +35,8 @@ def test_the_base_path_is_the_stage_the_request_came_through():
     assert site.base_path("/api/console/app.js", "/console/app.js") == "/api"
     assert site.base_path("/console/", "/console/") == ""
     assert site.base_path("/api/console", "/console") == "/api"
+    assert site.base_path("/cobros/console/vendor/leaflet.js", "/console/vendor/leaflet.js") == "/cobros"  # a mapping
+    assert site.with_base('<base href="./">', '/a"b') == '<base href="/a&quot;b/console/">'
     assert site.with_base('<head><base href="./"></head>', "/api") == '<head><base href="/api/console/"></head>'
 
 

@@ -125,6 +125,7 @@ def html_headers() -> dict[str, str]:
         "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store",
         "Content-Language": "es-MX",
+        "Vary": "Accept",  # the link answers HTML to browsers and JSON to API clients
     }
 
 
@@ -156,8 +157,10 @@ def show(token: str, request: PageRequest) -> Answer:
     now = clock.utcnow()
     done = None
     try:
-        query = contract.check_parameters(contract.operation(request.method, request.path), request.uri_params,
-                                          request.query)
+        # A browser's link may carry what messengers and campaign tools add (fbclid, utm_*): the
+        # page reads its own `hecho` when valid and ignores the rest (JSON clients stay strict).
+        known = {"hecho": request.query["hecho"]} if request.query.get("hecho") in ("promesa", "baja") else {}
+        query = contract.check_parameters(contract.operation(request.method, request.path), request.uri_params, known)
         done = query.get("hecho")
         view = selfservice.page_view(token, now)
     except DomainError as exc:

@@ -9,6 +9,7 @@ so what it shows is exactly what the API lets a supervisor read.
 """
 from __future__ import annotations
 
+import html
 import posixpath
 import re
 from dataclasses import dataclass
@@ -66,8 +67,9 @@ def asset_name(requested: str | None) -> str | None:
 
 
 def base_path(request_path: str, resource_path: str) -> str:
-    """The public path the API is reached under (``/api`` through a stage, ``""`` without one):
-    the request's path as the client sent it, minus the path the route saw."""
+    """The public path the API is reached under (``/api`` through a stage, a custom domain's base
+    path mapping, ``""`` without either): the request's path as the client sent it
+    (``requestContext.path``), minus the route's path with its parameters filled in."""
     sent, seen = request_path.rstrip("/"), resource_path.rstrip("/")
     if seen and sent.endswith(seen):
         return sent[: len(sent) - len(seen)]
@@ -113,7 +115,7 @@ def headers_for(name: str, config: ConsoleConfig) -> dict[str, str]:
 
 def with_base(index_html: str, base: str) -> str:
     """The page with its ``<base href>``, so its relative links work under any stage."""
-    return index_html.replace('<base href="./">', f'<base href="{base}/console/">', 1)
+    return index_html.replace('<base href="./">', f'<base href="{html.escape(base)}/console/">', 1)
 
 
 def not_found(message: str) -> Mapping[str, object]:
