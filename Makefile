@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 STAMP := $(VENV)/.installed
 TOOLS_STAMP := $(TOOLS)/.installed
-REQS := requirements-dev.txt layers/cobranza/requirements.txt functions/api/requirements.txt constraints.txt
+REQS := requirements-dev.txt layers/cobranza/requirements.txt layers/reports/requirements.txt functions/api/requirements.txt constraints.txt
 
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/cobranza
 export SAM_CLI_TELEMETRY := 0

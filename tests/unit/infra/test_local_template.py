@@ -100,6 +100,9 @@ def test_function_specs_carry_code_handler_limits_layers_and_events(template):
     assert (ingest.handler_module, ingest.handler_attribute) == ("app", "handler")
     assert (ingest.timeout, ingest.memory_size) == (900, 1024)
     assert ingest.layer_dirs == (ROOT / "layers" / "cobranza",)
+    # the PDF renderer's 70 MB only where the daily report is rendered (Globals' layer first)
+    assert template.functions["AlarmsFunction"].layer_dirs == (ROOT / "layers" / "cobranza", ROOT / "layers" / "reports")
+    assert "weasyprint" not in (ROOT / "layers" / "cobranza" / "requirements.txt").read_text().lower()
     upload = ingest.events["PortfolioUploaded"]
     assert (upload.type, upload.properties["Bucket"]) == ("S3", "cobranza-data-123456789012-us-east-1")
     assert ingest.event_invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == (
