@@ -172,6 +172,7 @@
     ["tracks", "visits", "agents"].forEach((name) => { state.layers[name] = L.layerGroup().addTo(state.map); });
   }
   async function loadMap() {
+    const load = (state.mapLoad = (state.mapLoad || 0) + 1);  // a newer load (another day) wins
     await ensureMap();
     setTimeout(() => state.map.invalidateSize(), 0);
     const day = $("map-day").value || localDay(0);
@@ -179,11 +180,12 @@
     setStatus(t("loading"));
     const [positions, visits] = await Promise.all([api("GET", "/v1/agents/positions"),
       allPages("/v1/visits?date=" + day, 100)]);
-    Object.values(state.layers).forEach((layer) => layer.clearLayers());
-    const bounds = [];
     const agents = positions.items.filter((agent) => agent.role !== "supervisor" || agent.position);
     const tracks = await Promise.all(agents.map((agent) =>
       allPages("/v1/agents/" + encodeURIComponent(agent.agent_id) + "/track?date=" + day, 5000).catch(() => [])));
+    if (load !== state.mapLoad) return;
+    Object.values(state.layers).forEach((layer) => layer.clearLayers());
+    const bounds = [];
     let points = 0;
     tracks.forEach((track) => {
       if (track.length > 1) {
@@ -225,6 +227,7 @@
       marker.on("click", () => openVisit(visit.visit_id));
       bounds.push(point);
     });
+    state.layers.agents.eachLayer((marker) => marker.bringToFront());  // the people above the places
     if (bounds.length) state.map.fitBounds(bounds, { padding: [30, 30], maxZoom: 14 });
     $("map-summary").textContent = t("map.summary", { agents: placed, visits: drawn, points });
     document.body.dataset.mapReady = "true";

@@ -218,6 +218,7 @@ def test_a_supervisor_sees_the_field_day_on_the_map_opens_a_visit_and_acknowledg
     assert sorted(batteries) == ["67 %", "77 %", "87 %"]  # each agent's newest ping
     tab.shot("console-map")
 
+    page.get_by_role("cell", name="ana", exact=True).click()  # the map goes to Ana's last position
     page.locator("path.visit-marker.visit-flagged").click()
     panel = page.locator("#visit-panel")
     panel.wait_for(state="visible")
