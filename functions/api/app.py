@@ -217,7 +217,7 @@ def _page_request() -> debtor_page.PageRequest:
     return debtor_page.PageRequest(
         method=request.method, path=request.path, uri_params=dict(request.uri_params or {}),
         query=dict(request.query_params or {}), headers={k.lower(): v for k, v in request.headers.items()},
-        raw_body=request.raw_body, domain=request.context.get("domainName"))
+        raw_body=request.raw_body, domain=request.context.get("domainName"), sent_path=request.context.get("path"))
 
 
 def _page(answer: debtor_page.Answer | Any) -> Any:

@@ -112,6 +112,17 @@ def test_a_link_opened_from_a_messenger_with_its_tracking_parameters_still_shows
         assert answer.status_code == 400 and json.loads(answer.body)["error"]["code"] == "bad_request"
 
 
+@pytest.mark.parametrize("sent, action", [("/api/v1/self/{link}", "{link}/promise"), ("/api/v1/self/{link}/", "./promise")])
+def test_the_forms_post_to_the_page_s_own_routes_with_or_without_a_trailing_slash(stack, link, sent, action):
+    """API Gateway routes `.../<token>/` to the page too: its relative actions must still land."""
+    from cobranza.api import debtor_page
+
+    request = debtor_page.PageRequest(method="GET", path="/v1/self/{token}", uri_params={"token": link},
+                                      headers={"accept": BROWSER, "host": HOST}, sent_path=sent.format(link=link))
+    answer = debtor_page.show(link, request)
+    assert answer.status == 200 and f'action="{action.format(link=link)}"' in answer.body
+
+
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json, text/html"])
 def test_api_clients_keep_the_json(api, link, accept):
     response = api.get(f"/v1/self/{link}", headers={"accept": accept} if accept else {})

@@ -228,6 +228,17 @@
       bounds.push(point);
     });
     state.layers.agents.eachLayer((marker) => marker.bringToFront());  // the people above the places
+    // the same visits as a list: what needs a look first, each opening like its marker (keyboard too)
+    const names = Object.fromEntries(positions.items.map((a) => [a.agent_id, a.name || a.email || a.agent_id]));
+    const list = $("visits-table").querySelector("tbody");
+    list.replaceChildren(...visits.slice().reverse().map((visit) => {
+      const kind = visitState(visit);
+      return el("tr", {}, [
+        el("td", {}, [el("button", { type: "button", class: "link", text: visit.account_id, onclick: () => openVisit(visit.visit_id) })]),
+        el("td", { text: names[visit.agent_id] || "–" }),
+        el("td", {}, [el("span", { class: "badge " + kind, text: t("legend." + kind) })])]);
+    }));
+    if (!visits.length) list.append(el("tr", {}, [el("td", { colspan: "3", class: "muted", text: t("map.noVisits") })]));
     if (bounds.length) state.map.fitBounds(bounds, { padding: [30, 30], maxZoom: 14 });
     $("map-summary").textContent = t("map.summary", { agents: placed, visits: drawn, points });
     document.body.dataset.mapReady = "true";

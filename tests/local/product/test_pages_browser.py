@@ -216,9 +216,11 @@ def test_a_supervisor_sees_the_field_day_on_the_map_opens_a_visit_and_acknowledg
     assert "3 gestores con posición · 5 visitas del día · 12 puntos de recorrido" in page.inner_text("#map-summary")
     batteries = page.locator("#agents-table tbody td:nth-child(2)").all_inner_texts()
     assert sorted(batteries) == ["67 %", "77 %", "87 %"]  # each agent's newest ping
+    rows = page.locator("#visits-table tbody tr")
+    assert rows.count() == 5 and rows.first.inner_text().split() == ["C2", "ana", "Con", "alerta"]  # to look at first
     tab.shot("console-map")
 
-    page.get_by_role("cell", name="ana", exact=True).click()  # the map goes to Ana's last position
+    page.locator("#agents-table").get_by_role("cell", name="ana", exact=True).click()  # the map goes to her position
     page.locator("path.visit-marker.visit-flagged").click()
     panel = page.locator("#visit-panel")
     panel.wait_for(state="visible")

@@ -49,6 +49,7 @@ class PageRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     raw_body: bytes | str | None = None
     domain: str | None = None  # requestContext.domainName
+    sent_path: str | None = None  # requestContext.path: the path as the browser sent it
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,9 @@ def show(token: str, request: PageRequest) -> Answer:
     """GET for a browser: the page (with the confirmation of ``?hecho=``)."""
     now = clock.utcnow()
     done = None
+    # the forms' actions are relative to the page's own URL: `<token>/promise` from `.../<token>`,
+    # `./promise` from `.../<token>/` (API Gateway routes both to this page)
+    root = "." if (request.sent_path or "").endswith("/") else token
     try:
         # A browser's link may carry what messengers and campaign tools add (fbclid, utm_*): the
         # page reads its own `hecho` when valid and ignores the rest (JSON clients stay strict).
@@ -164,8 +168,8 @@ def show(token: str, request: PageRequest) -> Answer:
         done = query.get("hecho")
         view = selfservice.page_view(token, now)
     except DomainError as exc:
-        return problem(token, exc, root=token, now=now, done=done)
-    return _html(200, page.render(replace(view, done=done)))
+        return problem(token, exc, root=root, now=now, done=done)
+    return _html(200, page.render(replace(view, root=root, done=done)))
 
 
 def form_post(token: str, request: PageRequest) -> Answer | dict[str, Any]:
