@@ -37,26 +37,31 @@ $(STAMP): $(REQS)
 
 venv: $(STAMP)
 
-# The console's map and chart libraries: pinned in infra/console/package-lock.json, vendored into
-# functions/console/static/vendor/ (never loaded from a CDN). Needs npm (installed when missing).
+# The console's map and chart libraries: pinned in infra/console/package-lock.json, fetched from
+# the npm registry and checked against the lock's SHA-512 by infra/console/vendor.py (no npm
+# needed), into functions/console/static/vendor/ (never loaded from a CDN at run time).
 CONSOLE_STAMP := functions/console/static/vendor/VERSIONS.json
 
 $(CONSOLE_STAMP): infra/console/package-lock.json infra/console/vendor.py
-	@command -v npm >/dev/null || $(APT_INSTALL) npm
 	$(PYTHON_BOOT) infra/console/vendor.py
 
 console: $(CONSOLE_STAMP)
 
-# What the browser tests and the PDF report need from the system: Debian's Chromium (driven by
-# Playwright's Python package), fonts, and Pango for WeasyPrint. Installed when missing.
-APT_INSTALL := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+# What the tests need from the system (Debian packages, installed when missing, with sudo when
+# not root): Debian's Chromium for the browser tests (driven by Playwright's Python package), and
+# Pango with a font for the daily report's PDF (WeasyPrint). `make demo` and `make serve` need
+# none of them: without Pango the report is written as HTML only.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_PACKAGES := chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0
 SYSTEM_STAMP := .local/.system-packages
 
 $(SYSTEM_STAMP):
 	@mkdir -p .local
-	@if ! command -v chromium >/dev/null || ! ldconfig -p | grep -q libpangoft2-1.0 || ! fc-list | grep -qi dejavu; then \
-		$(APT_INSTALL) chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 || \
-		{ apt-get update -qq && $(APT_INSTALL) chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0; }; fi
+	@if ! command -v chromium >/dev/null || ! $(PYTHON_BOOT) -c 'import ctypes.util as u, sys; sys.exit(0 if u.find_library("pangoft2-1.0") else 1)' \
+		|| ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then \
+		command -v apt-get >/dev/null || { echo "install Chromium, Pango and the DejaVu fonts (apt-get is missing)"; exit 1; }; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(APT_PACKAGES) || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(APT_PACKAGES); }; fi
 	@touch $@
 
 system: $(SYSTEM_STAMP)
@@ -68,10 +73,10 @@ $(TOOLS_STAMP): requirements-tools.txt
 
 tools: $(TOOLS_STAMP)
 
-demo: $(STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
+demo: $(STAMP) $(CONSOLE_STAMP)
 	$(PY) -m infra.local demo
 
-serve: $(STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
+serve: $(STAMP) $(CONSOLE_STAMP)
 	$(PY) -m infra.local serve
 
 # The Schemathesis run of tests/local/product/test_api_fuzz.py uses the tools environment's `st`.
@@ -81,7 +86,7 @@ test: $(STAMP) $(TOOLS_STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest tests/integration
 
 test-local: $(STAMP) $(TOOLS_STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
@@ -92,7 +97,7 @@ test-local: $(STAMP) $(TOOLS_STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
 # COBRANZA_CLOCK_SHIFT_DAYS for the local stack's workers (libfaketime 0.9.10 breaks Python 3.12).
 # The Schemathesis run is left out: its dates are generated, not today's, and it takes minutes.
 .PHONY: test-shifted
-test-shifted: $(STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
+test-shifted: $(STAMP) $(TOOLS_STAMP) $(CONSOLE_STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest --shift-days=365.25 --ignore=tests/local/product/test_api_fuzz.py
 	$(PY) -m pytest --shift-days=-90.5 tests/integration tests/unit
 

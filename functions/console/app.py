@@ -36,16 +36,16 @@ def _answer(status: int, body: str, headers: dict[str, str]) -> dict[str, Any]:
     return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
-def _error(status: int, code: str, message: str) -> dict[str, Any]:
+def _error(status: int, code: str, message: str, **headers: str) -> dict[str, Any]:
     body = json.dumps({"error": {"code": code, "message": message, "details": []}})
-    return _answer(status, body, {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"})
+    return _answer(status, body, {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff", **headers})
 
 
 @logger.inject_lambda_context(clear_state=True)
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     if event.http_method not in ("GET", "HEAD"):
-        return _error(405, "method_not_allowed", "The console only answers GET.")
+        return _error(405, "method_not_allowed", "The console only answers GET.", Allow="GET, HEAD")
     asset = (event.path_parameters or {}).get("asset")
     name = site.asset_name(asset)
     if name is None:

@@ -55,7 +55,7 @@ def _reset_caches() -> None:
 @pytest.fixture
 def stack(monkeypatch):
     """Every resource of the template, in moto; the functions' environment set."""
-    for function in ("IngestFunction", "CampaignFunction", "NightFunction", "DispatchFunction", "ApiFunction", "NotifyFunction",
+    for function in ("IngestFunction", "CampaignFunction", "NightFunction", "DispatchFunction", "ApiFunction", "FieldApiFunction", "NotifyFunction",
                      "AlarmsFunction"):
         for key, value in TEMPLATE.function_environment(function).items():
             monkeypatch.setenv(key, value)

@@ -173,6 +173,7 @@
   }
   async function loadMap() {
     const load = (state.mapLoad = (state.mapLoad || 0) + 1);  // a newer load (another day) wins
+    document.body.dataset.mapReady = "false";
     await ensureMap();
     setTimeout(() => state.map.invalidateSize(), 0);
     const day = $("map-day").value || localDay(0);
@@ -434,7 +435,8 @@
     try {
       const report = await api("GET", "/v1/reports/daily/" + chosen);
       links.replaceChildren(el("a", { href: report.html_url, target: "_blank", rel: "noopener", text: t("reports.html") }),
-        document.createTextNode(" · "), el("a", { href: report.pdf_url, target: "_blank", rel: "noopener", text: t("reports.pdf") }));
+        ...(report.pdf_url ? [document.createTextNode(" · "),  // no PDF where the stack has no PDF renderer
+          el("a", { href: report.pdf_url, target: "_blank", rel: "noopener", text: t("reports.pdf") })] : []));
       frame.src = report.html_url;
       frame.hidden = false;
     } catch (error) {

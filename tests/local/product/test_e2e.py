@@ -17,7 +17,8 @@ import pytest
 
 from tests.helpers import ROOT, SAMPLES, needs_sample
 
-AWS_CLI = shutil.which("aws")
+#: The stock AWS CLI: on the PATH, else the one `make test` installs into .tools.
+AWS_CLI = shutil.which("aws") or next((str(p) for p in [ROOT / ".tools" / "bin" / "aws"] if p.exists()), None)
 
 
 @pytest.fixture(scope="module")

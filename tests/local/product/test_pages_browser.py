@@ -20,6 +20,7 @@ import urllib.request
 from datetime import datetime, time, timedelta, timezone
 from email import policy as email_policy
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -44,7 +45,6 @@ ACCOUNTS = [
 AGENTS = [("ana@paginas.mx", "19.4300,-99.1400", "CDMX"), ("luis@paginas.mx", "20.6700,-103.3500", "Jalisco"),
           ("marta@paginas.mx", "25.6800,-100.3100", "Nuevo León")]
 
-pytestmark = pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed")
 
 
 def _portfolio(today) -> str:
@@ -93,6 +93,15 @@ def stack():
 def field_day(stack, tmp_path_factory) -> dict[str, Any]:
     """The lender's day: agents with pings (and battery), visits done (one far from the house:
     flagged, which raises an alarm), and a reminder emailed to E1 by the night's campaign."""
+    if AWS_CLI is None:
+        if os.environ.get("CI"):
+            pytest.fail("the AWS CLI is not installed (make tools installs it into .tools)")
+        pytest.skip("the AWS CLI is not installed (make tools installs it into .tools)")
+    local = clock.utcnow().astimezone(ZoneInfo("America/Mexico_City"))
+    if (local - local.replace(hour=0, minute=0, second=0, microsecond=0)) < timedelta(minutes=65):
+        # the day's pings and results go back an hour: they would land on yesterday, not on the
+        # map's day (the tenant's today)
+        pytest.skip("the stack's clock is in the first hour of the day in Mexico City; the field day needs one")
     lender = admin(stack, "tenant", "create", TENANT, "--name", "Financiera Páginas", "--notify", "equipo@paginas.mx")
     key = lender["api_key"]
     today = local_today()
@@ -197,7 +206,8 @@ def _show_day(tab: Page, day: str, visits: int) -> None:
     from playwright.sync_api import expect
 
     page = tab.page
-    page.fill("#map-day", day)  # the change event reloads the map
+    page.fill("#map-day", day)  # its change event starts a new load, which marks the map not ready
+    page.locator("body[data-map-ready='true']").wait_for(state="attached", timeout=30_000)
     expect(page.locator("path.visit-marker")).to_have_count(visits, timeout=30_000)
 
 

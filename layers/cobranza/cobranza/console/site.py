@@ -79,15 +79,23 @@ def base_path(request_path: str, resource_path: str) -> str:
 def _origin(url: str | None) -> str | None:
     if not url:
         return None
-    parts = urlsplit(url.replace("{s}", "a"))
+    parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _tile_origins(url: str | None) -> str:
+    """The tile server's origins: Leaflet fills ``{s}`` with its subdomains a, b and c."""
+    if not url:
+        return ""
+    return " ".join(filter(None, (_origin(url.replace("{s}", sub)) for sub in ("a", "b", "c")))) if "{s}" in url \
+        else (_origin(url) or "")
 
 
 def headers_for(name: str, config: ConsoleConfig) -> dict[str, str]:
     """The response headers of a console file: its type, how long it may be cached, and a
     content security policy that lets the page reach only the API, the pool and the tiles."""
     cognito = _origin(config.cognito_endpoint) or ""
-    tiles = _origin(config.tile_url) or ""
+    tiles = _tile_origins(config.tile_url)
     # photos and reports open from presigned S3 links (the local stack's endpoint serves them locally)
     s3 = "https:" if cognito.startswith("https:") else f"https: {cognito}"
     policy = "; ".join([
