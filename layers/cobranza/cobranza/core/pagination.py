@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date
 from typing import Any, Mapping
 
 from . import page_tokens
@@ -46,3 +47,21 @@ def start_of(list_scope: str, query: Mapping[str, str]) -> dict[str, Any] | None
 
 def next_token(list_scope: str, last: Mapping[str, Any] | None) -> str | None:
     return page_tokens.seal(_secret(), list_scope, last)
+
+
+#: The days a query may name (KPI ranges, tracks, reports): a date outside them is a 400.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def parse_day(raw: str | None, field: str) -> date | None:
+    """A query's day (``YYYY-MM-DD``, years 2000 to 2100), None when not given; else 400 naming ``field``."""
+    if raw in (None, ""):
+        return None
+    try:
+        day = date.fromisoformat(str(raw)) if len(str(raw)) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise Invalid("bad_request", f"{field} must be a date, YYYY-MM-DD, from {FIRST_YEAR} to {LAST_YEAR}",
+                      [{"field": field, "value": str(raw)[:40]}])
+    return day

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from ..accounts import store as accounts_repo
 from ..accounts.money import money_of
-from ..core import clock
+from ..core import clock, pagination
 from ..core.errors import Invalid
 from ..core.instants import local_date
 from ..core.tables import TenantModel
@@ -17,20 +17,8 @@ from . import store as kpis_repo
 
 _SEGMENT = re.compile(r"^[^#]{1,64}$")
 #: The days a KPI range may name (a counter is never older, and no date math overflows).
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-
-
 def _day(raw: str | None, name: str) -> date | None:
-    if raw in (None, ""):
-        return None
-    try:
-        day = date.fromisoformat(str(raw)) if len(str(raw)) == 10 else None
-    except ValueError:
-        day = None
-    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise Invalid("bad_request", f"{name} must be a date, YYYY-MM-DD, from {FIRST_YEAR} to {LAST_YEAR}",
-                      [{"field": name, "value": str(raw)[:40]}])
-    return day
+    return pagination.parse_day(raw, name)
 
 
 def _prices(policy: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Mapping, TypedDict
 from zoneinfo import ZoneInfo
 
-from ..core import clock
+from ..core import clock, pagination
 from ..core.errors import Invalid, NotFound
 from ..core.instants import utc_stamp
 from ..core.observability import logger, metrics
@@ -26,7 +26,6 @@ from . import store as reports_repo
 
 #: How long the console's links to a report work.
 URL_SECONDS = 300
-FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class Written(TypedDict):
@@ -75,13 +74,9 @@ def _agent_names(tenant_id: str, figures: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _day(raw: str) -> date:
-    try:
-        day = date.fromisoformat(raw) if len(raw) == 10 else None
-    except ValueError:
-        day = None
-    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise Invalid("bad_request", f"date must be a date, YYYY-MM-DD, from {FIRST_YEAR} to {LAST_YEAR}",
-                      [{"field": "date", "value": raw[:40]}])
+    day = pagination.parse_day(raw, "date")
+    if day is None:  # a path's date is never empty; said all the same
+        raise Invalid("bad_request", "date must be a date, YYYY-MM-DD", [{"field": "date"}])
     return day
 
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from ..core import clock, pagination
-from ..core.errors import Forbidden, Invalid, NotFound
+from ..core.errors import Forbidden, NotFound
 from ..core.instants import parse_instant, utc_stamp
 from ..tenants import store as tenants_repo
 from ..tenants.auth import Agent
@@ -27,7 +27,6 @@ KEEP_DAYS = 30
 #: default, one at the maximum.
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 5000
 #: The days a track may be asked for.
-FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def _zone(tenant_id: str) -> ZoneInfo:
@@ -55,16 +54,7 @@ def record(tenant_id: str, agent_id: str, pings: Iterable[Mapping[str, Any]], no
 
 
 def _day(raw: str | None, today: date) -> date:
-    if raw in (None, ""):
-        return today
-    try:
-        day = date.fromisoformat(str(raw)) if len(str(raw)) == 10 else None
-    except ValueError:
-        day = None
-    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise Invalid("bad_request", f"date must be a date, YYYY-MM-DD, from {FIRST_YEAR} to {LAST_YEAR}",
-                      [{"field": "date", "value": str(raw)[:40]}])
-    return day
+    return pagination.parse_day(raw, "date") or today
 
 
 def _number(value: Any) -> Any:
