@@ -1,5 +1,10 @@
 """moto's server as the local stack runs it, with three corrections where moto and AWS differ.
 
+Installed by `MotoServer.start` besides: where moto's cost grows with the data (DynamoDB's
+transactions, item answers and queries: `moto_transactions`, `moto_fast_json`, `moto_queries`),
+the pollers' wake-up (`moto_wakeups`), and moto's list of its own modules read once (moto's
+dispatcher lists its package directory, about 150 `stat` calls, for every request).
+
 1. **One event per upload, with AWS's fields.** moto's `CompleteMultipartUpload` stores the object
    through its `PutObject` code, which notifies `ObjectCreated:Put` before moto notifies
    `ObjectCreated:CompleteMultipartUpload`: a multipart upload (the AWS CLI's `s3 cp` of a file
@@ -33,11 +38,13 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
+from moto import backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import ClosingIterator
 
-from infra.local import moto_fast_json, moto_transactions
+from infra.local import moto_fast_json, moto_queries, moto_transactions, moto_wakeups
+from infra.local.activity import Wakeup
 from infra.local.events import Sequencer, s3_event_key
 from infra.local.net import HttpServer
 from infra.local.post_policy import PostForm, PostRefusal, check_post
@@ -62,7 +69,9 @@ class MotoServer:
     the module docstring, and on `stop` the port released, open connections ended (upstream
     `stop()` leaves the socket open) and moto's notification code restored."""
 
-    def __init__(self, host: str, port: int, *, secret_for: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, host: str, port: int, *, secret_for: Callable[[str], str | None] | None = None,
+                 wakeup: Wakeup | None = None) -> None:
+        self._wakeup = wakeup
         self.app = LocalMotoApp(DomainDispatcherApplication(create_backend_app), secret_for=secret_for or known_secret)
         self._http = HttpServer(host, port, self.app, "moto server", request_handler=_QuietMotoHandler,
                                 name="moto-server")
@@ -80,6 +89,10 @@ class MotoServer:
         hook_s3_notifications()
         moto_transactions.install()
         moto_fast_json.install()
+        moto_queries.install()
+        _list_modules_once()
+        if self._wakeup is not None:
+            moto_wakeups.install(self._wakeup)
         self._hooked = True
         self._http.open()
 
@@ -89,7 +102,25 @@ class MotoServer:
             unhook_s3_notifications()
             moto_transactions.uninstall()
             moto_fast_json.uninstall()
+            moto_queries.uninstall()
+            _list_modules_every_time()
+            moto_wakeups.uninstall()
             self._hooked = False
+
+
+_MODULE_LISTING: dict[str, Any] = {}
+
+
+def _list_modules_once() -> None:
+    if not _MODULE_LISTING:
+        modules = tuple(backends.list_of_moto_modules())
+        _MODULE_LISTING["original"] = backends.list_of_moto_modules
+        backends.list_of_moto_modules = lambda: modules
+
+
+def _list_modules_every_time() -> None:
+    if _MODULE_LISTING:
+        backends.list_of_moto_modules = _MODULE_LISTING.pop("original")
 
 
 class LocalMotoApp:

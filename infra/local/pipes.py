@@ -31,7 +31,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local.activity import Activity
+from infra.local.activity import Activity, Wakeup
 from infra.local.events import dynamodb_stream_record, iso_millis
 from infra.local.moto_state import forget_shard_iterator
 from infra.local.patterns import filter_patterns, matches_any
@@ -247,20 +247,27 @@ def _iso(epoch_seconds: Any) -> str | None:
 
 
 class PipePoller(Poller):
-    """A pipe in the running stack: `forward_once` every 0.25 s. `backlog()` tells `wait_idle`
+    """A pipe in the running stack: `forward_once` as soon as its table's stream gets records, or
+    after an idle pause of 0.25 s doubling up to 1 s (`Poller`). `backlog()` tells `wait_idle`
     whether records still wait in the stream; a poll that sent something moves the activity
     generation, so `wait_idle` looks again at the queues it filled."""
 
     idle_wait = POLL_INTERVAL_S
 
-    def __init__(self, pipe: PipeSpec, *, streams: Any, sqs: Any, activity: Activity) -> None:
-        super().__init__(f"pipe:{pipe.logical_id}", sqs, None)
+    def __init__(self, pipe: PipeSpec, *, streams: Any, sqs: Any, activity: Activity,
+                 wakeup: Wakeup | None = None) -> None:
+        super().__init__(f"pipe:{pipe.logical_id}", sqs, None, wakeup)
         self.pipe = pipe
         self._streams = streams
         self._activity = activity
         self._state: dict = {}
         self._lock = threading.Lock()
         self._last_error = ""
+
+    @property
+    def wake_key(self) -> str:
+        """The source table's name (``arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>``)."""
+        return self.pipe.source_arn.split(":", 5)[-1].split("/")[1]
 
     def prime(self) -> None:
         """Take the shard iterators now (at stack start), as the pipe's creation does in AWS."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra.local.activity import Wakeup
 from infra.local.events import failed_item_ids, s3_record, sqs_record
 from infra.local.moto_state import sqs_visible_at
 from infra.local.runtime import InvokeResult
@@ -31,22 +32,30 @@ from infra.local.runtime import InvokeResult
 log = logging.getLogger("infra.local")
 
 IDLE_WAIT_S = 0.1
+#: An idle poller's pause doubles up to this while nothing wakes it (`activity.Wakeup`).
+IDLE_WAIT_MAX_S = 1.0
 
 
 class Poller(threading.Thread):
-    """A thread that calls `poll_once` until stopped, pausing briefly when there was nothing to do.
+    """A thread that calls `poll_once` until stopped, pausing when there was nothing to do.
 
-    Short polls (WaitTimeSeconds=0) plus a local pause keep `stop()` instant; the moto server is
-    in-process, so the extra requests cost next to nothing.
+    Short polls (WaitTimeSeconds=0) plus a local pause keep `stop()` instant. The pause starts at
+    `idle_wait` and doubles up to IDLE_WAIT_MAX_S while the source stays empty; it ends as soon
+    as the stack's `Wakeup` says the source (`wake_key`: the queue's name) got work.
     """
 
     idle_wait = IDLE_WAIT_S
 
-    def __init__(self, name: str, sqs: Any, queue_url: str | None) -> None:
+    def __init__(self, name: str, sqs: Any, queue_url: str | None, wakeup: Wakeup | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.sqs = sqs
         self.queue_url = queue_url
         self._stop_event = threading.Event()
+        self._wakeup = wakeup or Wakeup()
+
+    @property
+    def wake_key(self) -> str:
+        return str(self.queue_url or "").rsplit("/", 1)[-1]
 
     @property
     def source_name(self) -> str:
@@ -67,9 +76,12 @@ class Poller(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
+        self._wakeup.notify(self.wake_key)
 
     def run(self) -> None:
+        pause = self.idle_wait
         while not self._stop_event.is_set():
+            seen = self._wakeup.generation(self.wake_key)  # before looking: work added meanwhile ends the pause
             try:
                 busy = self.poll_once()
             except Exception:  # keep polling; report why
@@ -78,8 +90,12 @@ class Poller(threading.Thread):
                 log.exception("%s: polling failed", self.name)
                 busy = False
                 self._stop_event.wait(1.0)
-            if not busy:
-                self._stop_event.wait(self.idle_wait)
+            if busy:
+                pause = self.idle_wait
+            elif self._wakeup.wait(self.wake_key, seen, pause, self._stop_event):
+                pause = self.idle_wait
+            else:
+                pause = min(pause * 2, IDLE_WAIT_MAX_S)
 
     def poll_once(self) -> bool:
         raise NotImplementedError
@@ -119,8 +135,9 @@ class SqsEventSource(Poller):
         account_id: str,
         region: str,
         retry_visibility: int = 1,
+        wakeup: Wakeup | None = None,
     ) -> None:
-        super().__init__(f"sqs:{queue_arn.rsplit(':', 1)[-1]}->{function_id}", sqs, queue_url)
+        super().__init__(f"sqs:{queue_arn.rsplit(':', 1)[-1]}->{function_id}", sqs, queue_url, wakeup)
         self.function_id = function_id
         self.queue_arn = queue_arn
         self.queue_name = queue_arn.rsplit(":", 1)[-1]
@@ -202,8 +219,9 @@ class S3EventSource(Poller):
         sqs: Any,
         queue_url: str,
         invoke_async: Callable[[dict], Any],
+        wakeup: Wakeup | None = None,
     ) -> None:
-        super().__init__(f"s3->{function_id}", sqs, queue_url)
+        super().__init__(f"s3->{function_id}", sqs, queue_url, wakeup)
         self.function_id = function_id
         self._invoke_async = invoke_async
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import boto3
 
-from infra.local.activity import Activity
+from infra.local.activity import Activity, Wakeup
 from infra.local.api import ApiServer, RouteTable
 from infra.local.async_invoke import AsyncInvoker, Destinations
 from infra.local.clock import Clock, ScheduleTarget, schedule_targets
@@ -130,6 +130,7 @@ class LocalStack:
         self._log_handler: logging.Handler | None = None
         self._saved_env: dict[str, str | None] = {}
         self._activity = Activity()
+        self._wakeup = Wakeup()
         self._running = False
 
     # ------------------------------------------------------------------ accessors
@@ -241,7 +242,7 @@ class LocalStack:
         self._apply_moto_env()
         # Both ports first, so that a busy one fails the start before anything else has begun. The
         # API port is only bound (connections are refused) until everything behind it is ready.
-        self._moto = MotoServer(HOST, self._aws_port)
+        self._moto = MotoServer(HOST, self._aws_port, wakeup=self._wakeup)
         self._api_socket = bind_socket(HOST, self._api_port, "local API")
         self._api_port = self._api_socket.getsockname()[1]
         _reset_moto()  # before anyone can connect
@@ -545,6 +546,7 @@ class LocalStack:
                 self._pollers.append(S3EventSource(
                     function_id=function.logical_id, sqs=sqs, queue_url=queue_url,
                     invoke_async=lambda ev, f=function.logical_id: self.invoke_async(f, ev),
+                    wakeup=self._wakeup,
                 ))
         for bucket, configurations in per_bucket.items():
             declared = self._declared_notifications(bucket)
@@ -577,13 +579,14 @@ class LocalStack:
                     account_id=template.account_id,
                     region=template.region,
                     retry_visibility=self._retry_visibility,
+                    wakeup=self._wakeup,
                 ))
 
     def _wire_pipes(self) -> None:
         """A poller per DynamoDB stream -> SQS pipe, its iterators taken now (StartingPosition)."""
         for pipe in pipe_specs(self.template):
             poller = PipePoller(pipe, streams=self.client("dynamodbstreams"), sqs=self.client("sqs"),
-                                activity=self._activity)
+                                activity=self._activity, wakeup=self._wakeup)
             poller.prime()
             self._pollers.append(poller)
 
