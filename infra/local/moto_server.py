@@ -1,7 +1,8 @@
 """moto's server as the local stack runs it, with three corrections where moto and AWS differ.
 
 Installed by `MotoServer.start` besides: where moto's cost grows with the data (DynamoDB's
-transactions, item answers and queries: `moto_transactions`, `moto_fast_json`, `moto_queries`),
+transactions, item answers, queries and items: `moto_transactions`, `moto_fast_json`,
+`moto_queries`, `moto_items`),
 the pollers' wake-up (`moto_wakeups`), and moto's list of its own modules read once (moto's
 dispatcher lists its package directory, about 150 `stat` calls, for every request).
 
@@ -43,7 +44,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import ClosingIterator
 
-from infra.local import moto_fast_json, moto_queries, moto_transactions, moto_wakeups
+from infra.local import moto_fast_json, moto_items, moto_queries, moto_transactions, moto_wakeups
 from infra.local.activity import Wakeup
 from infra.local.events import Sequencer, s3_event_key
 from infra.local.net import HttpServer
@@ -90,6 +91,7 @@ class MotoServer:
         moto_transactions.install()
         moto_fast_json.install()
         moto_queries.install()
+        moto_items.install()
         _list_modules_once()
         if self._wakeup is not None:
             moto_wakeups.install(self._wakeup)
@@ -103,6 +105,7 @@ class MotoServer:
             moto_transactions.uninstall()
             moto_fast_json.uninstall()
             moto_queries.uninstall()
+            moto_items.uninstall()
             _list_modules_every_time()
             moto_wakeups.uninstall()
             self._hooked = False

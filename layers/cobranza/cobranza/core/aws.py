@@ -20,6 +20,7 @@ request_counts: Counter[str] = Counter()
 #: Items DynamoDB read (evaluated, before any filter) per operation: what reads cost.
 items_read: Counter[str] = Counter()
 _lock = threading.Lock()
+_count_lock = threading.Lock()
 _session: botocore.session.Session | None = None
 _boto3_session: boto3.session.Session | None = None
 _clients: dict[str, Any] = {}
@@ -35,7 +36,8 @@ _CONFIG = Config(
 def _count(event_name: str, **_: Any) -> None:
     # event_name is "before-send.<service>.<Operation>"
     _before_send, service, operation = event_name.split(".", 2)
-    request_counts[f"{service}.{operation}"] += 1
+    with _count_lock:  # the stores send from several threads at once
+        request_counts[f"{service}.{operation}"] += 1
 
 
 def _count_items(event_name: str, parsed: Any = None, **_: Any) -> None:
@@ -43,6 +45,11 @@ def _count_items(event_name: str, parsed: Any = None, **_: Any) -> None:
     operation = event_name.rsplit(".", 1)[-1]
     if not isinstance(parsed, dict):
         return
+    with _count_lock:
+        _add_items_read(operation, parsed)
+
+
+def _add_items_read(operation: str, parsed: dict[str, Any]) -> None:
     if "ScannedCount" in parsed:
         items_read[operation] += int(parsed["ScannedCount"])
     elif operation == "GetItem":
