@@ -34,7 +34,7 @@ def _query(original: Any) -> Any:
     @functools.wraps(original)
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = kwargs.get("index_name") if len(args) < 7 else args[6]
-        if not index_name and hash_key is None:  # not a query moto answers from one partition
+        if not index_name and not _hashable(hash_key):  # none, or a set, list or map: moto's own way
             return original(self, hash_key, *args, **kwargs)
         _running.scope = (self, None if index_name else hash_key)
         try:
@@ -43,6 +43,16 @@ def _query(original: Any) -> Any:
             _running.scope = None
 
     return query
+
+
+def _hashable(value: Any) -> bool:
+    if value is None:
+        return False
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _all_items(original: Any) -> Any:

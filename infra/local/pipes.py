@@ -290,6 +290,10 @@ class PipePoller(Poller):
                 log.info("%s: %d record(s) -> %s", self.pipe.logical_id, sent, self.pipe.target_arn.rsplit(":", 1)[-1])
         return sent > 0
 
+    def retrying(self) -> bool:
+        with self._lock:
+            return any(shard.attempts for shard in self._state.values())
+
     def backlog(self) -> int:
         with self._lock:
             try:

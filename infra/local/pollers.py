@@ -92,10 +92,14 @@ class Poller(threading.Thread):
                 self._stop_event.wait(1.0)
             if busy:
                 pause = self.idle_wait
-            elif self._wakeup.wait(self.wake_key, seen, pause, self._stop_event):
+            elif self._wakeup.wait(self.wake_key, seen, pause, self._stop_event) or self.retrying():
                 pause = self.idle_wait
             else:
                 pause = min(pause * 2, IDLE_WAIT_MAX_S)
+
+    def retrying(self) -> bool:
+        """Whether work the source still holds waits to be tried again (the pause then stays short)."""
+        return False
 
     def poll_once(self) -> bool:
         raise NotImplementedError

@@ -99,3 +99,12 @@ def test_a_table_query_never_lists_the_whole_table_and_scans_still_do(table):
     finally:
         moto_queries.uninstall()
         Table.all_items = real
+
+
+def test_a_key_value_of_a_set_is_answered_as_moto_answers_it(table):
+    moto_queries.install()
+    try:
+        page = table.query(TableName="t", KeyConditionExpression="p = :p", ExpressionAttributeValues={":p": {"SS": ["a"]}})
+    finally:
+        moto_queries.uninstall()
+    assert page["Items"] == []

@@ -57,3 +57,11 @@ def test_uninstall_gives_moto_its_code_back():
     assert (Queue.add_message, StreamShard.add) != before
     moto_wakeups.uninstall()
     assert (Queue.add_message, StreamShard.add) == before
+
+
+def test_a_later_stack_s_wakeup_is_the_one_told(wakeup):
+    later = Wakeup()
+    moto_wakeups.install(later)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.send_message(QueueUrl=sqs.create_queue(QueueName="work")["QueueUrl"], MessageBody="1")
+    assert later.generation("work") == 1 and wakeup.generation("work") == 0

@@ -33,8 +33,8 @@ def test_an_idle_poller_backs_off_to_a_poll_a_second():
     poller.join(timeout=2)
     assert not poller.is_alive()
     # 0.1, 0.2, 0.4, 0.8, then once a second: about 5 polls in 3 s, where a fixed 0.1 s pause made 30
-    assert 3 <= len(poller.polls) <= 7
-    assert max(b - a for a, b in zip(poller.polls, poller.polls[1:])) <= IDLE_WAIT_MAX_S + 0.2
+    assert 3 <= len(poller.polls) <= 8
+    assert max(b - a for a, b in zip(poller.polls, poller.polls[1:])) <= IDLE_WAIT_MAX_S + 0.5
 
 
 def test_work_for_its_source_wakes_the_poller_at_once_and_others_do_not():
@@ -50,8 +50,8 @@ def test_work_for_its_source_wakes_the_poller_at_once_and_others_do_not():
         work.append("message")
         sent = time.monotonic()
         wakeup.notify("the-queue")
-        assert poller.done.wait(0.5)
-        assert poller.polls[-1] - sent < 0.2
+        assert poller.done.wait(1.0)
+        assert poller.polls[-1] - sent < 0.5  # not the second of the pause
     finally:
         poller.stop()
         poller.join(timeout=2)
@@ -64,4 +64,4 @@ def test_stop_ends_the_pause_at_once():
     asked = time.monotonic()
     poller.stop()
     poller.join(timeout=2)
-    assert not poller.is_alive() and time.monotonic() - asked < 0.3
+    assert not poller.is_alive() and time.monotonic() - asked < 0.6
