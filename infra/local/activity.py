@@ -42,7 +42,6 @@ class Activity:
             return self._busy, self._generation
 
 
-
 class Wakeup:
     """Wakes an idle poller when its source gets work.
 

@@ -1,10 +1,10 @@
 """moto's server as the local stack runs it, with three corrections where moto and AWS differ.
 
-Installed by `MotoServer.start` besides: where moto's cost grows with the data (DynamoDB's
-transactions, item answers, queries and items: `moto_transactions`, `moto_fast_json`,
-`moto_queries`, `moto_items`),
-the pollers' wake-up (`moto_wakeups`), and moto's list of its own modules read once (moto's
-dispatcher lists its package directory, about 150 `stat` calls, for every request).
+`MotoServer.start` also installs, where moto's cost grows with the data, DynamoDB's transactions,
+item answers, queries and item building at the cost of what they touch (`moto_transactions`,
+`moto_fast_json`, `moto_queries`, `moto_items`); the pollers' wake-up (`moto_wakeups`); and
+moto's list of its own modules read once (its dispatcher lists its package directory, about 150
+`stat` calls, for every request).
 
 1. **One event per upload, with AWS's fields.** moto's `CompleteMultipartUpload` stores the object
    through its `PutObject` code, which notifies `ObjectCreated:Put` before moto notifies

@@ -78,7 +78,7 @@ class WhatsAppChannel:
             url, data=json.dumps(payload(reminder)).encode(), method="POST",
             headers={"Authorization": f"Bearer {token()}", "Content-Type": "application/json"},
         )
-        aws.request_counts["whatsapp.SendMessage"] += 1
+        aws.count_request("whatsapp.SendMessage")
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # nosec B310  # http(s) only, checked above
                 body = json.load(response)

@@ -36,8 +36,13 @@ _CONFIG = Config(
 def _count(event_name: str, **_: Any) -> None:
     # event_name is "before-send.<service>.<Operation>"
     _before_send, service, operation = event_name.split(".", 2)
-    with _count_lock:  # the stores send from several threads at once
-        request_counts[f"{service}.{operation}"] += 1
+    count_request(f"{service}.{operation}")
+
+
+def count_request(name: str) -> None:
+    """One more request ``<service>.<Operation>`` (the stores send from several threads at once)."""
+    with _count_lock:
+        request_counts[name] += 1
 
 
 def _count_items(event_name: str, parsed: Any = None, **_: Any) -> None:

@@ -16,9 +16,6 @@ from . import rules
 from . import store as kpis_repo
 
 _SEGMENT = re.compile(r"^[^#]{1,64}$")
-#: The days a KPI range may name (a counter is never older, and no date math overflows).
-def _day(raw: str | None, name: str) -> date | None:
-    return pagination.parse_day(raw, name)
 
 
 def _prices(policy: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,8 +27,8 @@ def get_kpis(tenant: TenantModel, query: Mapping[str, str]) -> dict[str, Any]:
     """The tenant's KPIs from ``from`` to ``to`` (the last 30 days by default), in total and per
     ``group_by`` period, of one ``segment`` or all: one query per month of the range."""
     today = local_date(clock.utcnow(), tenant.timezone)
-    last = _day(query.get("to"), "to") or today
-    first = _day(query.get("from"), "from") or last - timedelta(days=29)
+    last = pagination.parse_day(query.get("to"), "to") or today
+    first = pagination.parse_day(query.get("from"), "from") or last - timedelta(days=29)
     problems = []
     if first > last:
         problems.append({"field": "from", "message": "from must not be after to"})

@@ -26,7 +26,6 @@ KEEP_DAYS = 30
 #: A page of a day's track: a day of pings every 30 seconds (2,880 points) is three pages at the
 #: default, one at the maximum.
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 5000
-#: The days a track may be asked for.
 
 
 def _zone(tenant_id: str) -> ZoneInfo:
