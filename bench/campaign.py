@@ -66,11 +66,12 @@ def moto_stack():
     from cobranza.core.settings import get_settings
     from cobranza.core.tables import unbind_models
     from cobranza.tenants.store import clear_key_cache
+    from infra.local.moto_in_process import dynamodb_one_at_a_time
     from infra.local.resources import create_resources
     from infra.local.template import LocalTemplate
 
     template = LocalTemplate(ROOT / "template.yaml")
-    with mock_aws():
+    with mock_aws(), dynamodb_one_at_a_time():
         create_resources(template)
         for function in template.functions:
             os.environ.update(template.function_environment(function))

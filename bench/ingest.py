@@ -100,6 +100,7 @@ def _requests_per_1000_accounts(rows: int = 5000) -> dict[str, float]:
     from cobranza.core.settings import get_settings
     from cobranza.core.tables import unbind_models
     from cobranza.tenants import store as tenants
+    from infra.local.moto_in_process import dynamodb_one_at_a_time
     from infra.local.resources import create_resources
     from infra.local.template import LocalTemplate
     from tests.helpers import LambdaContext, load_function, s3_put_event, sqs_event
@@ -107,7 +108,7 @@ def _requests_per_1000_accounts(rows: int = 5000) -> dict[str, float]:
     template = LocalTemplate(ROOT / "template.yaml")
     data = _portfolio(rows).read_bytes()
     figures = {}
-    with mock_aws():
+    with mock_aws(), dynamodb_one_at_a_time():
         create_resources(template)
         os.environ.update(template.function_environment("IngestFunction"))
         get_settings.cache_clear()

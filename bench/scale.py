@@ -121,6 +121,7 @@ def _measure_with_sdk(path: str, endpoint: str, mode: str) -> dict:
     from cobranza.portfolio.runs import ItemSpool, SortedRuns
     from cobranza.portfolio.steps import Job, Tally, merge_accounts, validate_rows
     from cobranza.tenants.policy import effective_policy
+    from functions.ingest import app  # noqa: F401  # the function's process: its imports and its bulk_gc.tune()
 
     job = Job("bench", "up_bench", "bucket", "portfolios/bench/x.csv", "", "snapshot", "America/Mexico_City",
               effective_policy(None), AS_OF.isoformat(), "2026-11-23T15:00:00Z")
@@ -169,6 +170,23 @@ def _in_fresh_process(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+#: Runs of the bare ``csv.reader`` pass and of a first upload with the SDK; the fastest of each is kept.
+BARE_RUNS = 3
+SDK_RUNS = 2
+
+
+def _fastest_new(path: Path, endpoint: str) -> tuple[dict, dict[str, int]]:
+    """The fastest of SDK_RUNS first uploads, and the requests of one (every run sends the same)."""
+    runs, counts = [], []
+    for _ in range(SDK_RUNS):
+        before = _counts(endpoint)
+        runs.append(_in_fresh_process("sdk", str(path), endpoint, "new"))
+        after = _counts(endpoint)
+        counts.append({k: after[k] - before.get(k, 0) for k in after})
+    assert all(c == counts[0] for c in counts), counts  # nosec B101  # the same file, the same requests
+    return min(runs, key=lambda r: r["seconds"]), counts[0]
+
+
 def _ingest_with_sdk() -> dict:
     from bench.ingest import _in_fresh_process as ingest_process
     from bench.ingest import _portfolio
@@ -180,14 +198,16 @@ def _ingest_with_sdk() -> dict:
     try:
         _wait_for(port)
         endpoint = f"http://127.0.0.1:{port}"
-        bare = ingest_process("csv_reader", path)
-        new = _in_fresh_process("sdk", str(path), endpoint, "new")
-        counts_new = _counts(endpoint)
+        # The fastest of a few runs of each (this machine's speed varies from one minute to the
+        # next; noise only ever adds time), every run in a fresh process.
+        bare = min((ingest_process("csv_reader", path) for _ in range(BARE_RUNS)), key=lambda r: r["seconds"])
+        new, counts_new = _fastest_new(path, endpoint)
+        before_update = _counts(endpoint)
         update = _in_fresh_process("sdk", str(path), endpoint, "update")
         counts_all = _counts(endpoint)
     finally:
         server.terminate()
-    counts_update = {k: counts_all[k] - counts_new.get(k, 0) for k in counts_all}
+    counts_update = {k: counts_all[k] - before_update.get(k, 0) for k in counts_all}
     return {
         "ingest_rows": new["rows"],
         "ingest_us_per_row_with_sdk": round(new["seconds"] / new["rows"] * 1e6, 1),
@@ -256,6 +276,7 @@ def _measure_planner(endpoint: str) -> dict:
                       AWS_REGION="us-east-1", AWS_ENDPOINT_URL_DYNAMODB=endpoint, AWS_ENDPOINT_URL_SQS=endpoint,
                       POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
     from cobranza.campaign.planner import run_for_tenant
+    from functions.night import app  # noqa: F401  # the function's process: its imports and its bulk_gc.tune()
 
     at = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)
     started, cpu = time.perf_counter(), time.process_time()

@@ -8,6 +8,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cobranza.core import bulk_gc
 from cobranza.core.observability import logger, metrics
 from cobranza.core.settings import get_settings
 from cobranza.payments.files import PaymentsFile
@@ -17,6 +18,7 @@ from cobranza.portfolio.ingest import S3Object, ingest_object
 OTHER_FILES = {"payments": PaymentsFile()}
 
 get_settings()  # fail the cold start on a bad environment
+bulk_gc.tune()  # once the modules are loaded: they are never scanned again
 
 
 @metrics.log_metrics

@@ -9,12 +9,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cobranza.core import bulk_gc
 from cobranza.core.observability import logger, metrics
 from cobranza.core.settings import get_settings
 from cobranza.portfolio import pipeline as ingest_pipeline
 from cobranza.portfolio import watchdog as upload_watchdog
 
 get_settings()  # fail the cold start on a bad environment
+bulk_gc.tune()  # once the modules are loaded: they are never scanned again
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

@@ -1,8 +1,8 @@
 """moto's server as the local stack runs it, with three corrections where moto and AWS differ.
 
 `MotoServer.start` also installs, where moto's cost grows with the data, DynamoDB's transactions,
-item answers, queries and item building at the cost of what they touch (`moto_transactions`,
-`moto_fast_json`, `moto_queries`, `moto_items`); the pollers' wake-up (`moto_wakeups`); and
+item answers and requests, queries and item building at the cost of what they touch
+(`moto_transactions`, `moto_fast_json`, `moto_queries`, `moto_items`); the pollers' wake-up (`moto_wakeups`); and
 moto's list of its own modules read once (its dispatcher lists its package directory, about 150
 `stat` calls, for every request).
 
@@ -23,7 +23,9 @@ moto's list of its own modules read once (its dispatcher lists its package direc
    thread switch inside such a loop gives `RuntimeError: dictionary changed size during
    iteration` (a 500) under concurrent load. DynamoDB and DynamoDB Streams requests (and moto's
    own `/moto-api/`, whose `data.json` reads every table) are therefore served one at a time,
-   their bodies read before the lock is taken. Other services are not serialised.
+   their bodies read before the lock is taken. Other services are not serialised. In-process
+   moto (`mock_aws`, the tests and benchmarks) takes the same kind of lock through
+   `moto_in_process.dynamodb_one_at_a_time()`.
 3. **A POST upload's signed policy is enforced** before moto stores anything (moto ignores the
    policy): see `infra.local.post_policy` for the rules and the errors, as AWS answers them.
 """

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import pytest
 from moto import mock_aws
 
+from infra.local.moto_in_process import dynamodb_one_at_a_time
 from infra.local.resources import create_resources
 from infra.local.template import LocalTemplate
 from tests.helpers import ROOT, LambdaContext, load_function, s3_put_event
@@ -66,7 +67,7 @@ def stack(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    with mock_aws(), dynamodb_one_at_a_time():  # as the local server: ingestion writes from several threads
         create_resources(TEMPLATE)
         # ids moto assigned at creation (the environment above had the template's placeholders)
         monkeypatch.setenv("AGENT_POOL_ID", TEMPLATE.physical_name("AgentPool"))

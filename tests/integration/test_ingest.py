@@ -294,19 +294,21 @@ def test_a_first_upload_retried_after_a_crash_reads_back_what_it_wrote(tenant, b
     response = boto3.client("s3").put_object(Bucket=bucket, Key="portfolios/acme/a.csv", Body=data)
     event = s3_put_event(bucket, "portfolios/acme/a.csv", len(data), response["ETag"].strip('"'), "0" * 20,
                          response.get("VersionId"))
-    real_flush = store.BatchWriter._flush_puts
+    real_send = store.BatchWriter._send
 
-    def crash_after_the_first_batch(self):
-        real_flush(self)
-        raise RuntimeError("the invocation died")
+    def crash_after_the_first_batch(self, batch):
+        if getattr(self, "sent", 0):
+            raise RuntimeError("the invocation died")
+        self.sent = 1
+        real_send(self, batch)
 
-    monkeypatch.setattr(store.BatchWriter, "_flush_puts", crash_after_the_first_batch)
+    monkeypatch.setattr(store.BatchWriter, "_send", crash_after_the_first_batch)
     with pytest.raises(RuntimeError):
         ingest.handler(event, LambdaContext())
     written = sorted(accounts())
     assert len(written) == 25
     assert store.add_to_set("acme", written[0], "opted_out_channels", ["email"], "2026-12-06T00:00:00Z")
-    monkeypatch.setattr(store.BatchWriter, "_flush_puts", real_flush)
+    monkeypatch.setattr(store.BatchWriter, "_send", real_send)
     result = ingest.handler(event, LambdaContext())
     assert result["uploads"][0]["status"] == "succeeded", result
     assert len(accounts()) == 60

@@ -133,19 +133,19 @@ def test_a_snapshot_through_the_pipeline_withdraws_the_absent_and_holds_back_a_t
 def test_a_part_that_fails_half_way_is_retried_without_losing_or_doubling_rows(tenants, pipeline, monkeypatch):
     from cobranza.accounts import store as accounts_repo
 
-    original, calls = accounts_repo.BatchWriter.flush, {"n": 0}
+    original, calls = accounts_repo.BatchWriter._send, {"n": 0}
 
-    def flaky_flush(self):
+    def flaky_send(self, batch):
         calls["n"] += 1
-        if calls["n"] == 3:  # the third batch of the run dies after two were written
+        if calls["n"] == 3:  # the third batch of the run dies after two were sent
             raise ConnectionError("network gone")
-        return original(self)
+        return original(self, batch)
 
-    monkeypatch.setattr(accounts_repo.BatchWriter, "flush", flaky_flush)
+    monkeypatch.setattr(accounts_repo.BatchWriter, "_send", flaky_send)
     data = portfolio(400)
     split = pipeline("portfolios/split/a.csv", data, chunk_bytes=6_000)
     assert pipeline.log["redelivered"] == 1
-    monkeypatch.setattr(accounts_repo.BatchWriter, "flush", original)
+    monkeypatch.setattr(accounts_repo.BatchWriter, "_send", original)
     whole = pipeline("portfolios/whole/a.csv", data, chunk_bytes=None)
     assert same(whole, split) and split["accounts_created"] == 400
     assert comparable(stored("whole")) == comparable(stored("split"))

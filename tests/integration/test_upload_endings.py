@@ -109,15 +109,16 @@ def test_a_file_that_times_out_on_every_try_ends_failed_and_uploading_it_again_f
 
     first = event_for(s3.put_object(Bucket=bucket, Key=key, Body=data.getvalue())["VersionId"])
     handler, worker = load_function("ingest").handler, load_function("ingest_worker").handler
-    flush = accounts_repo.BatchWriter.flush
+    send = accounts_repo.BatchWriter._send
 
-    def killed_after_one_batch(self):
-        if self.written >= 25:
+    def killed_after_one_batch(self, batch):
+        if getattr(self, "sent", 0):
             raise Killed()
-        flush(self)
+        self.sent = 1
+        send(self, batch)
 
     with monkeypatch.context() as killing:
-        killing.setattr(accounts_repo.BatchWriter, "flush", killed_after_one_batch)
+        killing.setattr(accounts_repo.BatchWriter, "_send", killed_after_one_batch)
         killing.setattr(uploads_repo, "extend_lease", lambda *args: None)  # a killed process gives nothing back
         with pytest.raises(Killed):
             handler(first, LambdaContext())

@@ -65,3 +65,71 @@ def test_every_item_answer_is_the_same_json_as_motos(answers):
     assert operations == moto_fast_json.FAST_OPERATIONS
     for name, moto_body, fast_body in answers:
         assert json.loads(fast_body) == (json.loads(moto_body) if moto_body else {}), name
+
+
+# ---------------------------------------------------------------- requests
+WEIRD_VALUES = {"int_s": {"S": 1}, "none_s": {"S": None}, "two": {"N": "1", "S": "x"}, "empty": {}, "mixed_ss": {"SS": ["a", 1]},
+                "unknown": {"X": "y"}, "bool_str": {"BOOL": "true"}, "null_false": {"NULL": False},
+                "empty_ss": {"SS": []}, "l_of_weird": {"L": [{"S": 2}, {"M": {"x": {"N": 5}}}]}}
+
+
+def _outcome(operation: str, body: dict) -> object:
+    """What moto's parser makes of ``body``: the parameters, or the kind of error it raises."""
+    try:
+        return _parse(operation, body)
+    except Exception as error:  # noqa: BLE001  # the kind of failure is what is compared
+        return type(error).__name__
+
+
+def _parse(operation: str, body: dict) -> dict:
+    from moto.core.parse import JSONParser
+    from moto.core.responses import get_service_model
+
+    model = get_service_model("dynamodb").operation_model(operation)
+    return JSONParser(model).parse({"method": "POST", "values": {}, "headers": {}, "body": json.dumps(body).encode(),
+                                    "url_path": "/", "url_params": {}})
+
+
+REQUESTS = [
+    ("PutItem", {"TableName": "t", "Item": json.loads(json.dumps(ITEM, default=moto_fast_json._binary))}),
+    ("PutItem", {"TableName": "t", "Item": {**KEY, **WEIRD_VALUES}}),
+    ("PutItem", {"TableName": "t", "Item": {**KEY, "bad": "plain"}}),
+    ("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": {**KEY, "n": {"N": "2"}, "ss": {"SS": ["a"]}}}},
+                                              {"DeleteRequest": {"Key": KEY}}]}}),
+    ("UpdateItem", {"TableName": "t", "Key": KEY, "UpdateExpression": "SET a = :a, b = :b",
+                    "ExpressionAttributeNames": {"#a": "a"}, "ExpressionAttributeValues": {":a": {"S": "x"}, ":b": {"B": "AAE="},
+                                                                                           ":w": {"NS": ["1", 2]}}}),
+    ("Query", {"TableName": "t", "KeyConditionExpression": "p = :p", "ExpressionAttributeValues": {":p": {"S": "a"}},
+               "ExclusiveStartKey": KEY}),
+    ("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "t", "Item": {**KEY, "m": {"M": {"k": {"N": "1"}}}}}}]}),
+]
+
+
+@pytest.mark.parametrize(("operation", "body"), REQUESTS, ids=[f"{o}-{i}" for i, (o, _) in enumerate(REQUESTS)])
+def test_every_request_is_parsed_as_motos_parser_parses_it(operation, body):
+    moto_fast_json.uninstall()
+    expected = _outcome(operation, body)
+    moto_fast_json.install()
+    try:
+        assert _outcome(operation, body) == expected
+    finally:
+        moto_fast_json.uninstall()
+
+
+def test_plain_attribute_values_skip_motos_structure_walk(monkeypatch):
+    from moto.core.parse import BaseJSONParser
+
+    walked: list[str] = []
+    original = BaseJSONParser._parse_structure
+    monkeypatch.setattr(BaseJSONParser, "_parse_structure",
+                        lambda self, shape, value: walked.append(shape.name) or original(self, shape, value))
+    item = {**KEY, "n": {"N": "1"}, "t": {"BOOL": True}, "z": {"NULL": True}, "ss": {"SS": ["a"]}, "ns": {"NS": ["1"]}}
+    moto_fast_json.install()
+    try:
+        _parse("PutItem", {"TableName": "t", "Item": item})
+    finally:
+        moto_fast_json.uninstall()
+    assert "AttributeValue" not in walked
+    walked.clear()
+    _parse("PutItem", {"TableName": "t", "Item": item})
+    assert walked.count("AttributeValue") == len(item)

@@ -24,7 +24,8 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal, DecimalException
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -65,6 +66,9 @@ BATCH_SIZE = 25
 MAX_UNPROCESSED_RETRIES = 8
 #: The account's revision: every writer adds one (see the module docstring).
 REV = "rev"
+#: BatchWriteItem requests of new accounts sent at once by this many threads while the next batches
+#: are built, so building them and the service's answer overlap; at most twice as many wait.
+PUT_THREADS = 4
 #: Conditional updates of changed accounts sent together, by this many threads.
 UPDATE_BATCH = 64
 UPDATE_THREADS = 16
@@ -104,13 +108,31 @@ def placement(account_id: str) -> str:
 
 
 def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
-    """Plain dict -> DynamoDB attribute values; None and empty values are left out."""
-    return {k: _wire(v) for k, v in item.items() if v is not None and v != "" and v != {}}
+    """Plain dict -> DynamoDB attribute values; None and empty values are left out. Strings and
+    numbers (most of an account) are written here directly, the rest by boto3's serializer (same
+    result, a fraction of the time: this runs for every attribute of every account written)."""
+    wire: dict[str, Any] = {}
+    for name, value in item.items():
+        kind = type(value)
+        if kind is str:
+            if value:
+                wire[name] = {"S": value}
+        elif kind is int and -_INT_DIGITS < value < _INT_DIGITS:
+            wire[name] = {"N": str(value)}  # what storable() gives a whole number of up to 38 digits
+        elif kind is Decimal or kind is int:
+            wire[name] = {"N": str(storable(value))}
+        elif value is not None and value != {}:
+            wire[name] = _serializer.serialize(value)
+    return wire
+
+
+#: Whole numbers below this magnitude keep every digit in DynamoDB (38 significant digits).
+_INT_DIGITS = 10**38
 
 
 def _wire(value: Any) -> dict[str, Any]:
-    """One value's attribute value: strings and numbers (most of an account) directly, the
-    rest through boto3's serializer (same result, a fraction of the time)."""
+    """One value's attribute value: strings and numbers directly, the rest through boto3's
+    serializer."""
     kind = type(value)
     if kind is str:
         return {"S": value}
@@ -181,8 +203,9 @@ def _shard_accounts(tenant_id: str, shard: int, low: str | None, high: str | Non
 
 
 class BatchWriter:
-    """Writes a file's accounts: ``put`` new ones, 25 per BatchWriteItem (unprocessed items
-    retried with exponential backoff and jitter; botocore already retries throttled requests), and
+    """Writes a file's accounts: ``put`` new ones, 25 per BatchWriteItem (sent by PUT_THREADS
+    threads while the next are built; unprocessed items retried with exponential backoff and
+    jitter; botocore already retries throttled requests), and
     ``update`` changed ones, each with a conditional UpdateItem of only what changed (sent
     ``UPDATE_BATCH`` at a time by ``UPDATE_THREADS`` threads; see the module docstring)."""
 
@@ -191,6 +214,8 @@ class BatchWriter:
         self._pending: list[dict[str, Any]] = []
         self._updates: list[tuple[dict[str, Any], dict[str, Any], Redo | None]] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._put_pool: ThreadPoolExecutor | None = None
+        self._in_flight: deque[Future[int]] = deque()
         self._sleep = sleep
         self.written = 0
         self.rederived = 0
@@ -199,7 +224,7 @@ class BatchWriter:
         """A new account (nobody else writes an account before it exists)."""
         self._pending.append({"PutRequest": {"Item": to_wire(with_keys(item))}})
         if len(self._pending) >= BATCH_SIZE:
-            self.flush()
+            self._send(self._take_batch())
 
     def update(self, seen: dict[str, Any], item: dict[str, Any], redo: Redo | None = None) -> None:
         """A stored account (``seen``, as read) to become ``item``. When somebody else wrote the
@@ -209,24 +234,45 @@ class BatchWriter:
             self._flush_updates()
 
     def flush(self) -> None:
+        """Sends everything still held and waits for every request (raising the first failure)."""
         self._flush_puts()
         self._flush_updates()
 
+    def _take_batch(self) -> list[dict[str, Any]]:
+        batch, self._pending = self._pending[:BATCH_SIZE], self._pending[BATCH_SIZE:]
+        return batch
+
+    def _send(self, batch: list[dict[str, Any]]) -> None:
+        if self._put_pool is None:
+            self._put_pool = ThreadPoolExecutor(max_workers=PUT_THREADS, thread_name_prefix="account-put")
+        while len(self._in_flight) >= 2 * PUT_THREADS:
+            self._collect(self._in_flight.popleft())
+        self._in_flight.append(self._put_pool.submit(self._write_batch, batch))
+
+    def _collect(self, request: "Future[int]") -> None:
+        self.written += request.result()
+
     def _flush_puts(self) -> None:
-        client = aws.bulk_client("dynamodb")
         while self._pending:
-            batch, self._pending = self._pending[:BATCH_SIZE], self._pending[BATCH_SIZE:]
-            attempt = 0
-            while batch:
-                response = client.batch_write_item(RequestItems={self.table: batch})
-                unprocessed = response.get("UnprocessedItems", {}).get(self.table, [])
-                self.written += len(batch) - len(unprocessed)
-                batch = unprocessed
-                if batch:
-                    attempt += 1
-                    if attempt > MAX_UNPROCESSED_RETRIES:
-                        raise RuntimeError(f"{len(batch)} items still unprocessed after {attempt} retries")
-                    self._sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))  # nosec B311  # retry jitter, not security
+            self._send(self._take_batch())
+        while self._in_flight:
+            self._collect(self._in_flight.popleft())
+
+    def _write_batch(self, batch: list[dict[str, Any]]) -> int:
+        """One BatchWriteItem, its unprocessed items sent again until none is left: how many were written."""
+        client = aws.bulk_client("dynamodb")
+        written, attempt = 0, 0
+        while batch:
+            response = client.batch_write_item(RequestItems={self.table: batch})
+            unprocessed = response.get("UnprocessedItems", {}).get(self.table, [])
+            written += len(batch) - len(unprocessed)
+            batch = unprocessed
+            if batch:
+                attempt += 1
+                if attempt > MAX_UNPROCESSED_RETRIES:
+                    raise RuntimeError(f"{len(batch)} items still unprocessed after {attempt} retries")
+                self._sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))  # nosec B311  # retry jitter, not security
+        return written
 
     def _flush_updates(self) -> None:
         updates, self._updates = self._updates, []
@@ -246,8 +292,9 @@ class BatchWriter:
             if exc_type is None:
                 self.flush()
         finally:
-            if self._pool is not None:
-                self._pool.shutdown()
+            for pool in (self._put_pool, self._pool):
+                if pool is not None:
+                    pool.shutdown(cancel_futures=exc_type is not None)
 
 
 def reindex(tenant_id: str) -> dict[str, int]:
