@@ -121,6 +121,7 @@ def _measure_with_sdk(path: str, endpoint: str, mode: str) -> dict:
     from cobranza.portfolio.runs import ItemSpool, SortedRuns
     from cobranza.portfolio.steps import Job, Tally, merge_accounts, validate_rows
     from cobranza.tenants.policy import effective_policy
+    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "IngestFunction"  # this process stands for the function's
     from functions.ingest import app  # noqa: F401  # the function's process: its imports and its bulk_gc.tune()
 
     job = Job("bench", "up_bench", "bucket", "portfolios/bench/x.csv", "", "snapshot", "America/Mexico_City",
@@ -276,6 +277,7 @@ def _measure_planner(endpoint: str) -> dict:
                       AWS_REGION="us-east-1", AWS_ENDPOINT_URL_DYNAMODB=endpoint, AWS_ENDPOINT_URL_SQS=endpoint,
                       POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
     from cobranza.campaign.planner import run_for_tenant
+    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "NightFunction"  # this process stands for the function's
     from functions.night import app  # noqa: F401  # the function's process: its imports and its bulk_gc.tune()
 
     at = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)

@@ -71,6 +71,7 @@ def _install_parser() -> None:
 
     original: Any = BaseJSONParser._parse_map
     _ORIGINAL["_parse_map"] = original
+    _ORIGINAL["_parse_map_own"] = "_parse_map" in vars(BaseJSONParser)  # else inherited: deleted again
 
     @functools.wraps(original)
     def parse_map(self: Any, shape: Any, value: Any) -> Any:
@@ -120,6 +121,10 @@ def uninstall() -> None:
     from moto.dynamodb.responses import DynamoResult
 
     if "_parse_map" in _ORIGINAL:
-        BaseJSONParser._parse_map = _ORIGINAL.pop("_parse_map")  # type: ignore[method-assign]
+        original = _ORIGINAL.pop("_parse_map")
+        if _ORIGINAL.pop("_parse_map_own"):
+            BaseJSONParser._parse_map = original  # type: ignore[method-assign]
+        else:
+            del BaseJSONParser._parse_map
     if "execute_result" in _ORIGINAL:
         DynamoResult.execute_result = _ORIGINAL.pop("execute_result")  # type: ignore[method-assign]

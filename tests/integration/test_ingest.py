@@ -298,6 +298,8 @@ def test_a_first_upload_retried_after_a_crash_reads_back_what_it_wrote(tenant, b
 
     def crash_after_the_first_batch(self, batch):
         if getattr(self, "sent", 0):
+            while self._in_flight:  # the first batch written, then the invocation dies
+                self._collect(self._in_flight.popleft())
             raise RuntimeError("the invocation died")
         self.sent = 1
         real_send(self, batch)

@@ -113,6 +113,8 @@ def test_a_file_that_times_out_on_every_try_ends_failed_and_uploading_it_again_f
 
     def killed_after_one_batch(self, batch):
         if getattr(self, "sent", 0):
+            while self._in_flight:  # the first batch written, then the process is killed
+                self._collect(self._in_flight.popleft())
             raise Killed()
         self.sent = 1
         send(self, batch)

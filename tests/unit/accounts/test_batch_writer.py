@@ -61,3 +61,27 @@ def test_a_failed_batch_is_raised_by_flush(monkeypatch):
     with pytest.raises(ConnectionError), store.BatchWriter(table="t") as writer:
         for n in range(100):
             writer.put(_account(n))
+
+
+def test_unprocessed_items_are_sent_again_after_a_pause_until_none_is_left(monkeypatch):
+    class Throttled:
+        def __init__(self) -> None:
+            self.lock, self.sent, self.refused = threading.Lock(), [], 0
+
+        def batch_write_item(self, RequestItems):  # noqa: N803  # boto3's parameter name
+            batch = RequestItems["t"]
+            with self.lock:
+                keep = batch[: len(batch) // 2] if self.refused < 3 else batch
+                self.refused += len(keep) < len(batch)
+                self.sent += [r["PutRequest"]["Item"]["account_id"]["S"] for r in keep]
+            rest = batch[len(keep):]
+            return {"UnprocessedItems": {"t": rest} if rest else {}}
+
+    client, pauses = Throttled(), []
+    monkeypatch.setattr(store.aws, "bulk_client", lambda service: client)
+    with store.BatchWriter(table="t", sleep=pauses.append) as writer:
+        for n in range(60):
+            writer.put(_account(n))
+    assert writer.written == 60
+    assert sorted(client.sent) == [f"A{n:05d}" for n in range(60)]
+    assert len(pauses) == 3 and all(0 < p <= 5 for p in pauses)

@@ -82,6 +82,7 @@ def test_the_bulk_client_sends_that_body(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     aws.reset()
+    monkeypatch.setattr(aws, "_clients", {})  # a client of its own, forgotten after the test
     sent: list[tuple[str, bytes]] = []
 
     def answer(request, **_):
@@ -98,7 +99,6 @@ def test_the_bulk_client_sends_that_body(monkeypatch):
     assert target == "DynamoDB_20120810.BatchWriteItem"
     assert json.loads(body) == json.loads(_botocore_request(parameters)["body"])
     assert isinstance(client._serializer, aws._WireBodies)
-    aws.reset()
 
 
 class _Raw:

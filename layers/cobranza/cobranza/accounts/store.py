@@ -67,7 +67,7 @@ MAX_UNPROCESSED_RETRIES = 8
 #: The account's revision: every writer adds one (see the module docstring).
 REV = "rev"
 #: BatchWriteItem requests of new accounts sent at once by this many threads while the next batches
-#: are built, so building them and the service's answer overlap; at most twice as many wait.
+#: are built, so building them and the service's answer overlap; at most twice as many are in flight.
 PUT_THREADS = 4
 #: Conditional updates of changed accounts sent together, by this many threads.
 UPDATE_BATCH = 64
@@ -288,13 +288,17 @@ class BatchWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
+        failed = exc_type is not None
         try:
-            if exc_type is None:
+            if not failed:
                 self.flush()
-        finally:
+        except BaseException:
+            failed = True
+            raise
+        finally:  # after a failure, batches not yet started are dropped (the retry writes them)
             for pool in (self._put_pool, self._pool):
                 if pool is not None:
-                    pool.shutdown(cancel_futures=exc_type is not None)
+                    pool.shutdown(cancel_futures=failed)
 
 
 def reindex(tenant_id: str) -> dict[str, int]:

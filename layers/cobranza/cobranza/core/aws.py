@@ -153,8 +153,13 @@ class _WireBodies:
         if operation_model.name not in WIRE_OPERATIONS:
             return self._serializer.serialize_to_request(parameters, operation_model)
         request = self._serializer.serialize_to_request({}, operation_model)
+        if not str(request["headers"].get("Content-Type", "")).startswith("application/x-amz-json"):
+            return self._serializer.serialize_to_request(parameters, operation_model)  # another protocol
         request["body"] = json.dumps(parameters, default=_base64).encode("utf-8")
         return request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._serializer, name)
 
 
 def secret(secret_id: str, max_age: int = 300) -> str:
