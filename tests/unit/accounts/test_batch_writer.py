@@ -3,6 +3,7 @@ are built; flush waits for every one, counts what was written and raises a faile
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -34,6 +35,14 @@ class _Slow:
         return {"UnprocessedItems": {}}
 
 
+def _release_when_running(client: _Slow, count: int) -> None:
+    """Lets the requests answer once ``count`` of them are waiting at once (or after 10 s)."""
+    deadline = time.monotonic() + 10
+    while client.running < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.release.set()
+
+
 def _account(n: int) -> dict:
     return {"tenant_id": "acme", "account_id": f"A{n:05d}", "balance": 10}
 
@@ -45,7 +54,7 @@ def test_batches_go_out_side_by_side_and_flush_waits_for_every_one(monkeypatch):
     for n in range(store.BATCH_SIZE * store.PUT_THREADS):
         writer.put(_account(n))  # returns although no batch has been answered
     assert writer.written == 0
-    threading.Timer(0.3, client.release.set).start()
+    threading.Thread(target=_release_when_running, args=(client, store.PUT_THREADS)).start()
     with writer:
         for n in range(store.BATCH_SIZE * store.PUT_THREADS, 230):
             writer.put(_account(n))
