@@ -4,7 +4,8 @@
 item answers and requests, queries and item building at the cost of what they touch
 (`moto_transactions`, `moto_fast_json`, `moto_queries`, `moto_items`); the pollers' wake-up (`moto_wakeups`); and
 moto's list of its own modules read once (its dispatcher lists its package directory, about 150
-`stat` calls, for every request).
+`stat` calls, for every request). `LocalMotoApp` stores a `BatchWriteItem` of plain puts itself,
+as moto would, without moto's dispatch (`moto_batch_writes`); any other goes to moto.
 
 1. **One event per upload, with AWS's fields.** moto's `CompleteMultipartUpload` stores the object
    through its `PutObject` code, which notifies `ObjectCreated:Put` before moto notifies
@@ -46,7 +47,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import ClosingIterator
 
-from infra.local import moto_fast_json, moto_items, moto_queries, moto_transactions, moto_wakeups
+from infra.local import moto_batch_writes, moto_fast_json, moto_items, moto_queries, moto_transactions, moto_wakeups
 from infra.local.activity import Wakeup
 from infra.local.events import Sequencer, s3_event_key
 from infra.local.net import HttpServer
@@ -138,8 +139,14 @@ class LocalMotoApp:
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
         if _serialised(environ):
-            _buffer_small_body(environ)
+            body = _buffer_small_body(environ)
             with self.dynamodb_lock:
+                if body is not None and environ.get("HTTP_X_AMZ_TARGET") == moto_batch_writes.TARGET:
+                    answered = moto_batch_writes.answer(environ, body)
+                    if answered is not None:
+                        status, headers, payload = answered
+                        start_response(status, headers)
+                        return [payload]
                 return self._app(environ, start_response)
         bucket = _post_object_bucket(environ)
         if bucket is not None and environ.get("CONTENT_LENGTH"):
@@ -187,12 +194,15 @@ def _serialised(environ: dict) -> bool:
     return target.startswith(_SERIALISED_TARGETS) or (environ.get("PATH_INFO") or "").startswith("/moto-api/")
 
 
-def _buffer_small_body(environ: dict) -> None:
+def _buffer_small_body(environ: dict) -> bytes | None:
     """Read the request body now (a DynamoDB request's is small), so that a slow client does not
-    hold the lock while it sends it."""
+    hold the lock while it sends it. Returns it (None when its length is not given)."""
     length = environ.get("CONTENT_LENGTH")
     if length and length.isdigit():
-        environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(int(length)))
+        body = environ["wsgi.input"].read(int(length))
+        environ["wsgi.input"] = io.BytesIO(body)
+        return bytes(body)
+    return None
 
 
 def _post_object_bucket(environ: dict) -> str | None:
