@@ -117,3 +117,13 @@ def sqs_event(bodies: list[dict], queue: str = "cobranza-EmailQueue", receive_co
         "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
         "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}", "awsRegion": "us-east-1",
     } for i, body in enumerate(bodies)]}
+
+
+class RawBody:
+    """An HTTP response body for botocore's AWSResponse."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_):
+        yield self._body

@@ -9,8 +9,11 @@ for its type and of every key for its size, all before the item is stored.
 ``answer`` serves such a request directly, under the server's DynamoDB lock, when it can show
 that moto would store every item and answer success:
 
-- the body is ``{"RequestItems": ...}`` only, each entry a ``PutRequest`` of an ``Item``, 1 to
-  25 of them, to tables that exist, with no key twice;
+- the request is a botocore-style POST to ``/`` (no query string, a ``x-amz-json`` content type,
+  no ``Origin``), its body strict UTF-8 JSON ``{"RequestItems": ...}`` only, naming one table that
+  exists, each entry a ``PutRequest`` of an ``Item``, 1 to 25 of them, with no key twice; no
+  escaped surrogate (moto fails on a lone one) and no ``Action=`` in the body (moto's form
+  parsing would read it as the operation);
 - every attribute value is plain: a string, a number written as a plain decimal of at most 38
   digits each side of the point (so moto's number check passes), a boolean, a null, or a
   non-empty set of strings or of such numbers;
@@ -18,14 +21,16 @@ that moto would store every item and answer success:
   and no index key attribute holds an empty string;
 - the region and account are read as moto reads them (the ``Authorization`` header's scope and
   access key); a request that names them any other way (``MOTO_ACCOUNT_ID``, an
-  ``x-moto-account-id`` header, an AWS host name or a region in the user agent) goes to moto.
+  ``x-moto-account-id`` header, an AWS host name or a region in the user agent) goes to moto, as
+  does every request while moto's IAM checks or its CORS switch are configured.
 
 The items are then stored as moto's ``Table.put_item`` stores them: one moto ``Item`` each
 (attributes typed as moto types them, in a ``LimitedSizeDict``), in the request's order, each
 table's stream told of the old and the new image. The item size limit needs no count when the
 body is shorter than it: moto's size of an item (UTF-8 bytes of names and strings, the digits of
-numbers, 1 for a boolean or null) never exceeds the JSON that carries it; a longer body goes to
-moto. The answer is moto's, byte for byte, with its headers (request id, CRC32).
+numbers, 1 for a boolean or null) never exceeds the JSON that carries it; in a longer body each
+item is built by moto's ``Item`` (``moto_items``' single count), and an oversized one sends the
+request to moto. The answer is moto's, byte for byte, with its headers (request id, CRC32).
 
 Anything else returns None and the request goes to moto, which answers as it always has,
 errors included: nothing has been stored by then. ``tests/local/emulator/test_moto_batch_writes.py``
@@ -45,7 +50,7 @@ TARGET = "DynamoDB_20120810.BatchWriteItem"
 MAX_PUTS = 25
 #: A number moto's check accepts as it is: at most 38 digits before and after the point, no exponent.
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,37})(?:\.[0-9]{1,38})?")
-_SCOPE = re.compile(r"^AWS4-HMAC-SHA256 Credential=([A-Za-z0-9]+)/[0-9]{8}/([a-z0-9-]+)/dynamodb/aws4_request,")
+_SCOPE = re.compile(r"^AWS4-HMAC-SHA256 Credential=[A-Za-z0-9]+/[0-9]{8}/([a-z0-9-]+)/dynamodb/aws4_request,")
 _HASH_KEY_MAX_BYTES = 2048
 _RANGE_KEY_MAX_BYTES = 1024
 
@@ -54,13 +59,20 @@ class _NotPlain(Exception):
     """The request is not one this path serves: moto answers it."""
 
 
+_JSON_TYPES = ("application/x-amz-json-1.0", "application/x-amz-json-1.1")
+
+
 def answer(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
     """(status, headers, payload) of a BatchWriteItem stored here, or None: moto must answer it.
 
     Call with the server's DynamoDB lock held and the whole body read."""
+    if (environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/" or environ.get("QUERY_STRING")
+            or environ.get("CONTENT_TYPE") not in _JSON_TYPES or environ.get("HTTP_ORIGIN")
+            or b"\\ud" in body.lower() or b"Action=" in body):
+        return None
     try:
         backend, region_account = _backend(environ)
-        puts = _puts(json.loads(body), backend, large=len(body) > ITEM_SIZE_LIMIT)
+        puts = _puts(json.loads(body.decode("utf-8")), backend, large=len(body) > ITEM_SIZE_LIMIT)
     except (_NotPlain, ValueError, TypeError, AttributeError, KeyError):
         return None
     from moto.iam.models import mark_account_as_visited
@@ -76,21 +88,26 @@ def answer(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], byte
 
 
 def _backend(environ: dict) -> tuple[Any, tuple[str, str, str]]:
+    from moto import settings
     from moto.core.responses import BaseResponse
     from moto.dynamodb.models import dynamodb_backends
     from moto.iam.models import get_account_id_from
 
     if "MOTO_ACCOUNT_ID" in os.environ or "HTTP_X_MOTO_ACCOUNT_ID" in environ:
         raise _NotPlain
+    if settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf") or settings.DISABLE_GLOBAL_CORS:
+        raise _NotPlain  # moto's IAM checks count and check requests; its CORS headers differ
     host = environ.get("HTTP_HOST") or ""
     if BaseResponse.region_regex.search(f"http://{host}{environ.get('PATH_INFO') or ''}"):
         raise _NotPlain
     if BaseResponse.region_from_useragent_regex.search(environ.get("HTTP_USER_AGENT") or ""):
         raise _NotPlain
-    scope = _SCOPE.match(environ.get("HTTP_AUTHORIZATION") or "")
+    authorization = environ.get("HTTP_AUTHORIZATION") or ""
+    scope = _SCOPE.match(authorization)
     if scope is None:
         raise _NotPlain
-    access_key, region = scope.group(1), scope.group(2)
+    key = BaseResponse.access_key_regex.search(authorization)
+    access_key, region = (key.group(1) if key else "AKIAEXAMPLE"), scope.group(1)  # as moto's get_access_key
     account = get_account_id_from(access_key)
     return dynamodb_backends[account][region], (region, account, access_key)
 
@@ -99,6 +116,8 @@ def _puts(request: Any, backend: Any, *, large: bool) -> list[tuple[Any, Any]]:
     """Every put of the request as (moto table, moto Item), or _NotPlain."""
     if type(request) is not dict or request.keys() != {"RequestItems"} or type(request["RequestItems"]) is not dict:
         raise _NotPlain
+    if len(request["RequestItems"]) != 1:
+        raise _NotPlain  # moto looks for the same item twice across tables: one table here
     puts: list[tuple[Any, Any]] = []
     for table_name, writes in request["RequestItems"].items():
         table = backend.tables.get(table_name)
@@ -109,6 +128,8 @@ def _puts(request: Any, backend: Any, *, large: bool) -> list[tuple[Any, Any]]:
         for write in writes:
             if type(write) is not dict or write.keys() != {"PutRequest"}:
                 raise _NotPlain
+            if len(puts) == MAX_PUTS:
+                raise _NotPlain
             put = write["PutRequest"]
             if type(put) is not dict or put.keys() != {"Item"} or type(put["Item"]) is not dict:
                 raise _NotPlain
@@ -118,8 +139,6 @@ def _puts(request: Any, backend: Any, *, large: bool) -> list[tuple[Any, Any]]:
                 raise _NotPlain  # moto decides what a batch with a key twice means
             seen.add(key)
             puts.append((table, item))
-    if not 0 < len(puts) <= MAX_PUTS:
-        raise _NotPlain
     return puts
 
 
@@ -187,10 +206,14 @@ def _plain(kind: str, content: Any) -> bool:
 
 
 def _key(typed: dict, name: str, kind: str) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
     value = typed.get(name)
     if value is None or value.type != kind or value.value == "":
         raise _NotPlain
-    return value
+    key = DynamoType.__new__(DynamoType)  # its own object, as moto's DynamoType(item[name])
+    key.type, key.value = value.type, value.value
+    return key
 
 
 def _store(table: Any, item: Any) -> None:

@@ -16,7 +16,13 @@ values) is read here value by value: a string, number, boolean, null or string/n
 already what moto's parser makes of it, so it is copied as is; anything else (binary, a list, a
 map, a malformed value) goes through moto's parser.
 
-``tests/local/emulator/test_moto_fast_json.py`` checks both answer and parse the same.
+Before either, moto turns its result into plain data (``dynamo_to_dict``) with a type test, a
+``hasattr`` and an import per node of the result (a Query's items are its ``LimitedSizeDict`` of
+``DynamoType`` values); here dicts (an item's included), lists, strings, numbers, booleans, nulls
+and attribute values holding a string, a boolean or a list of strings are made directly, and
+anything else (binary values, moto's other types) goes to moto's function: the same data.
+
+``tests/local/emulator/test_moto_fast_json.py`` checks answers, parses and that data are the same.
 ``install()`` is idempotent; ``uninstall()`` restores moto's code.
 """
 
@@ -97,12 +103,41 @@ def _install_parser() -> None:
     BaseJSONParser._parse_map = parse_map  # type: ignore[method-assign]
 
 
+def _plain_data(original: Any) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    @functools.wraps(original)
+    def dynamo_to_dict(obj: Any) -> Any:
+        kind = type(obj)
+        if kind is DynamoType:
+            member, value = obj.type, obj.value
+            if member != "B" and member != "BS":  # binary: moto decodes it
+                inner = type(value)
+                if inner is str or inner is bool:
+                    return {member: value}
+                if inner is list and all(type(v) is str for v in value):
+                    return {member: list(value)}
+            return original(obj)
+        if kind is dict or (isinstance(obj, dict) and not hasattr(obj, "to_json")):  # an item's LimitedSizeDict too
+            return {key: dynamo_to_dict(value) for key, value in obj.items()}
+        if kind is list:
+            return [dynamo_to_dict(value) for value in obj]
+        if kind is str or kind is bool or kind is int or obj is None:
+            return obj
+        return original(obj)  # moto's other types (Item), datetimes, other subclasses
+
+    return dynamo_to_dict
+
+
 def install() -> None:
+    from moto.dynamodb import responses
     from moto.dynamodb.responses import DynamoResult
 
     if "execute_result" in _ORIGINAL:
         return
     _install_parser()
+    _ORIGINAL["dynamo_to_dict"] = responses.dynamo_to_dict
+    responses.dynamo_to_dict = _plain_data(responses.dynamo_to_dict)
     original = DynamoResult.execute_result
     _ORIGINAL["execute_result"] = original
 
@@ -128,3 +163,7 @@ def uninstall() -> None:
             del BaseJSONParser._parse_map
     if "execute_result" in _ORIGINAL:
         DynamoResult.execute_result = _ORIGINAL.pop("execute_result")  # type: ignore[method-assign]
+    if "dynamo_to_dict" in _ORIGINAL:
+        from moto.dynamodb import responses
+
+        responses.dynamo_to_dict = _ORIGINAL.pop("dynamo_to_dict")

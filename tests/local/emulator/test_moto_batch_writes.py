@@ -33,8 +33,14 @@ def _batch(count: int, table: str = "t", **attrs):
 #: (name, RequestItems or whole request, served here?)
 CASES = [
     ("25 plain puts", {"t": _batch(25)}, True),
-    ("two tables, an overwrite streamed with its old image", {"t": [_put(s={"S": "000"}, n0={"N": "7"})],
-                                                                "u": [{"PutRequest": {"Item": {"id": {"S": "x"}, "v": {"N": "1"}}}}]}, True),
+    ("an overwrite streamed with its old image", {"t": [_put(s={"S": "000"}, n0={"N": "7"}), _put(s={"S": "001"})]}, True),
+    ("two tables", {"t": [_put(s={"S": "000"}, n0={"N": "7"})],
+                    "u": [{"PutRequest": {"Item": {"id": {"S": "x"}, "v": {"N": "1"}}}}]}, False),
+    ("the same item into two tables", {"t": [_put()], "t2": [_put()]}, False),
+    ("a lone surrogate", {"t": [_put(nombre={"S": "\ud800"})]}, False),
+    ("an emoji", {"t": [_put(nombre={"S": "Ana \U0001f600"})]}, False),
+    ("Action= in a value", {"t": [_put(nombre={"S": "x&Action=Foo"})]}, False),
+    ("a null that is false", {"t": [_put(z={"NULL": False})]}, False),
     ("hash-only table, a new and a replaced item", {"u": [{"PutRequest": {"Item": {"id": {"S": "x"}, "v": {"N": "2"}}}},
                                                           {"PutRequest": {"Item": {"id": {"S": "y"}}}}]}, True),
     ("26 puts", {"t": _batch(26)}, False),
@@ -90,6 +96,9 @@ def _tables(client):
                         GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
                                                  "Projection": {"ProjectionType": "ALL"}}],
                         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    client.create_table(TableName="t2", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("p", "s")],
+                        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}, {"AttributeName": "s", "KeyType": "RANGE"}])
     client.create_table(TableName="u", BillingMode="PAY_PER_REQUEST",
                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
@@ -103,7 +112,10 @@ def _state():
     backend = dynamodb_backends["123456789012"]["us-east-1"]
     items, streams = {}, {}
     for name, table in backend.tables.items():
-        items[name] = sorted(json.dumps(item.to_json(), sort_keys=True, default=repr) for item in table.all_items())
+        items[name] = sorted(json.dumps([item.to_json(), item.hash_key.to_json(), item.range_key and item.range_key.to_json(),
+                                         type(item.attrs).__name__, item.hash_key is not item.attrs.get(table.hash_key_attr)],
+                                        sort_keys=True, default=repr) for item in table.all_items())
+        items[name].append(sorted(json.dumps(key.to_json(), default=repr) for key in table.items))
         records = table.stream_shard.items if table.stream_shard is not None else []
         streams[name] = [(r.record["eventName"], json.dumps({key: value for key, value in r.record["dynamodb"].items()
                                                              if key not in ("ApproximateCreationDateTime", "SequenceNumber", "SizeBytes")},
@@ -154,9 +166,60 @@ def test_the_answer_carries_the_crc32_that_botocore_checks(server, monkeypatch):
     seen, (items, streams), served = _run(server, {"t": _batch(3)}, fast=True, monkeypatch=monkeypatch)
     assert served == [True]
     assert seen["status"] == 200 and json.loads(seen["body"])["UnprocessedItems"] == {}
-    assert len(items["t"]) == 3 and [event for event, _ in streams["t"]] == ["INSERT", "MODIFY", "INSERT", "INSERT"]
+    assert len(items["t"][:-1]) == 3 and [event for event, _ in streams["t"]] == ["INSERT", "MODIFY", "INSERT", "INSERT"]
 
 
 def test_a_region_or_account_named_another_way_goes_to_moto(server, monkeypatch):
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "123456789012")
     assert _run(server, {"t": _batch(2)}, fast=True, monkeypatch=monkeypatch)[2] == [False]
+
+
+def _raw(server, *, path="/", query="", content_type="application/x-amz-json-1.0", body=None, **headers):
+    """A BatchWriteItem as bytes on the wire, shaped as botocore sends it unless told otherwise."""
+    import http.client
+
+    payload = body if body is not None else json.dumps({"RequestItems": {"t": _batch(2)}}).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    sent = {"X-Amz-Target": moto_batch_writes.TARGET, "Content-Type": content_type,
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/dynamodb/aws4_request, "
+                             "SignedHeaders=host, Signature=0", **headers}
+    connection.request("POST", path + (f"?{query}" if query else ""), body=payload, headers=sent)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+RAW = [
+    ("as botocore sends it", {}, True),
+    ("another path", {"path": "/foo"}, False),
+    ("a query string naming a region", {"query": "x=.eu-west-1.amazonaws.com"}, False),
+    ("a JSON content type", {"content_type": "application/json"}, False),
+    ("a byte order mark", {"body": b"\xef\xbb\xbf" + json.dumps({"RequestItems": {"t": _batch(2)}}).encode()}, False),
+    ("UTF-16", {"body": json.dumps({"RequestItems": {"t": _batch(2)}}).encode("utf-16")}, False),
+    ("an Origin header", {"Origin": "http://example.com"}, False),
+    ("an account header", {"x-moto-account-id": "123456789012"}, False),
+    ("a region in the user agent", {"User-Agent": "aws-cli region/eu-west-1"}, False),
+    ("not JSON", {"body": b"{"}, False),
+    ("a value that is not a map", {"body": json.dumps({"RequestItems": {"t": [_put(z="x")]}}).encode()}, False),
+]
+
+
+@pytest.mark.parametrize(("name", "shape", "served_here"), RAW, ids=[case[0] for case in RAW])
+def test_a_request_shaped_otherwise_goes_to_moto(server, monkeypatch, name, shape, served_here):
+    results = []
+    for fast in (False, True):
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{server.port}/moto-api/reset", method="POST"))  # nosec B310  # local
+        _tables(_client(server))
+        served = []
+
+        def counted(environ, body, fast=fast, served=served):
+            answered = ANSWER(environ, body) if fast else None
+            served.append(answered is not None)
+            return answered
+
+        monkeypatch.setattr(moto_batch_writes, "answer", counted)
+        status, payload = _raw(server, **shape)
+        answer = json.loads(payload) if payload.startswith(b"{") else payload
+        results.append((status, answer, _state(), served))
+    by_moto, here = results
+    assert here[:3] == by_moto[:3], name
+    assert here[3] == ([served_here] if here[3] else []), name

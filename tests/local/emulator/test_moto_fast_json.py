@@ -133,3 +133,34 @@ def test_plain_attribute_values_skip_motos_structure_walk(monkeypatch):
     walked.clear()
     _parse("PutItem", {"TableName": "t", "Item": item})
     assert walked.count("AttributeValue") == len(item)
+
+
+def test_a_result_becomes_the_same_plain_data_as_with_moto():
+    from datetime import datetime
+    from decimal import Decimal
+
+    from moto.dynamodb import responses
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    items = [Item(DynamoType({"S": "a"}), DynamoType({"S": str(i)}), {**ITEM, "s": {"S": str(i)}}) for i in range(3)]
+    result = {"Items": [item.attrs for item in items], "Count": 3, "ScannedCount": 3,  # what moto's Query hands over
+              "LastEvaluatedKey": {"p": DynamoType({"S": "a"}), "b": DynamoType({"B": "AAE="})}, "When": datetime(2026, 12, 7),
+              "Item": items[0], "Plain": item_json(items[0]), "Ratio": 1.5, "Exact": Decimal("1.5"), "Nothing": None, "Yes": True}
+    expected = responses.dynamo_to_dict(result)
+    moto_fast_json.install()
+    try:
+        original = moto_fast_json._ORIGINAL["dynamo_to_dict"]
+        calls = []
+        moto_fast_json._ORIGINAL["dynamo_to_dict"] = original
+        responses.dynamo_to_dict = moto_fast_json._plain_data(
+            lambda obj: (calls.append(getattr(obj, "type", type(obj).__name__)), original(obj))[1])
+        assert responses.dynamo_to_dict(result) == expected
+        # moto's function only for what is not plain: binary values (and bytes), maps, a whole Item, a datetime, numbers
+        assert sorted(calls) == sorted(["B"] * 4 + ["BS"] * 3 + ["M"] * 3 + ["bytes"] * 3 + ["Item", "datetime", "float", "Decimal"])
+    finally:
+        moto_fast_json.uninstall()
+    assert responses.dynamo_to_dict(result) == expected
+
+
+def item_json(item):
+    return item.to_json()["Attributes"]

@@ -68,3 +68,54 @@ def test_an_item_checks_its_size_once(attributes):
         moto_items.uninstall()
         LimitedSizeDict.__setitem__ = real
     assert calls == [] and len(item.attrs) == attributes and isinstance(item.attrs, LimitedSizeDict)
+
+
+def _every_kind_of_item():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {**ITEM, "e": {"S": ""}, "emoji": {"S": "Ana \U0001f600"}, "f": {"BOOL": False}, "big": {"N": "-12345.678900"},
+             "l": {"L": [{"SS": ["x"]}, {"M": {"z": {"NULL": True}}}]}, "añadido": {"S": "ñ"}, "bs": {"BS": [b"\x00", b"zz"]},
+             "b64": {"B": "AAE="}, "nofalse": {"NULL": False}}
+    item = Item(DynamoType({"S": "a"}), DynamoType({"S": "1"}), attrs)
+    item.attrs["added"] = DynamoType({"N": "5"})
+    item.attrs["added"].value = 5  # a number moto computed (UpdateItem ADD) rather than parsed
+    return item
+
+
+def test_an_items_size_is_motos_own():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    item = _every_kind_of_item()
+    expected = item.size()
+    moto_items.install()
+    try:
+        assert Item.size is not moto_items._ORIGINAL["size"]
+        assert item.size() == expected
+        for name, value in item.attrs.items():  # one attribute at a time: each kind's size
+            alone = Item(DynamoType({"S": "a"}), None, {name: value.to_json()})
+            assert alone.size() == moto_items._ORIGINAL["size"](alone), name
+    finally:
+        moto_items.uninstall()
+
+
+def test_an_items_copy_is_motos_own_and_its_own():
+    import copy
+
+    item = _every_kind_of_item()
+    expected = copy.deepcopy(item)
+    moto_items.install()
+    try:
+        copied = copy.deepcopy(item)
+    finally:
+        moto_items.uninstall()
+    assert copied.to_json() == expected.to_json() == item.to_json()
+    assert (copied.hash_key, copied.range_key) == (item.hash_key, item.range_key)
+    assert copied.hash_key is not item.hash_key and copied.range_key is not item.range_key
+    assert type(copied.attrs) is type(item.attrs)
+    for name, value in copied.attrs.items():
+        assert value is not item.attrs[name] and value.type == item.attrs[name].type, name
+    copied.attrs["ss"].value.append("c")  # a copy's set is its own, as with moto's copy
+    copied.attrs["l"].value[0].value.append("y")
+    copied.attrs["m"].value["k"].value.append(copied.attrs["n"])
+    assert item.attrs["ss"].value == ["a", "b"] and item.attrs["l"].value[0].value == ["x"]
+    assert len(item.attrs["m"].value["k"].value) == 2

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cobranza.core import aws
+from tests.helpers import RawBody
 
 ITEM = {"tenant_shard": {"S": "t1#07"}, "account_id": {"S": "A-1"}, "balance": {"N": "1234.50"},
         "name": {"S": "José Ñúñez \u2028 \"quoted\" \\ back"}, "photo": {"B": b"\x00\xff\x10"},
@@ -76,18 +77,13 @@ def test_any_batch_of_items_is_the_body_botocore_writes(items):
     _same(_wire_request(parameters), _botocore_request(parameters))
 
 
-def test_the_bulk_client_sends_that_body(monkeypatch):
+def test_the_bulk_client_sends_that_body(own_clients):
     """Through the real client: what goes out for a BatchWriteItem is botocore's request with our body."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    aws.reset()
-    monkeypatch.setattr(aws, "_clients", {})  # a client of its own, forgotten after the test
     sent: list[tuple[str, bytes]] = []
 
     def answer(request, **_):
         sent.append((request.headers["X-Amz-Target"].decode(), request.body))
-        return AWSResponse(request.url, 200, {}, _Raw(b'{"UnprocessedItems":{}}'))
+        return AWSResponse(request.url, 200, {}, RawBody(b'{"UnprocessedItems":{}}'))
 
     client = aws.bulk_client("dynamodb")
     client.meta.events.register_first("before-send.dynamodb.BatchWriteItem", answer)
@@ -100,10 +96,3 @@ def test_the_bulk_client_sends_that_body(monkeypatch):
     assert json.loads(body) == json.loads(_botocore_request(parameters)["body"])
     assert isinstance(client._serializer, aws._WireBodies)
 
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_):
-        yield self._body

@@ -179,8 +179,9 @@ def iter_tenant_accounts(tenant_id: str, low: str | None = None, high: str | Non
 
 
 def _shard_accounts(tenant_id: str, shard: int, low: str | None, high: str | None) -> Iterator[dict[str, Any]]:
-    """One shard's accounts in id order, those with ``low <= account_id < high``."""
-    client = aws.client("dynamodb")
+    """One shard's accounts in id order, those with ``low <= account_id < high``: read in bulk
+    (the bulk client reads a page's items as they come, ``core.aws._WireAnswers``)."""
+    client = aws.bulk_client("dynamodb")
     kwargs: dict[str, Any] = {
         "TableName": get_settings().accounts_table,
         "KeyConditionExpression": f"{PARTITION} = :p",
