@@ -12,7 +12,6 @@ from botocore.config import Config
 
 from infra.local import moto_batch_writes
 from infra.local.moto_server import MotoServer
-from infra.local.net import free_port
 
 ANSWER = moto_batch_writes.answer
 
@@ -75,7 +74,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def server():
-    moto = MotoServer("127.0.0.1", free_port("127.0.0.1"))
+    moto = MotoServer("127.0.0.1", 0)  # bound here to a port nobody holds: no race for a "free" one
     moto.start()
     try:
         yield moto
