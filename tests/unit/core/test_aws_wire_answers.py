@@ -75,6 +75,8 @@ def test_errors_and_other_operations_are_botocores_own():
     assert ours == theirs
     ours, theirs = _both(b"not json")
     assert ours == theirs
+    ours, theirs = _both(b'{"Items": [{"x": {"S": "lone \\ud800"}}], "Count": 1, "ScannedCount": 1}')
+    assert ours == theirs and ours["Items"][0]["x"]["S"] == "lone \ud800"  # orjson refuses it: botocore's
 
 
 VALUES = st.recursive(

@@ -61,6 +61,19 @@ def test_a_value_that_is_not_a_wire_value_is_refused_not_sent():
         _wire_request({"RequestItems": {"t": [{"PutRequest": {"Item": {"n": {"N": object()}}}}]}})
 
 
+def test_what_orjson_refuses_is_written_by_json_dumps_as_botocore_does():
+    """A lone surrogate, nesting deeper than orjson writes, a whole number over 64 bits: the same
+    body as botocore's all the same; everything else is written as UTF-8, not escaped."""
+    deep: dict = {"S": "bottom"}
+    for _ in range(300):
+        deep = {"M": {"k": deep}}
+    parameters = {"RequestItems": {"accounts": [{"PutRequest": {"Item": {"name": {"S": "lone \ud800 surrogate"}}}}]}}
+    _same(_wire_request(parameters), _botocore_request(parameters))
+    assert json.loads(aws._json_body({"deep": deep})) == {"deep": deep}  # botocore's own recursion fails on it
+    assert aws._json_body({"n": 2**70}) == b'{"n": 1180591620717411303424}'
+    assert aws._json_body({"n": {"S": "José"}}) == '{"n":{"S":"José"}}'.encode()
+
+
 VALUES = st.recursive(
     st.one_of(st.text().map(lambda s: {"S": s}), st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: {"N": str(d)}),
               st.binary().map(lambda b: {"B": b}), st.booleans().map(lambda b: {"BOOL": b}),

@@ -108,8 +108,8 @@ def placement(account_id: str) -> str:
 
 
 def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
-    """Plain dict -> DynamoDB attribute values; None and empty values are left out. Strings and
-    numbers (most of an account) are written here directly, the rest by boto3's serializer (same
+    """Plain dict -> DynamoDB attribute values; None and empty values are left out. Strings,
+    numbers and booleans (most of an account) are written here directly, the rest by boto3's serializer (same
     result, a fraction of the time: this runs for every attribute of every account written)."""
     wire: dict[str, Any] = {}
     for name, value in item.items():
@@ -119,8 +119,12 @@ def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
                 wire[name] = {"S": value}
         elif kind is int and -_INT_DIGITS < value < _INT_DIGITS:
             wire[name] = {"N": str(value)}  # what storable() gives a whole number of up to 38 digits
+        elif kind is Decimal and value.is_finite() and value and len(text := str(value)) <= 38 and "E" not in text:
+            wire[name] = {"N": text}  # what storable() gives: at most 38 digits, no exponent, not zero
         elif kind is Decimal or kind is int:
             wire[name] = {"N": str(storable(value))}
+        elif kind is bool:
+            wire[name] = {"BOOL": value}
         elif value is not None and value != {}:
             wire[name] = _serializer.serialize(value)
     return wire
@@ -428,15 +432,17 @@ def list_key(tenant_id: str, value: str, shard: int) -> str:
     return f"{tenant_id}#{value}#{shard:02d}"
 
 
-def list_keys(tenant_id: str, account_id: str, fields: Mapping[str, Any]) -> dict[str, str | None]:
+def list_keys(tenant_id: str, account_id: str, fields: Mapping[str, Any], *,
+              with_status: bool = False) -> dict[str, str | None]:
     """The list-index attributes that follow from those of ``fields`` that have an index (a
-    status left out or removed is the default status)."""
+    status removed, or left out when ``with_status``, is the default status)."""
     keys: dict[str, str | None] = {}
+    shard = account_shard(account_id)
     for field, (attribute, _index) in LIST_INDEXES.items():
-        if field not in fields:
+        if field not in fields and not (with_status and field == "status"):
             continue
-        value = fields[field] or (account_status.DEFAULT if field == "status" else None)
-        keys[attribute] = list_key(tenant_id, str(value), account_shard(account_id)) if value else None
+        value = fields.get(field) or (account_status.DEFAULT if field == "status" else None)
+        keys[attribute] = list_key(tenant_id, str(value), shard) if value else None
     return keys
 
 
@@ -444,7 +450,7 @@ def with_keys(item: Mapping[str, Any]) -> dict[str, Any]:
     """The account item with its partition key and the list-index attributes of its current values."""
     tenant_id, account_id = item["tenant_id"], item["account_id"]
     return {**item, PARTITION: partition_of(tenant_id, account_id),
-            **list_keys(tenant_id, account_id, {"status": None, **item})}
+            **list_keys(tenant_id, account_id, item, with_status=True)}
 
 
 def owned_start(start: Mapping[str, Any] | None, owner: Mapping[str, Any]) -> dict[str, Any] | None:
