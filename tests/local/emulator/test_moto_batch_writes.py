@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from cobranza.core import aws
 from infra.local import moto_batch_writes
 from infra.local.moto_server import MotoServer
 
@@ -199,6 +200,11 @@ RAW = [
     ("a region in the user agent", {"User-Agent": "aws-cli region/eu-west-1"}, False),
     ("not JSON", {"body": b"{"}, False),
     ("a value that is not a map", {"body": json.dumps({"RequestItems": {"t": [_put(z="x")]}}).encode()}, False),
+    # the bulk client's body (core.aws._json_body): UTF-8 as it is, where botocore escapes it
+    ("UTF-8 unescaped, an emoji and a long key", {"body": aws._json_body({"RequestItems": {"t": [
+        _put(s={"S": "000"}, nombre={"S": "Ana 😀 Ñúñez \u2028"}), _put(s={"S": "ñ" * 512}, g={"S": "😀" * 512})]}})}, True),
+    ("UTF-8 unescaped, a range key over 1,024 bytes", {"body": aws._json_body({"RequestItems": {"t": [
+        _put(s={"S": "😀" * 257})]}})}, False),
 ]
 
 
