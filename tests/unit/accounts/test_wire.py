@@ -67,3 +67,16 @@ def test_what_no_number_can_be_is_refused():
         except ValueError:
             continue
         raise AssertionError(f"{value} was written")
+
+
+def test_decimals_are_written_the_same_whatever_the_contexts_capitals():
+    from decimal import localcontext
+
+    with localcontext() as context:
+        context.capitals = 0  # str() writes "1e-200"
+        assert to_wire({"v": Decimal("1e-200"), "w": Decimal("12.50")}) == {"v": {"N": "0"}, "w": {"N": "12.50"}}
+        try:
+            to_wire({"v": Decimal("1e+200")})
+        except ValueError:
+            return
+        raise AssertionError("1e+200 was written")

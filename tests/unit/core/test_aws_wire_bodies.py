@@ -1,10 +1,13 @@
-"""core.aws: the bulk DynamoDB client writes a BatchWriteItem's body with ``json.dumps`` (its
-parameters are already DynamoDB's wire form); the request DynamoDB gets is the one botocore's own
+"""core.aws: the bulk DynamoDB client writes a BatchWriteItem's body as JSON itself, by orjson
+(its parameters are already DynamoDB's wire form); the request DynamoDB gets is the one botocore's own
 serializer writes, for every attribute type."""
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import functools
 import json
+from decimal import Decimal
 
 import botocore.session
 import pytest
@@ -21,6 +24,11 @@ ITEM = {"tenant_shard": {"S": "t1#07"}, "account_id": {"S": "A-1"}, "balance": {
         "tags": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"q", b"\x01"]},
         "ok": {"BOOL": False}, "gone": {"NULL": True},
         "m": {"M": {"k": {"L": [{"S": "v"}, {"N": "3"}, {"M": {"deep": {"B": b"zz"}}}]}}}}
+
+
+@dataclasses.dataclass
+class _Dataclass:
+    n: int
 
 
 @functools.cache
@@ -56,9 +64,11 @@ def test_other_operations_go_through_botocores_serializer():
     _same(_wire_request(parameters, "UpdateItem"), _botocore_request(parameters, "UpdateItem"))
 
 
-def test_a_value_that_is_not_a_wire_value_is_refused_not_sent():
+@pytest.mark.parametrize("value", [object(), datetime.datetime(2026, 12, 7, 13, 0), datetime.date(2026, 12, 7),
+                                   Decimal("1.5"), {1, 2}, _Dataclass(1)], ids=repr)
+def test_a_value_that_is_not_a_wire_value_is_refused_not_sent(value):
     with pytest.raises(TypeError):
-        _wire_request({"RequestItems": {"t": [{"PutRequest": {"Item": {"n": {"N": object()}}}}]}})
+        _wire_request({"RequestItems": {"t": [{"PutRequest": {"Item": {"n": {"N": value}}}}]}})
 
 
 def test_what_orjson_refuses_is_written_by_json_dumps_as_botocore_does():

@@ -70,3 +70,17 @@ def test_a_spool_gives_back_its_items_in_order_however_many():
             assert list(spool) == items  # read again from the start
             spool.add({"account_id": "late"})
             assert list(spool) == [*items, {"account_id": "late"}]
+
+
+def test_a_spool_read_in_part_then_added_to_keeps_every_item():
+    with ItemSpool() as spool:
+        items = [{"n": n} for n in range(runs.CHUNK * 2 + 3)]
+        for item in items:
+            spool.add(item)
+        for seen, _ in zip(spool, range(3)):  # a reader that stops early (a failure, a break)
+            assert seen == items[0]
+            break
+        late = [{"n": "late", "i": i} for i in range(runs.CHUNK + 1)]
+        for item in late:
+            spool.add(item)
+        assert list(spool) == items + late

@@ -119,7 +119,8 @@ def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
                 wire[name] = {"S": value}
         elif kind is int and -_INT_DIGITS < value < _INT_DIGITS:
             wire[name] = {"N": str(value)}  # what storable() gives a whole number of up to 38 digits
-        elif kind is Decimal and value.is_finite() and value and len(text := str(value)) <= 38 and "E" not in text:
+        elif (kind is Decimal and value.is_finite() and value and len(text := str(value)) <= 38
+              and "E" not in text and "e" not in text):  # ("e": a context with capitals=0)
             wire[name] = {"N": text}  # what storable() gives: at most 38 digits, no exponent, not zero
         elif kind is Decimal or kind is int:
             wire[name] = {"N": str(storable(value))}

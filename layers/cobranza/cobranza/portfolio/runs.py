@@ -6,6 +6,7 @@ tenant's stored accounts (which DynamoDB returns in the same order) in constant 
 from __future__ import annotations
 
 import heapq
+import io
 import pickle  # nosec B403  # loads only the runs this process wrote to its own temporary directory
 import struct
 import tempfile
@@ -57,8 +58,9 @@ _LENGTH = struct.Struct("<I")
 #: Records pickled together. Each chunk is a self-contained pickle, so a reader keeps no memo of
 #: earlier chunks (an ``Unpickler`` over a whole run would, and memory would grow with the file);
 #: within one, the names of a record's keys and classes are written once, not once per record
-#: (a row's spill and read back: 14 us -> 9 us, 650 -> 380 bytes).
-CHUNK = 256
+#: (a row's spill and read back: 14.1 us -> 10.2 us, 650 -> 390 bytes). A merge holds one chunk
+#: per run (about 110 KB of accounts): 200 runs, a 10-million-row file read whole, hold 22 MB.
+CHUNK = 64
 
 
 def _write_chunk(fh: Any, records: list[Any]) -> None:
@@ -91,17 +93,22 @@ class ItemSpool:
         self.count = 0
 
     def add(self, item: Any) -> None:
+        """Keeps ``item`` as it is now (it is pickled when its chunk is full, or on reading: not
+        changed after it is added)."""
         self._chunk.append(item)
         self.count += 1
         if len(self._chunk) >= CHUNK:
-            _write_chunk(self._file, self._chunk)
-            self._chunk = []
+            self._write_chunk()
+
+    def _write_chunk(self) -> None:
+        self._file.seek(0, io.SEEK_END)  # after everything, wherever a read stopped
+        _write_chunk(self._file, self._chunk)
+        self._chunk = []
 
     def __iter__(self) -> Iterator[Any]:
         """Every item added so far, in order (the file is read from its start)."""
         if self._chunk:
-            _write_chunk(self._file, self._chunk)
-            self._chunk = []
+            self._write_chunk()
         self._file.flush()
         self._file.seek(0)
         yield from _read_records(self._file)
