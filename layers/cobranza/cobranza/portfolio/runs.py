@@ -93,8 +93,8 @@ class ItemSpool:
         self.count = 0
 
     def add(self, item: Any) -> None:
-        """Keeps ``item`` as it is now (it is pickled when its chunk is full, or on reading: not
-        changed after it is added)."""
+        """Adds ``item``, which must not change afterwards: it is pickled later, when its chunk
+        is full or the spool is read."""
         self._chunk.append(item)
         self.count += 1
         if len(self._chunk) >= CHUNK:
