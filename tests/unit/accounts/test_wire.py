@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from boto3.dynamodb.types import TypeSerializer
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cobranza.accounts.store import from_wire, to_wire
@@ -80,3 +80,72 @@ def test_decimals_are_written_the_same_whatever_the_contexts_capitals():
         except ValueError:
             return
         raise AssertionError("1e+200 was written")
+
+
+# ---------------------------------------------------------------- from_wire
+def _deserialized(value):
+    """boto3's deserializer as the store configures it (a number it cannot read exactly reads as itself)."""
+    from cobranza.accounts.store import _deserializer
+
+    try:
+        return ("value", _deserializer.deserialize(value))
+    except Exception as error:  # noqa: BLE001  # the same failure is expected of from_wire
+        return ("error", type(error))
+
+
+def _read(value):
+    try:
+        return ("value", from_wire({"v": value})["v"])
+    except Exception as error:  # noqa: BLE001
+        return ("error", type(error))
+
+
+NUMBER_TEXTS = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.sampled_from(["0", "-0", "0.00", "1E+2", "1e-300", "1" * 38, "1" * 39, "-" + "9" * 37, "0." + "0" * 36 + "1",
+                     "12.50", "NaN", "Infinity", "-Infinity", " 7 ", "1_000", "abc", "", "1.2.3", "٣"]),
+    st.text(max_size=40),
+)
+WIRE_VALUES = st.one_of(
+    st.builds(lambda t: {"S": t}, st.text(max_size=8)),
+    st.builds(lambda t: {"N": t}, NUMBER_TEXTS),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(lambda t: {"SS": t}, st.lists(st.text(max_size=3), min_size=1, max_size=3)),
+    st.builds(lambda t: {"NS": t}, st.lists(st.sampled_from(["1", "2.5", "-3"]), min_size=1, max_size=3, unique=True)),
+    st.builds(lambda t: {"L": [{"S": x} for x in t]}, st.lists(st.text(max_size=3), max_size=3)),
+    st.builds(lambda t: {"M": {k: {"N": "1"} for k in t}}, st.lists(st.text(max_size=3), max_size=3)),
+    st.just({"B": b"\x00\x01"}),
+    st.just({"S": "x", "N": "1"}),  # not a value DynamoDB sends: whatever the deserializer makes of it
+    st.just({"N": 5}),
+    st.just({}),
+)
+
+
+@given(WIRE_VALUES)
+@example({"N": "12.50"})
+@example({"N": "0.00"})
+@example({"N": "-0"})
+@example({"N": "1" * 39})
+@example({"N": "1e-300"})
+@example({"N": "abc"})
+@example({"N": " 7 "})
+@example({"N": "1_000"})
+@example({"NULL": True})
+@example({"S": "x", "N": "1"})
+def test_every_value_reads_as_boto3s_deserializer_reads_it(value):
+    """from_wire reads strings, plain numbers and booleans by hand; the value, its type and (for a
+    number) its exact digits and exponent are the deserializer's, and so is any failure."""
+    expected, got = _deserialized(value), _read(value)
+    assert got == expected or (got[0] == expected[0] == "value" and got[1] != got[1] and expected[1] != expected[1])
+    assert type(got[1]) is type(expected[1])
+    if isinstance(expected[1], Decimal):
+        assert repr(got[1]) == repr(expected[1])
+
+
+def test_an_account_reads_back_as_it_was_written():
+    account = {"account_id": "A-1", "debtor_name": "Verónica Ramos", "balance": Decimal("10929.90"),
+               "lat": Decimal("27.481290"), "lon": Decimal("-109.929857"), "given_risk_score": 55,
+               "whatsapp_opt_in": False, "tags": ["a"], "attributes": {"plan": "b"}}
+    assert from_wire(to_wire(account)) == account
+    assert repr(from_wire(to_wire(account))["balance"]) == "Decimal('10929.90')"
