@@ -119,6 +119,7 @@ WIRE_VALUES = st.one_of(
     st.just({"S": "x", "N": "1"}),  # not a value DynamoDB sends: whatever the deserializer makes of it
     st.just({"N": 5}),
     st.just({}),
+    st.sampled_from([5, True, "S", ["S"], None]),  # not a value at all: the deserializer's failure
 )
 
 
@@ -133,6 +134,12 @@ WIRE_VALUES = st.one_of(
 @example({"N": "1_000"})
 @example({"NULL": True})
 @example({"S": "x", "N": "1"})
+@example({"N": "1", "S": "x"})
+@example({"BOOL": 1})
+@example({"BOOL": "x"})
+@example({"S": None})
+@example(5)
+@example(["S"])
 def test_every_value_reads_as_boto3s_deserializer_reads_it(value):
     """from_wire reads strings, plain numbers and booleans by hand; the value, its type and (for a
     number) its exact digits and exponent are the deserializer's, and so is any failure."""

@@ -35,10 +35,13 @@ def test_non_ascii_is_written_as_utf8_and_reads_the_same():
 
 
 def test_what_orjson_refuses_is_written_and_read_by_json():
-    entry = ["07|A-1", 2, "h", {"note": {"S": "lone \ud800 surrogate"}}, 2**70]
-    line = _json_line(entry)
-    assert line == json.dumps(entry, separators=(",", ":")).encode() + b"\n"
-    assert _read_line(line) == entry
+    for entry in (["07|A-1", 2, "h", {"note": {"S": "lone \ud800 surrogate"}}],
+                  ["07|A-1", 2**70, "h", {}],  # orjson would read it back as a float
+                  ["07|A-1", -(2**64), "h", {}]):
+        line = _json_line(entry)
+        assert line == b" " + json.dumps(entry, separators=(",", ":")).encode() + b"\n"
+        assert _read_line(line) == entry
+        assert type(_read_line(line)[1]) is int
 
 
 def test_a_run_written_by_json_dumps_before_reads_the_same():

@@ -160,7 +160,7 @@ def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
     chunked upload reads every accepted row back through this)."""
     plain: dict[str, Any] = {}
     for name, value in item.items():
-        if len(value) == 1:
+        if type(value) is dict and len(value) == 1:
             if "S" in value:
                 plain[name] = value["S"]
                 continue
